@@ -1,0 +1,43 @@
+// Builds the test command's closing line from what the stages recorded:
+// JUnit files (bun test, helm-unittest) and checks.txt (one line per non-runner check).
+// Prints "N passed, N failed" alone on its line and exits 1 when anything failed or
+// was skipped (CI runs every test; a skipped test hides a gap).
+import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = process.argv[2] ?? ".cache/results";
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const lines: string[] = [];
+
+const attr = (tag: string, name: string): number => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(tag)?.[1] ?? 0);
+
+for (const file of readdirSync(dir).filter((f) => f.endsWith(".xml")).sort()) {
+  const xml = readFileSync(join(dir, file), "utf8");
+  let t = 0, f = 0, s = 0;
+  // Count per <testsuite> so runners that omit totals on <testsuites> are read alike.
+  for (const [tag] of xml.matchAll(/<testsuite\b[^>]*>/g)) {
+    t += attr(tag, "tests");
+    f += attr(tag, "failures") + attr(tag, "errors");
+    s += attr(tag, "skipped");
+  }
+  passed += t - f - s;
+  failed += f;
+  skipped += s;
+  lines.push(`  ${file}: ${t - f - s} passed, ${f} failed${s ? `, ${s} skipped` : ""}`);
+}
+
+const checks = join(dir, "checks.txt");
+if (existsSync(checks)) {
+  for (const line of readFileSync(checks, "utf8").split("\n").filter(Boolean)) {
+    const [status, ...name] = line.split(" ");
+    if (status === "pass") passed++;
+    else failed++;
+    lines.push(`  ${status === "pass" ? "ok  " : "FAIL"} ${name.join(" ")}`);
+  }
+}
+
+console.log(lines.join("\n"));
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed > 0 || skipped > 0 || passed === 0 ? 1 : 0);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): sets up everything the suites need on a fresh
+# machine (npm packages, Debian packages, pinned Go/Python tools in .tools/), then runs
+# every suite and prints one closing line "N passed, N failed". Exits non-zero when any
+# check failed. Every stage runs even after an earlier one fails, so one run shows all
+# failures; set-up failures stop at once because nothing after them could be trusted.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RESULTS=$ROOT/.cache/results
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'ci/test.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---- set-up (idempotent: each step skips work already done) -------------------------
+say "set-up: npm packages"
+bash ci/npm-install.sh || die "npm install failed"
+# Bun, tsc and helm-docs' friends come from node_modules; nothing global is assumed.
+export PATH="$ROOT/node_modules/.bin:$PATH"
+say "set-up: system packages (gh, bubblewrap, openssl)"
+bash ci/install-system-deps.sh || die "installing system packages failed"
+say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, ...)"
+bash ci/tools.sh || die "building tools failed"
+# shellcheck source=ci/env.sh
+source ci/env.sh
+
+# ---- checks -------------------------------------------------------------------------
+# A check that is not a test runner records one pass or one fail in $RESULTS/checks.txt.
+check() {
+  local name=$1; shift
+  say "$name"
+  if "$@"; then echo "pass $name" >> "$RESULTS/checks.txt"
+  else echo "fail $name" >> "$RESULTS/checks.txt"; printf '\033[31mFAILED: %s\033[0m\n' "$name"; fi
+}
+
+check "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
+check "build dist/ghapp-token" npm run --silent build
+
+# bun test: unit, simulator, end-to-end (compiled binary), container (bwrap), chart validation.
+# --reporter=junit writes the counts the closing line is built from; the console output stays.
+check "bun test (unit, simulator, e2e, container, chart)" \
+  bun test --reporter=junit --reporter-outfile="$RESULTS/bun-test.xml"
+
+# helm lint (Helm 3 and 4), ct lint, helm-unittest (JUnit into $RESULTS), helm-docs, actionlint.
+check "chart checks" bash ci/chart-checks.sh "$RESULTS"
+
+say "summary"
+bun run ci/summarize.ts "$RESULTS"
