@@ -1,0 +1,611 @@
+// A GitHub REST API simulator for the endpoints a GitHub App uses to get installation tokens.
+// It behaves like api.github.com (or GitHub Enterprise Server under /api/v3): it verifies each
+// app JWT with the app's public key and GitHub's time rules, answers with GitHub's status
+// codes, messages and headers, paginates with Link, and injects faults on demand.
+//
+// Sources for the behaviour:
+// - JWT rules: https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+//   (RS256, iss = app id or client id, exp at most 10 minutes ahead; GitHub allows ~60 s of skew)
+// - Endpoints: https://docs.github.com/en/rest/apps/apps
+// - Rate limits: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+// - Messages seen from GitHub in the wild (e.g. probot/probot#967, octokit/auth-app.js#375).
+import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import jwt from "jsonwebtoken";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+
+export interface Repository {
+  id: number;
+  name: string;
+  full_name: string;
+  private: boolean;
+}
+
+export interface Installation {
+  id: number;
+  account: { login: string; id: number; type: "Organization" | "User" };
+  repository_selection: "all" | "selected";
+  repositories: Repository[];
+  permissions: Record<string, string>;
+  suspended_at: string | null;
+}
+
+export interface IssuedToken {
+  token: string;
+  installationId: number;
+  expiresAt: number; // ms since epoch, in the simulator's clock
+  permissions: Record<string, string>;
+  repositories: Repository[] | null;
+  revoked: boolean;
+}
+
+/** A fault applied to the next matching requests. */
+export type Fault =
+  | { kind: "status"; status: 500 | 502 | 503 | 504; match?: FaultMatch; times?: number }
+  | { kind: "drop"; match?: FaultMatch; times?: number }
+  | { kind: "retry-after"; retryAfter: number; match?: FaultMatch; times?: number }
+  | { kind: "secondary-rate-limit"; retryAfter?: number; match?: FaultMatch; times?: number }
+  | { kind: "primary-rate-limit"; resetIn: number; match?: FaultMatch; times?: number }
+  | { kind: "delay"; ms: number; match?: FaultMatch; times?: number };
+
+export interface FaultMatch {
+  method?: string;
+  /** substring of the path (without the /api/v3 prefix) */
+  path?: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string; // without prefix, with query
+  headers: Record<string, string>;
+  body: unknown;
+  at: number;
+  status: number;
+}
+
+export interface SimulatorOptions {
+  hostname?: string;
+  port?: number;
+  /** "/api/v3" to act as GitHub Enterprise Server */
+  prefix?: string;
+  tls?: { cert: string; key: string };
+  /** lifetime of installation tokens in seconds (GitHub: 3600) */
+  tokenTtlSeconds?: number;
+  installations?: Installation[];
+  appId?: number;
+  /** the simulator's clock runs this many seconds ahead of the host's (negative: behind) */
+  clockOffsetSeconds?: number;
+  /** permissions the app was granted; requests for others get 422 */
+  appPermissions?: Record<string, string>;
+}
+
+export interface Simulator {
+  url: string; // API base URL, including the prefix
+  origin: string;
+  port: number;
+  app: { id: number; clientId: string; slug: string; privateKeyPem: string; publicKeyPem: string };
+  installations: Installation[];
+  tokens: Map<string, IssuedToken>;
+  requests: RecordedRequest[];
+  inject(...faults: Fault[]): void;
+  clearFaults(): void;
+  setClockOffset(seconds: number): void;
+  setTokenTtl(seconds: number): void;
+  /** Replace the app's key pair (as when a key is rotated on GitHub); the old key stops working. */
+  rotateKey(): string;
+  suspend(installationId: number): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DOCS = "https://docs.github.com/rest";
+const API_VERSION = "2022-11-28";
+
+export function generateAppKey(): { privateKeyPem: string; publicKeyPem: string } {
+  // GitHub issues PKCS#1 ("BEGIN RSA PRIVATE KEY") keys; generated at run time, never committed.
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+function repo(id: number, owner: string, name: string): Repository {
+  return { id, name, full_name: `${owner}/${name}`, private: true };
+}
+
+/** The default world: two installations, an org and a user, with a few repositories each. */
+export function defaultInstallations(): Installation[] {
+  return [
+    {
+      id: 1001,
+      account: { login: "acme-org", id: 5001, type: "Organization" },
+      repository_selection: "selected",
+      repositories: [repo(9001, "acme-org", "api"), repo(9002, "acme-org", "web"), repo(9003, "acme-org", "infra")],
+      permissions: { contents: "write", metadata: "read", pull_requests: "write", issues: "write" },
+      suspended_at: null,
+    },
+    {
+      id: 1002,
+      account: { login: "Octo-User", id: 5002, type: "User" },
+      repository_selection: "all",
+      repositories: [repo(9101, "Octo-User", "dotfiles")],
+      permissions: { contents: "read", metadata: "read" },
+      suspended_at: null,
+    },
+  ];
+}
+
+const DEFAULT_APP_PERMISSIONS = { contents: "write", metadata: "read", pull_requests: "write", issues: "write", checks: "write" };
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  const prefix = opts.prefix ?? "";
+  const appId = opts.appId ?? 424242;
+  const clientId = `Iv23li${randomBytes(7).toString("hex")}`;
+  let key = generateAppKey();
+  let publicKey: KeyObject = createPublicKey(key.publicKeyPem);
+  let clockOffset = opts.clockOffsetSeconds ?? 0;
+  let tokenTtl = opts.tokenTtlSeconds ?? 3600;
+  const appPermissions = opts.appPermissions ?? DEFAULT_APP_PERMISSIONS;
+  const installations = opts.installations ?? defaultInstallations();
+  const tokens = new Map<string, IssuedToken>();
+  const requests: RecordedRequest[] = [];
+  let faults: Array<Fault & { left: number }> = [];
+  const rate = { limit: 5000, used: 0, resetAt: 0 };
+
+  const now = () => Date.now() + clockOffset * 1000;
+
+  function rateHeaders(resource = "core"): Record<string, string> {
+    const t = now();
+    if (t >= rate.resetAt) {
+      rate.used = 0;
+      rate.resetAt = t + 3600_000;
+    }
+    rate.used++;
+    return {
+      "x-ratelimit-limit": String(rate.limit),
+      "x-ratelimit-remaining": String(Math.max(0, rate.limit - rate.used)),
+      "x-ratelimit-used": String(rate.used),
+      "x-ratelimit-reset": String(Math.floor(rate.resetAt / 1000)),
+      "x-ratelimit-resource": resource,
+    };
+  }
+
+  function baseHeaders(): Record<string, string> {
+    return {
+      date: new Date(now()).toUTCString(),
+      "content-type": "application/json; charset=utf-8",
+      "x-github-api-version-selected": API_VERSION,
+      "x-github-media-type": "github.v3; format=json",
+      "x-github-request-id": `${randomBytes(4).toString("hex").toUpperCase()}:${randomBytes(3).toString("hex").toUpperCase()}`,
+    };
+  }
+
+  function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+    return new Response(status === 204 ? null : JSON.stringify(body), { status, headers: { ...baseHeaders(), ...extra } });
+  }
+
+  function error(status: number, message: string, extra: Record<string, string> = {}, docs = DOCS): Response {
+    return json(status, { message, documentation_url: docs, status: String(status) }, extra);
+  }
+
+  type Auth = { kind: "app" } | { kind: "token"; token: IssuedToken } | { kind: "error"; response: Response };
+
+  function authenticate(req: Request): Auth | null {
+    const header = req.headers.get("authorization");
+    if (!header) return null;
+    const [scheme, credential = ""] = header.split(/\s+/, 2);
+    if (/^bearer$/i.test(scheme ?? "") && credential.split(".").length === 3) return verifyJwt(credential);
+    if (/^(bearer|token)$/i.test(scheme ?? "")) {
+      const token = tokens.get(credential);
+      if (!token || token.revoked || token.expiresAt <= now()) return { kind: "error", response: error(401, "Bad credentials") };
+      return { kind: "token", token };
+    }
+    return { kind: "error", response: error(401, "Bad credentials") };
+  }
+
+  function verifyJwt(credential: string): Auth {
+    const undecodable = { kind: "error" as const, response: error(401, "A JSON web token could not be decoded") };
+    let payload: jwt.JwtPayload;
+    try {
+      // Signature and algorithm first; GitHub checks the times itself (below) with its own messages.
+      payload = jwt.verify(credential, publicKey, { algorithms: ["RS256"], ignoreExpiration: true, ignoreNotBefore: true }) as jwt.JwtPayload;
+    } catch {
+      return undecodable;
+    }
+    if (String(payload.iss) !== String(appId) && payload.iss !== clientId) return undecodable;
+    const t = Math.floor(now() / 1000);
+    const { iat, exp } = payload;
+    if (typeof iat !== "number" || !Number.isInteger(iat) || iat > t + 60) {
+      return { kind: "error", response: error(401, "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued") };
+    }
+    if (typeof exp !== "number" || exp <= t) {
+      return { kind: "error", response: error(401, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires") };
+    }
+    if (exp - iat > 600 + 60 || exp > t + 600 + 60) {
+      return { kind: "error", response: error(401, "'Expiration time' claim ('exp') is too far in the future") };
+    }
+    return { kind: "app" };
+  }
+
+  function installationJson(inst: Installation) {
+    return {
+      id: inst.id,
+      account: { ...inst.account, node_id: `MDQ6${inst.account.id}`, url: `${origin}${prefix}/users/${inst.account.login}` },
+      repository_selection: inst.repository_selection,
+      access_tokens_url: `${origin}${prefix}/app/installations/${inst.id}/access_tokens`,
+      repositories_url: `${origin}${prefix}/installation/repositories`,
+      app_id: appId,
+      app_slug: "ghapp-tokens-sim",
+      target_id: inst.account.id,
+      target_type: inst.account.type,
+      permissions: inst.permissions,
+      events: [],
+      created_at: "2026-01-01T00:00:00Z",
+      updated_at: "2026-01-01T00:00:00Z",
+      single_file_name: null,
+      suspended_by: inst.suspended_at ? { login: "acme-admin", id: 1 } : null,
+      suspended_at: inst.suspended_at,
+    };
+  }
+
+  function paginate<T>(url: URL, items: T[]): { page: T[]; link?: string } {
+    const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get("per_page") ?? 30) || 30));
+    const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    const href = (p: number) => {
+      const u = new URL(url);
+      u.searchParams.set("per_page", String(perPage));
+      u.searchParams.set("page", String(p));
+      return `<${u.toString()}>`;
+    };
+    const rels: string[] = [];
+    if (page > 1) rels.push(`${href(page - 1)}; rel="prev"`, `${href(1)}; rel="first"`);
+    if (page < last) rels.push(`${href(page + 1)}; rel="next"`, `${href(last)}; rel="last"`);
+    return { page: slice, link: rels.length ? rels.join(", ") : undefined };
+  }
+
+  function takeFault(method: string, path: string): Fault | undefined {
+    const i = faults.findIndex(
+      (f) => (!f.match?.method || f.match.method.toUpperCase() === method) && (!f.match?.path || path.includes(f.match.path)),
+    );
+    if (i < 0) return undefined;
+    const f = faults[i]!;
+    if (--f.left <= 0) faults.splice(i, 1);
+    return f;
+  }
+
+  async function readBody(req: Request): Promise<unknown> {
+    const text = await req.text();
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+
+  function findInstallationByLogin(login: string) {
+    return installations.find((i) => i.account.login.toLowerCase() === login.toLowerCase());
+  }
+
+  async function route(req: Request, url: URL, path: string, body: unknown): Promise<Response | undefined> {
+    const method = req.method;
+    const notFound = () => error(404, "Not Found");
+
+    if (path === "/rate_limit" && method === "GET") {
+      const t = now();
+      const core = { limit: rate.limit, remaining: Math.max(0, rate.limit - rate.used), used: rate.used, reset: Math.floor((rate.resetAt || t) / 1000) };
+      return json(200, { resources: { core }, rate: core });
+    }
+    if (path === "/meta" || path === "/" || path === "") {
+      return json(200, { verifiable_password_authentication: false, installed_version: "3.17.0" });
+    }
+
+    const auth = authenticate(req);
+    if (auth?.kind === "error") return auth.response;
+    const rl = rateHeaders();
+
+    // ---- endpoints that take the app's JWT ----
+    const appOnly = (): Response | undefined => {
+      if (!auth) return error(401, "Requires authentication", rl);
+      if (auth.kind !== "app") {
+        return error(401, "A JSON web token could not be decoded", rl);
+      }
+      return undefined;
+    };
+
+    let m: RegExpMatchArray | null;
+    if (path === "/app" && method === "GET") {
+      return appOnly() ?? json(200, { id: appId, client_id: clientId, slug: "ghapp-tokens-sim", name: "ghapp-tokens simulator", permissions: appPermissions, installations_count: installations.length }, rl);
+    }
+    if (path === "/app/installations" && method === "GET") {
+      const denied = appOnly();
+      if (denied) return denied;
+      const { page, link } = paginate(url, installations);
+      return json(200, page.map(installationJson), link ? { ...rl, link } : rl);
+    }
+    if ((m = path.match(/^\/app\/installations\/(\d+)$/)) && method === "GET") {
+      const denied = appOnly();
+      if (denied) return denied;
+      const inst = installations.find((i) => i.id === Number(m![1]));
+      return inst ? json(200, installationJson(inst), rl) : error(404, "Not Found", rl);
+    }
+    if ((m = path.match(/^\/(users|orgs)\/([^/]+)\/installation$/)) && method === "GET") {
+      const denied = appOnly();
+      if (denied) return denied;
+      const inst = findInstallationByLogin(decodeURIComponent(m[2]!));
+      if (!inst || (m[1] === "orgs" && inst.account.type !== "Organization")) return error(404, "Not Found", rl, "https://docs.github.com/rest/apps/apps#get-a-user-installation-for-the-authenticated-app");
+      return json(200, installationJson(inst), rl);
+    }
+    if ((m = path.match(/^\/repos\/([^/]+)\/([^/]+)\/installation$/)) && method === "GET") {
+      const denied = appOnly();
+      if (denied) return denied;
+      const inst = findInstallationByLogin(decodeURIComponent(m[1]!));
+      const name = decodeURIComponent(m[2]!).toLowerCase();
+      if (!inst || (inst.repository_selection === "selected" && !inst.repositories.some((r) => r.name.toLowerCase() === name))) {
+        return error(404, "Not Found", rl, "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app");
+      }
+      return json(200, installationJson(inst), rl);
+    }
+    if ((m = path.match(/^\/app\/installations\/(\d+)\/access_tokens$/)) && method === "POST") {
+      const denied = appOnly();
+      if (denied) return denied;
+      const inst = installations.find((i) => i.id === Number(m![1]));
+      if (!inst) return error(404, "Not Found", rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
+      if (inst.suspended_at) return error(403, "This installation has been suspended", rl);
+      return issueToken(inst, body, rl);
+    }
+
+    // ---- endpoints that take an installation token ----
+    if (path === "/installation/token" && method === "DELETE") {
+      if (!auth || auth.kind !== "token") return error(401, "Bad credentials", rl);
+      auth.token.revoked = true;
+      return json(204, null, rl);
+    }
+    if (path === "/installation/repositories" && method === "GET") {
+      if (!auth || auth.kind !== "token") return error(401, auth ? "A JSON web token could not be decoded" : "Requires authentication", rl);
+      const inst = installations.find((i) => i.id === auth.token.installationId)!;
+      const repos = auth.token.repositories ?? inst.repositories;
+      const { page, link } = paginate(url, repos);
+      return json(200, { total_count: repos.length, repository_selection: auth.token.repositories ? "selected" : inst.repository_selection, repositories: page }, link ? { ...rl, link } : rl);
+    }
+    if (path === "/user" && method === "GET") {
+      if (!auth) return error(401, "Requires authentication", rl);
+      return error(403, "Resource not accessible by integration", rl, "https://docs.github.com/rest/users/users#get-the-authenticated-user");
+    }
+    return notFound();
+  }
+
+  function issueToken(inst: Installation, body: unknown, rl: Record<string, string>): Response {
+    const req = (body && typeof body === "object" ? body : {}) as { repositories?: unknown; repository_ids?: unknown; permissions?: unknown };
+    let repositories: Repository[] | null = null;
+    if (req.repositories !== undefined || req.repository_ids !== undefined) {
+      const names = Array.isArray(req.repositories) ? req.repositories.map(String) : [];
+      const ids = Array.isArray(req.repository_ids) ? req.repository_ids.map(Number) : [];
+      const found: Repository[] = [];
+      for (const name of names) {
+        const r = inst.repositories.find((x) => x.name.toLowerCase() === name.toLowerCase());
+        if (!r) {
+          return error(422, "There is at least one repository that does not exist or is not accessible to the parent installation.", rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
+        }
+        found.push(r);
+      }
+      for (const id of ids) {
+        const r = inst.repositories.find((x) => x.id === id);
+        if (!r) {
+          return error(422, "There is at least one repository that does not exist or is not accessible to the parent installation.", rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
+        }
+        found.push(r);
+      }
+      repositories = found;
+    }
+    let permissions = inst.permissions;
+    if (req.permissions && typeof req.permissions === "object") {
+      const rank: Record<string, number> = { read: 1, write: 2, admin: 3 };
+      const asked = req.permissions as Record<string, string>;
+      for (const [name, level] of Object.entries(asked)) {
+        const granted = inst.permissions[name];
+        if (!granted || (rank[level] ?? 99) > (rank[granted] ?? 0)) {
+          return error(422, `The permissions requested are not granted to this installation.`, rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
+        }
+      }
+      permissions = asked;
+    }
+    const token = `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "x").slice(0, 36)}`;
+    const expiresAt = now() + tokenTtl * 1000;
+    tokens.set(token, { token, installationId: inst.id, expiresAt, permissions, repositories, revoked: false });
+    return json(
+      201,
+      {
+        token,
+        expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        permissions,
+        repository_selection: repositories ? "selected" : inst.repository_selection,
+        ...(repositories ? { repositories } : {}),
+      },
+      rl,
+    );
+  }
+
+  async function control(req: Request, path: string): Promise<Response> {
+    // Control API for other processes (demo, container and pod-wiring tests); not part of GitHub.
+    if (path === "/_simulator/faults" && req.method === "POST") {
+      const body = (await readBody(req)) as Fault | Fault[];
+      sim.inject(...(Array.isArray(body) ? body : [body]));
+      return Response.json({ faults: faults.length });
+    }
+    if (path === "/_simulator/faults" && req.method === "DELETE") {
+      sim.clearFaults();
+      return Response.json({ faults: 0 });
+    }
+    if (path === "/_simulator/requests" && req.method === "GET") return Response.json(requests);
+    if (path === "/_simulator/clock" && req.method === "POST") {
+      const { offsetSeconds } = (await readBody(req)) as { offsetSeconds: number };
+      sim.setClockOffset(offsetSeconds);
+      return Response.json({ offsetSeconds });
+    }
+    if (path === "/_simulator/state" && req.method === "GET") {
+      return Response.json({
+        appId,
+        installations: installations.map((i) => ({ id: i.id, login: i.account.login })),
+        tokens: [...tokens.values()].map((t) => ({ installationId: t.installationId, expiresAt: new Date(t.expiresAt).toISOString(), revoked: t.revoked })),
+      });
+    }
+    return new Response("unknown control endpoint\n", { status: 404 });
+  }
+
+  let origin = "";
+  const DROP = Symbol("drop");
+
+  async function handle(req: Request): Promise<Response | typeof DROP> {
+    const url = new URL(req.url);
+    if (url.pathname.startsWith("/_simulator/")) return control(req, url.pathname);
+    if (prefix && !url.pathname.startsWith(prefix)) return error(404, "Not Found");
+    const path = url.pathname.slice(prefix.length).replace(/\/+$/, "") || "/";
+    const body = await readBody(req);
+    const headers: Record<string, string> = {};
+    req.headers.forEach((v, k) => (headers[k] = v));
+    const record: RecordedRequest = { method: req.method, path: path + url.search, headers, body, at: Date.now(), status: 0 };
+    requests.push(record);
+
+    const fault = takeFault(req.method, path);
+    const res = await (async (): Promise<Response | typeof DROP> => {
+      if (fault) {
+        switch (fault.kind) {
+          case "drop":
+            return DROP;
+          case "status":
+            return fault.status === 500
+              ? error(500, "Server Error")
+              : new Response(fault.status === 502 ? "<html><body><h1>502 Bad Gateway</h1></body></html>" : `{"message":"Service Unavailable"}`, {
+                  status: fault.status,
+                  headers: { ...baseHeaders(), "content-type": fault.status === 502 ? "text/html" : "application/json; charset=utf-8" },
+                });
+          case "retry-after":
+            return error(429, "API rate limit exceeded", { ...rateHeaders(), "retry-after": String(fault.retryAfter) });
+          case "secondary-rate-limit":
+            return error(
+              403,
+              "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+              { ...rateHeaders(), "retry-after": String(fault.retryAfter ?? 1) },
+              "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            );
+          case "primary-rate-limit": {
+            const reset = Math.floor(now() / 1000) + fault.resetIn;
+            return error(
+              403,
+              "API rate limit exceeded for installation ID 1001. If you reach out to GitHub Support for help, please include the request ID.",
+              { ...rateHeaders(), "x-ratelimit-remaining": "0", "x-ratelimit-used": String(rate.limit), "x-ratelimit-reset": String(reset) },
+              "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit",
+            );
+          }
+          case "delay":
+            await Bun.sleep(fault.ms);
+        }
+      }
+      return (await route(req, url, path, body)) ?? error(404, "Not Found");
+    })();
+    record.status = res === DROP ? 0 : res.status;
+    return res;
+  }
+
+  // node:http rather than Bun.serve: a dropped connection needs the raw socket.
+  const listener = async (inc: IncomingMessage, out: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const c of inc) chunks.push(c as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(inc.headers)) if (typeof v === "string") headers.set(k, v);
+    const method = inc.method ?? "GET";
+    const request = new Request(`${origin}${inc.url ?? "/"}`, {
+      method,
+      headers,
+      ...(method === "GET" || method === "HEAD" || chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }),
+    });
+    let res: Response | typeof DROP;
+    try {
+      res = await handle(request);
+    } catch (e) {
+      res = error(500, `Server Error (simulator: ${(e as Error).message})`);
+    }
+    if (res === DROP) {
+      // Close without an answer, as a crashed backend or a resetting proxy does.
+      inc.socket.destroy();
+      return;
+    }
+    const outHeaders: Record<string, string> = {};
+    res.headers.forEach((v, k) => (outHeaders[k] = v));
+    out.writeHead(res.status, outHeaders);
+    out.end(Buffer.from(await res.arrayBuffer()));
+  };
+  const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, opts.hostname ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+
+  const scheme = opts.tls ? "https" : "http";
+  origin = `${scheme}://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+
+  const sim: Simulator = {
+    url: `${origin}${prefix}`,
+    origin,
+    port: address.port,
+    get app() {
+      return { id: appId, clientId, slug: "ghapp-tokens-sim", privateKeyPem: key.privateKeyPem, publicKeyPem: key.publicKeyPem };
+    },
+    installations,
+    tokens,
+    requests,
+    inject(...fs) {
+      for (const f of fs) faults.push({ ...f, left: f.times ?? 1 });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    setClockOffset(seconds) {
+      clockOffset = seconds;
+    },
+    setTokenTtl(seconds) {
+      tokenTtl = seconds;
+    },
+    rotateKey() {
+      key = generateAppKey();
+      publicKey = createPublicKey(key.publicKeyPem);
+      return key.privateKeyPem;
+    },
+    suspend(installationId) {
+      const inst = installations.find((i) => i.id === installationId);
+      if (inst) inst.suspended_at = new Date(now()).toISOString();
+    },
+    reset() {
+      faults = [];
+      requests.length = 0;
+    },
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return sim;
+}
+
+/** n installations for pagination tests: org-000 … org-(n-1). */
+export function manyInstallations(n: number): Installation[] {
+  return Array.from({ length: n }, (_, i) => {
+    const login = `org-${String(i).padStart(3, "0")}`;
+    return {
+      id: 20_000 + i,
+      account: { login, id: 30_000 + i, type: "Organization" as const },
+      repository_selection: "selected" as const,
+      repositories: [repo(40_000 + i, login, "app")],
+      permissions: { contents: "read", metadata: "read" },
+      suspended_at: null,
+    };
+  });
+}
+
