@@ -1,0 +1,178 @@
+// The simulator is only useful if it is as strict as GitHub: these tests pin the behaviour the
+// generator's tests rely on (JWT checks with GitHub's messages, pagination, faults).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import jwt from "jsonwebtoken";
+import { generateAppKey, manyInstallations, startSimulator, type Simulator } from "./simulator.ts";
+
+let sim: Simulator;
+beforeAll(async () => {
+  sim = await startSimulator();
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+const nowS = () => Math.floor(Date.now() / 1000);
+function appJwt(claims: Record<string, unknown> = {}, key = sim.app.privateKeyPem) {
+  return jwt.sign({ iat: nowS() - 60, exp: nowS() + 540, iss: String(sim.app.id), ...claims }, key, { algorithm: "RS256" });
+}
+const get = (path: string, auth: string, base = sim.url) => fetch(`${base}${path}`, { headers: { authorization: auth, accept: "application/vnd.github+json" } });
+
+describe("app authentication", () => {
+  test("accepts a JWT signed with the app key, by app id and by client id", async () => {
+    expect((await get("/app", `Bearer ${appJwt()}`)).status).toBe(200);
+    expect((await get("/app", `Bearer ${appJwt({ iss: sim.app.clientId })}`)).status).toBe(200);
+  });
+
+  test("rejects a JWT signed with another key as GitHub does", async () => {
+    const res = await get("/app", `Bearer ${appJwt({}, generateAppKey().privateKeyPem)}`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).message).toBe("A JSON web token could not be decoded");
+  });
+
+  test("rejects a wrong app id with the same message", async () => {
+    const res = await get("/app", `Bearer ${appJwt({ iss: "1" })}`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).message).toBe("A JSON web token could not be decoded");
+  });
+
+  test("rejects an exp more than ten minutes ahead", async () => {
+    const res = await get("/app", `Bearer ${appJwt({ exp: nowS() + 1200 })}`);
+    expect(res.status).toBe(401);
+    expect((await res.json()).message).toBe("'Expiration time' claim ('exp') is too far in the future");
+  });
+
+  test("rejects an expired JWT and an iat in the future", async () => {
+    const expired = await get("/app", `Bearer ${appJwt({ iat: nowS() - 700, exp: nowS() - 100 })}`);
+    expect((await expired.json()).message).toContain("'Expiration time' claim ('exp') must be a numeric value representing the future time");
+    const future = await get("/app", `Bearer ${appJwt({ iat: nowS() + 300, exp: nowS() + 600 })}`);
+    expect((await future.json()).message).toContain("'Issued at' claim ('iat') must be an Integer");
+  });
+
+  test("judges time by its own clock, so a skewed server rejects a host-clock JWT", async () => {
+    sim.setClockOffset(-900);
+    try {
+      const res = await get("/app", `Bearer ${appJwt()}`);
+      expect(res.status).toBe(401);
+      expect(Date.parse(res.headers.get("date")!)).toBeLessThan(Date.now() - 800_000);
+    } finally {
+      sim.setClockOffset(0);
+    }
+  });
+
+  test("answers with GitHub's headers", async () => {
+    const res = await get("/app", `Bearer ${appJwt()}`);
+    expect(res.headers.get("x-github-api-version-selected")).toBe("2022-11-28");
+    expect(res.headers.get("x-ratelimit-remaining")).toMatch(/^\d+$/);
+    expect(res.headers.get("x-github-request-id")).toBeTruthy();
+  });
+});
+
+describe("installation tokens", () => {
+  test("issues a ghs_ token that lists the installation's repositories, scoped when asked", async () => {
+    const res = await fetch(`${sim.url}/app/installations/1001/access_tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${appJwt()}` },
+      body: JSON.stringify({ repositories: ["api"], permissions: { contents: "read" } }),
+    });
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(body.token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    expect(body.permissions).toEqual({ contents: "read" });
+    const repos = await (await get("/installation/repositories", `token ${body.token}`)).json();
+    expect(repos.repositories.map((r: { full_name: string }) => r.full_name)).toEqual(["acme-org/api"]);
+  });
+
+  test("answers 422 for repositories outside the installation and for ungranted permissions", async () => {
+    const post = (b: unknown) => fetch(`${sim.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${appJwt()}` }, body: JSON.stringify(b) });
+    expect((await post({ repositories: ["secret-repo"] })).status).toBe(422);
+    expect((await post({ permissions: { administration: "write" } })).status).toBe(422);
+  });
+
+  test("revoked and expired tokens get 401 Bad credentials", async () => {
+    sim.setTokenTtl(1);
+    const res = await fetch(`${sim.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${appJwt()}` } });
+    sim.setTokenTtl(3600);
+    const { token } = await res.json();
+    await Bun.sleep(1100);
+    const after = await get("/installation/repositories", `token ${token}`);
+    expect(after.status).toBe(401);
+    expect((await after.json()).message).toBe("Bad credentials");
+  });
+
+  test("answers 403 for a suspended installation and 404 for an unknown one", async () => {
+    const other = await startSimulator();
+    try {
+      other.suspend(1001);
+      const j = jwt.sign({ iat: nowS() - 60, exp: nowS() + 540, iss: String(other.app.id) }, other.app.privateKeyPem, { algorithm: "RS256" });
+      const post = (id: number) => fetch(`${other.url}/app/installations/${id}/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${j}` } });
+      const suspended = await post(1001);
+      expect(suspended.status).toBe(403);
+      expect((await suspended.json()).message).toBe("This installation has been suspended");
+      expect((await post(999)).status).toBe(404);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("pagination", () => {
+  test("pages through 250 installations with a Link header", async () => {
+    const big = await startSimulator({ installations: manyInstallations(250) });
+    try {
+      const j = jwt.sign({ iat: nowS() - 60, exp: nowS() + 540, iss: String(big.app.id) }, big.app.privateKeyPem, { algorithm: "RS256" });
+      let next: string | undefined = `${big.url}/app/installations?per_page=100`;
+      const logins: string[] = [];
+      while (next) {
+        const res = await fetch(next, { headers: { authorization: `Bearer ${j}` } });
+        logins.push(...(await res.json()).map((i: { account: { login: string } }) => i.account.login));
+        next = /<([^>]+)>; rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
+      }
+      expect(logins.length).toBe(250);
+      expect(new Set(logins).size).toBe(250);
+    } finally {
+      await big.close();
+    }
+  });
+});
+
+describe("faults", () => {
+  test("injects 5xx, 429 with Retry-After, and secondary and primary rate limits, then recovers", async () => {
+    sim.inject(
+      { kind: "status", status: 502, match: { path: "/app" } },
+      { kind: "retry-after", retryAfter: 7, match: { path: "/app" } },
+      { kind: "secondary-rate-limit", retryAfter: 3, match: { path: "/app" } },
+      { kind: "primary-rate-limit", resetIn: 30, match: { path: "/app" } },
+    );
+    const auth = `Bearer ${appJwt()}`;
+    expect((await get("/app", auth)).status).toBe(502);
+    const r429 = await get("/app", auth);
+    expect([r429.status, r429.headers.get("retry-after")]).toEqual([429, "7"]);
+    const secondary = await get("/app", auth);
+    expect(secondary.status).toBe(403);
+    expect((await secondary.json()).message).toContain("secondary rate limit");
+    const primary = await get("/app", auth);
+    expect([primary.status, primary.headers.get("x-ratelimit-remaining")]).toEqual([403, "0"]);
+    expect(Number(primary.headers.get("x-ratelimit-reset"))).toBeGreaterThan(nowS() + 20);
+    expect((await get("/app", auth)).status).toBe(200);
+  });
+
+  test("drops the connection without an answer", async () => {
+    sim.inject({ kind: "drop", times: 3 });
+    const err = await get("/app", `Bearer ${appJwt()}`).then(() => null, (e: { code?: string }) => e);
+    sim.clearFaults();
+    expect(err?.code).toBe("ECONNRESET");
+  });
+
+  test("serves GitHub Enterprise Server paths under /api/v3 only", async () => {
+    const ghes = await startSimulator({ prefix: "/api/v3" });
+    try {
+      const j = jwt.sign({ iat: nowS() - 60, exp: nowS() + 540, iss: String(ghes.app.id) }, ghes.app.privateKeyPem, { algorithm: "RS256" });
+      expect(ghes.url).toEndWith("/api/v3");
+      expect((await fetch(`${ghes.url}/app`, { headers: { authorization: `Bearer ${j}` } })).status).toBe(200);
+      expect((await fetch(`${ghes.origin}/app`, { headers: { authorization: `Bearer ${j}` } })).status).toBe(404);
+    } finally {
+      await ghes.close();
+    }
+  });
+});
