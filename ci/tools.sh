@@ -41,6 +41,18 @@ go_install() {
   rm -rf "$tmp"
 }
 
+# go_build_module MODULE VERSION PACKAGE OUTPUT: builds from a writable copy of the module
+# source fetched through the module proxy, for modules `go install pkg@version` refuses
+# (replace directives in go.mod, or a proxy that will not list the module's versions).
+go_build_module() {
+  local module=$1 version=$2 pkg=$3 out=$4 work
+  go mod download "$module@$version"
+  work=$(mktemp -d)
+  cp -r "$GOMODCACHE/$module@$version/." "$work/" && chmod -R u+w "$work"
+  (cd "$work" && go build -o "$out.tmp" "$pkg") && mv "$out.tmp" "$out"
+  rm -rf "$work"
+}
+
 echo "tools in $TOOLS:"
 
 if fresh helm3 "$HELM3_VERSION"; then skip helm3 "$HELM3_VERSION"; else
@@ -55,7 +67,8 @@ if fresh helm4 "$HELM4_VERSION"; then skip helm4 "$HELM4_VERSION"; else
 PLUGIN_DIR=$TOOLS/helm/plugins/helm-unittest
 if fresh helm-unittest "$HELM_UNITTEST_VERSION" && [[ -x $PLUGIN_DIR/untt ]]; then skip helm-unittest "$HELM_UNITTEST_VERSION"; else
   mkdir -p "$PLUGIN_DIR"
-  go_install helm-unittest "github.com/helm-unittest/helm-unittest/cmd/helm-unittest@$HELM_UNITTEST_VERSION" "$PLUGIN_DIR/untt"
+  # Its go.mod has replace directives, so `go install pkg@version` refuses it.
+  go_build_module github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" ./cmd/helm-unittest "$PLUGIN_DIR/untt"
   src=$GOMODCACHE/github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION
   # The upstream plugin.yaml points at per-platform release binaries and an install hook
   # that downloads them; ours points at the binary built above and has no hooks.
@@ -65,7 +78,8 @@ if fresh helm-unittest "$HELM_UNITTEST_VERSION" && [[ -x $PLUGIN_DIR/untt ]]; th
 fi
 
 if fresh ct "$CT_VERSION"; then skip ct "$CT_VERSION"; else
-  go_install ct "github.com/helm/chart-testing/v3/ct@$CT_VERSION" "$BIN/ct"
+  # The proxy here will not list chart-testing's versions, which `go install` wants.
+  go_build_module github.com/helm/chart-testing/v3 "$CT_VERSION" ./ct "$BIN/ct"
   # ct looks for chart_schema.yaml and lintconf.yaml in $HOME/.ct, /etc/ct or next to
   # the binary; ship the ones from the same release next to it.
   mkdir -p "$TOOLS/ct-etc"
