@@ -34,9 +34,9 @@ skip() { printf '  %-15s %s (up to date)\n' "$1" "$2"; }
 # go_install NAME PACKAGE@VERSION OUTPUT: installs into a temp GOBIN, then moves into place,
 # so an interrupted build never leaves a half-written binary behind a fresh stamp.
 go_install() {
-  local name=$1 pkg=$2 out=$3 tmp
+  local name=$1 pkg=$2 out=$3 ldflags=${4:-} tmp
   tmp=$(mktemp -d)
-  GOBIN=$tmp go install "$pkg"
+  GOBIN=$tmp go install -ldflags="$ldflags" "$pkg"
   mv "$tmp/$(basename "${pkg%@*}")" "$out"
   rm -rf "$tmp"
 }
@@ -55,8 +55,17 @@ go_build_module() {
 
 echo "tools in $TOOLS:"
 
-if fresh helm3 "$HELM3_VERSION"; then skip helm3 "$HELM3_VERSION"; else
-  go_install helm3 "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$BIN/helm3"; stamp helm3 "$HELM3_VERSION"; fi
+# Helm 3's default Kubernetes version (for `helm template` and kubeVersion checks) is set by
+# its release Makefile from the client-go it is built with; `go install` alone leaves v1.20,
+# which our kubeVersion >=1.29 rejects. Do what the Makefile does.
+if fresh helm3 "$HELM3_VERSION+k8s"; then skip helm3 "$HELM3_VERSION"; else
+  go mod download "helm.sh/helm/v3@$HELM3_VERSION"
+  k8s_minor=$(sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$GOMODCACHE/helm.sh/helm/v3@$HELM3_VERSION/go.mod")
+  flags=""
+  for pkgvar in pkg/chartutil pkg/lint/rules; do
+    flags="$flags -X helm.sh/helm/v3/$pkgvar.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkgvar.k8sVersionMinor=$k8s_minor"
+  done
+  go_install helm3 "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$BIN/helm3" "$flags"; stamp helm3 "$HELM3_VERSION+k8s"; fi
 ln -sf helm3 "$BIN/helm"
 
 if fresh helm4 "$HELM4_VERSION"; then skip helm4 "$HELM4_VERSION"; else

@@ -1,0 +1,123 @@
+{{/*
+Pieces shared by the WorkflowTemplates: the inputs every token-minting template takes, the
+generator initContainer, and the volumes. Templates used through templateRef carry their own
+volumes, because spec-level volumes do not travel with templateRef.
+*/}}
+
+{{/* Input parameters that choose the app and scope the token. */}}
+{{- define "ghapp-tokens.tokenInputs" -}}
+- name: github-app
+  description: The GitHub App whose token the step gets; one of the apps this chart syncs.
+  value: {{ (first .Values.apps).name | quote }}
+  enum:
+    {{- range .Values.apps }}
+    - {{ .name | quote }}
+    {{- end }}
+- name: installation-id
+  description: Installation ID; empty to discover it from owner, repositories or the app's only installation.
+  value: ""
+- name: owner
+  description: Account login (org or user) whose installation to use; empty when not needed.
+  value: ""
+- name: repositories
+  description: Comma list of repo or owner/repo to scope the token to; empty for all the installation's repositories.
+  value: ""
+- name: permissions
+  description: Comma list of name=level (read, write, admin) to narrow the token's permissions, e.g. contents=read,pull_requests=write.
+  value: ""
+{{- end -}}
+
+{{/* The generator as an initContainer: mints the token into the in-memory volume. */}}
+{{- define "ghapp-tokens.generatorInitContainer" -}}
+- name: github-app-token
+  image: {{ include "ghapp-tokens.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: ["mint"]
+  env:
+    - name: APP_ID
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "ghapp-tokens.argoAppSecretName" . | quote }}
+          key: appId
+    # The key is read from the secret volume, never from the environment (which `kubectl
+    # describe` and crash dumps show).
+    - name: PRIVATE_KEY_FILE
+      value: /var/run/github-app/privateKey
+    - name: INSTALLATION_ID
+      value: {{ include "ghapp-tokens.argoParam" "installation-id" | quote }}
+    - name: OWNER
+      value: {{ include "ghapp-tokens.argoParam" "owner" | quote }}
+    - name: REPOSITORIES
+      value: {{ include "ghapp-tokens.argoParam" "repositories" | quote }}
+    - name: PERMISSIONS
+      value: {{ include "ghapp-tokens.argoParam" "permissions" | quote }}
+    - name: OUTPUT_PATH
+      value: /var/run/github/token
+    - name: TOKEN_FILE_MODE
+      value: {{ .Values.generator.tokenFileMode | toString | quote }}
+    - name: GITHUB_API_URL
+      value: {{ .Values.github.apiUrl | quote }}
+    - name: LOG_LEVEL
+      value: {{ .Values.generator.logLevel | quote }}
+  volumeMounts:
+    - name: github-app-key
+      mountPath: /var/run/github-app
+      readOnly: true
+    - name: github-token
+      mountPath: /var/run/github
+  securityContext:
+    {{- include "ghapp-tokens.containerSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml .Values.generator.resources | nindent 4 }}
+{{- end -}}
+
+{{/* Volumes of a token-minting template. */}}
+{{- define "ghapp-tokens.tokenVolumes" -}}
+# The token lives in memory only and disappears with the pod.
+- name: github-token
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+- name: github-app-key
+  secret:
+    secretName: {{ include "ghapp-tokens.argoAppSecretName" . | quote }}
+    items:
+      - key: privateKey
+        path: privateKey
+    # Owner root, group fsGroup: readable by the generator through the pod's fsGroup only.
+    defaultMode: 0440
+# Scratch space for the main container, whose root filesystem is read-only.
+- name: tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: 64Mi
+{{- end -}}
+
+{{/* The caller's main container: its own image and script, with the token file. */}}
+{{- define "ghapp-tokens.mainContainer" -}}
+image: {{ include "ghapp-tokens.argoParam" "image" | quote }}
+command: ["sh", "-c"]
+args:
+  - {{ include "ghapp-tokens.argoParam" "script" | quote }}
+env:
+  - name: GITHUB_TOKEN_FILE
+    value: /var/run/github/token
+  - name: GITHUB_API_URL
+    value: {{ .Values.github.apiUrl | quote }}
+  {{- with include "ghapp-tokens.githubHost" . }}
+  - name: GH_HOST
+    value: {{ . | quote }}
+  {{- end }}
+  - name: HOME
+    value: /tmp
+volumeMounts:
+  - name: github-token
+    mountPath: /var/run/github
+    readOnly: true
+  - name: tmp
+    mountPath: /tmp
+securityContext:
+  {{- include "ghapp-tokens.containerSecurityContext" . | nindent 2 }}
+resources:
+  {{- toYaml .Values.workflowTemplates.githubAppToken.mainResources | nindent 2 }}
+{{- end -}}
