@@ -1,0 +1,67 @@
+// Finds the installation to mint for, in GitHub's cheapest order:
+// INSTALLATION_ID as given; else the owner (OWNER, or the owner of an owner/repo entry) through
+// GET /repos/{owner}/{repo}/installation or GET /users/{owner}/installation (which also finds
+// organisations); else the app's only installation, paging through GET /app/installations.
+// https://docs.github.com/rest/apps/apps
+import type { Config } from "./config.ts";
+import { configError, GhappError, notFoundError } from "./errors.ts";
+import type { Auth, GitHubClient } from "./github-client.ts";
+
+export interface InstallationSummary {
+  id: number;
+  account: string;
+  accountType: string;
+  repositorySelection: string;
+  suspended: boolean;
+}
+
+interface InstallationJson {
+  id: number;
+  account: { login: string; type: string } | null;
+  repository_selection: string;
+  suspended_at: string | null;
+}
+
+function summarise(i: InstallationJson): InstallationSummary {
+  return { id: i.id, account: i.account?.login ?? "", accountType: i.account?.type ?? "", repositorySelection: i.repository_selection, suspended: !!i.suspended_at };
+}
+
+export async function listInstallations(client: GitHubClient, auth: Auth): Promise<InstallationSummary[]> {
+  const all = await client.paginate<InstallationJson>("/app/installations", auth, (page) => page as InstallationJson[]);
+  return all.map(summarise);
+}
+
+export async function findInstallation(client: GitHubClient, auth: Auth, config: Config): Promise<number> {
+  if (config.installationId !== undefined) return config.installationId;
+
+  if (config.owner) {
+    const owner = config.owner;
+    const repo = config.repositories[0]?.name;
+    const path = repo ? `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/installation` : `/users/${encodeURIComponent(owner)}/installation`;
+    try {
+      const res = await client.request<InstallationJson>("GET", path, auth);
+      return res.data.id;
+    } catch (e) {
+      if (e instanceof GhappError && e.details.status === 404) {
+        throw notFoundError(
+          repo
+            ? `the App is not installed on ${owner}/${repo} (GitHub said "Not Found"): install the App on that repository, or fix OWNER/REPOSITORIES`
+            : `the App has no installation for the account "${owner}" (GitHub said "Not Found"): install the App there, or fix OWNER`,
+          { owner, ...(repo ? { repository: repo } : {}) },
+        );
+      }
+      throw e;
+    }
+  }
+
+  const installations = await listInstallations(client, auth);
+  if (installations.length === 1) return installations[0]!.id;
+  if (installations.length === 0) {
+    throw notFoundError("the App has no installations: install it on an organisation or user account first (App settings → Install App)");
+  }
+  const logins = installations.map((i) => i.account).sort((a, b) => a.localeCompare(b));
+  throw configError(
+    `the App has ${installations.length} installations (${logins.join(", ")}) and nothing selects one: set OWNER to one of these logins, or INSTALLATION_ID (list them with \`ghapp-token installations\`)`,
+    { installations: logins },
+  );
+}

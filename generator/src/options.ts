@@ -1,0 +1,42 @@
+// The one table of settings: each has a flag and an environment variable (an initContainer
+// passes env only). A flag beats the variable; an empty variable counts as unset, because
+// Argo passes an empty string for an optional parameter nobody set.
+export interface OptionSpec {
+  flag: string;
+  env: string;
+  description: string;
+  default?: string;
+  /** subcommands that take it; all when absent */
+  commands?: string[];
+}
+
+export const OPTIONS = [
+  { flag: "app-id", env: "APP_ID", description: "GitHub App ID, or the App's Client ID (Iv23…); the JWT issuer" },
+  { flag: "private-key-file", env: "PRIVATE_KEY_FILE", description: "path to the App's private key (a mounted secret file); preferred" },
+  { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process" },
+  { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered" },
+  { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive" },
+  { flag: "repositories", env: "REPOSITORIES", description: "comma list of repo or owner/repo to scope the token to" },
+  { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to" },
+  { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token" },
+  { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, or 0640 for a reader in the same group (fsGroup)", default: "0600" },
+  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json" },
+  { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
+  { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
+  { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub", default: "10s" },
+  { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit; a longer one fails with exit 5", default: "60s" },
+] as const satisfies readonly OptionSpec[];
+
+export type OptionFlag = (typeof OPTIONS)[number]["flag"];
+export type RawOptions = Partial<Record<OptionFlag, string>>;
+
+/** Merges flags over environment variables; empty values are unset. */
+export function mergeOptions(flags: Record<string, unknown>, env: Record<string, string | undefined>): RawOptions {
+  const merged: RawOptions = {};
+  for (const o of OPTIONS) {
+    const fromFlag = flags[o.flag];
+    const value = fromFlag !== undefined && fromFlag !== "" ? String(fromFlag) : env[o.env];
+    if (value !== undefined && value.trim() !== "") merged[o.flag] = value;
+  }
+  return merged;
+}
