@@ -38,6 +38,9 @@ export interface GitHubResponse<T> {
 }
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
+// Bun's fetch fails with a TypeError carrying one of these codes, which ky's network-error
+// heuristics do not recognise; they are transient and worth retrying.
+const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|ConnectionClosed|ConnectionRefused)$/;
 
 function causeCode(error: unknown): string | undefined {
   let e: unknown = error;
@@ -81,8 +84,13 @@ export class GitHubClient {
         retryOnTimeout: true,
         delay: backoffDelayMs,
         jitter: (d) => jitter(d),
-        // A certificate the host does not trust will not start being trusted: fail at once.
-        shouldRetry: ({ error }) => (TLS_CODES.test(causeCode(error) ?? "") ? false : undefined),
+        shouldRetry: ({ error }) => {
+          const code = causeCode(error) ?? "";
+          // A certificate the host does not trust will not start being trusted: fail at once.
+          if (TLS_CODES.test(code)) return false;
+          if (NETWORK_CODES.test(code)) return true;
+          return undefined;
+        },
       },
       hooks: {
         afterResponse: [

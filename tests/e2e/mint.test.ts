@@ -1,0 +1,293 @@
+// The compiled binary against the simulator: what a pod sees (exit code, token file, mode,
+// logs) and what GitHub sees (requests, bodies, headers, retries, waits).
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateAppKey, manyInstallations, startSimulator, type Simulator } from "../simulator/simulator.ts";
+import { logLines, runGenerator, tempDir } from "../helpers/generator.ts";
+import { expectNoSecrets, keyFragments } from "../helpers/secrets.ts";
+
+let sim: Simulator;
+let tmp: ReturnType<typeof tempDir>;
+let keyFile: string;
+let out: string;
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  tmp = tempDir();
+  keyFile = join(tmp.dir, "privateKey");
+  writeFileSync(keyFile, sim.app.privateKeyPem, { mode: 0o600 });
+});
+afterAll(async () => {
+  await sim.close();
+  tmp.cleanup();
+});
+let n = 0;
+afterEach(() => {
+  sim.reset();
+});
+
+/** A fresh output folder per run, and the env a pod would give. */
+function podEnv(extra: Record<string, string> = {}, s: Simulator = sim) {
+  out = join(tmp.dir, `out-${++n}`);
+  require("node:fs").mkdirSync(out);
+  return { APP_ID: String(s.app.id), PRIVATE_KEY_FILE: keyFile, GITHUB_API_URL: s.url, OUTPUT_PATH: join(out, "token"), ...extra };
+}
+const tokenPath = () => join(out, "token");
+const calls = (path: string, s: Simulator = sim) => s.requests.filter((r) => r.path.split("?")[0] === path);
+
+describe("minting", () => {
+  test("writes the installation token alone, with mode 0600, and metadata without the token", async () => {
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    const token = readFileSync(tokenPath(), "utf8");
+    expect(token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    expect(sim.tokens.has(token)).toBe(true);
+    expect(statSync(tokenPath()).mode & 0o777).toBe(0o600);
+    const meta = JSON.parse(readFileSync(join(out, "token.json"), "utf8"));
+    expect(meta.installation_id).toBe(1001);
+    expect(Date.parse(meta.expires_at)).toBeGreaterThan(Date.now() + 3500_000);
+    expect(JSON.stringify(meta)).not.toContain(token);
+    const written = logLines(r.stderr).find((l) => l.message === "token written");
+    expect(written?.expires_at).toBe(meta.expires_at);
+    expect(r.stdout).toBe("");
+  });
+
+  test("sends GitHub's headers on every request", async () => {
+    await runGenerator(["mint"], podEnv({ OWNER: "acme-org" }));
+    expect(sim.requests.length).toBe(2);
+    for (const req of sim.requests) {
+      expect(req.headers.accept).toBe("application/vnd.github+json");
+      expect(req.headers["x-github-api-version"]).toBe("2022-11-28");
+      expect(req.headers["user-agent"]).toMatch(/^ghapp-token\/\d+\.\d+\.\d+/);
+    }
+  });
+
+  test("writes mode 0640 for a reader in the shared group", async () => {
+    expect((await runGenerator([], podEnv({ INSTALLATION_ID: "1001", TOKEN_FILE_MODE: "0640" }))).code).toBe(0);
+    expect(statSync(tokenPath()).mode & 0o777).toBe(0o640);
+  });
+
+  test("replaces an existing token by rename and leaves no temporary file", async () => {
+    const env = podEnv({ INSTALLATION_ID: "1001" });
+    await runGenerator([], env);
+    const first = statSync(tokenPath()).ino;
+    await runGenerator([], env);
+    expect(statSync(tokenPath()).ino).not.toBe(first);
+    expect(readdirSync(out).sort()).toEqual(["token", "token.json"]);
+  });
+
+  test("scopes the token: repository names only and permissions go to GitHub", async () => {
+    const r = await runGenerator([], podEnv({ REPOSITORIES: "acme-org/api,web", PERMISSIONS: "contents=read,pull_requests=write" }));
+    expect(r.code).toBe(0);
+    expect(calls("/repos/acme-org/api/installation").length).toBe(1);
+    const post = calls("/app/installations/1001/access_tokens")[0]!;
+    expect(post.body).toEqual({ repositories: ["api", "web"], permissions: { contents: "read", pull_requests: "write" } });
+    const issued = sim.tokens.get(readFileSync(tokenPath(), "utf8"))!;
+    expect(issued.repositories!.map((x) => x.full_name)).toEqual(["acme-org/api", "acme-org/web"]);
+  });
+
+  test("flags beat environment variables", async () => {
+    const r = await runGenerator(["mint", "--installation-id", "1002"], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    expect(calls("/app/installations/1002/access_tokens").length).toBe(1);
+  });
+});
+
+describe("finding the installation", () => {
+  test("selects by OWNER, case-insensitively", async () => {
+    const r = await runGenerator([], podEnv({ OWNER: "OCTO-user" }));
+    expect(r.code).toBe(0);
+    expect(calls("/users/OCTO-user/installation").length).toBe(1);
+    expect(calls("/app/installations/1002/access_tokens").length).toBe(1);
+  });
+
+  test("uses the app's only installation when nothing selects one", async () => {
+    const single = await startSimulator({ installations: manyInstallations(1) });
+    try {
+      writeFileSync(join(tmp.dir, "single.pem"), single.app.privateKeyPem);
+      const r = await runGenerator([], podEnv({ PRIVATE_KEY_FILE: join(tmp.dir, "single.pem") }, single));
+      expect(r.code).toBe(0);
+      expect(calls("/app/installations/20000/access_tokens", single).length).toBe(1);
+    } finally {
+      await single.close();
+    }
+  });
+
+  test("several installations and no selector: exit 2 listing every login, through all pages", async () => {
+    const many = await startSimulator({ installations: manyInstallations(150) });
+    try {
+      writeFileSync(join(tmp.dir, "many.pem"), many.app.privateKeyPem);
+      const r = await runGenerator([], podEnv({ PRIVATE_KEY_FILE: join(tmp.dir, "many.pem") }, many));
+      expect(r.code).toBe(2);
+      expect(calls("/app/installations", many).length).toBe(2); // followed Link rel="next"
+      const error = logLines(r.stderr).find((l) => l.level === "error")!;
+      expect(error.message).toContain("150 installations");
+      expect(error.message).toContain("org-149");
+      expect(error.message).toContain("set OWNER");
+      expect(existsSync(tokenPath())).toBe(false);
+    } finally {
+      await many.close();
+    }
+  });
+
+  test("no installation for the owner: exit 4", async () => {
+    const r = await runGenerator([], podEnv({ OWNER: "nobody-here" }));
+    expect(r.code).toBe(4);
+    expect(logLines(r.stderr).at(-1)!.message).toContain('no installation for the account "nobody-here"');
+  });
+
+  test("unknown installation id: exit 4", async () => {
+    expect((await runGenerator([], podEnv({ INSTALLATION_ID: "999" }))).code).toBe(4);
+  });
+
+  test("repositories outside the installation: exit 4 with GitHub's message", async () => {
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REPOSITORIES: "secret-repo" }));
+    expect(r.code).toBe(4);
+    expect(logLines(r.stderr).at(-1)!.message).toContain("not accessible to the parent installation");
+  });
+});
+
+describe("credentials", () => {
+  test("a key GitHub does not know: exit 3 at once, no retry", async () => {
+    const wrong = join(tmp.dir, "wrong.pem");
+    writeFileSync(wrong, generateAppKey().privateKeyPem);
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", PRIVATE_KEY_FILE: wrong }));
+    expect(r.code).toBe(3);
+    expect(sim.requests.length).toBe(1);
+    expect(logLines(r.stderr).at(-1)!.message).toContain("A JSON web token could not be decoded");
+  });
+
+  test("a suspended installation: exit 3", async () => {
+    const s = await startSimulator();
+    try {
+      s.suspend(1001);
+      writeFileSync(join(tmp.dir, "s.pem"), s.app.privateKeyPem);
+      const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", PRIVATE_KEY_FILE: join(tmp.dir, "s.pem") }, s));
+      expect(r.code).toBe(3);
+      expect(logLines(r.stderr).at(-1)!.message).toContain("This installation has been suspended");
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a key that is not a key: exit 2 before any request, without echoing it", async () => {
+    const r = await runGenerator([], { ...podEnv({ INSTALLATION_ID: "1001" }), PRIVATE_KEY_FILE: "", PRIVATE_KEY: "not-a-key-but-a-long-secret-looking-string" });
+    expect(r.code).toBe(2);
+    expect(sim.requests.length).toBe(0);
+    expect(r.stderr).not.toContain("not-a-key-but-a-long-secret-looking-string");
+    expect(r.stderr).toContain("accepted shapes");
+  });
+
+  test("a missing output folder: exit 2 before any request", async () => {
+    const r = await runGenerator([], { ...podEnv({ INSTALLATION_ID: "1001" }), OUTPUT_PATH: join(tmp.dir, "no-such-folder", "token") });
+    expect(r.code).toBe(2);
+    expect(sim.requests.length).toBe(0);
+    expect(logLines(r.stderr).at(-1)!.message).toContain("does not exist: mount a volume there");
+  });
+});
+
+describe("when GitHub misbehaves", () => {
+  test("retries 5xx with back-off and succeeds", async () => {
+    sim.inject({ kind: "status", status: 502, times: 2 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests.length).toBe(3);
+    expect(r.ms).toBeGreaterThan(250 + 500); // jittered 500 ms then 1 s, at least half of each
+  });
+
+  test("gives up after 5 attempts with exit 5 and writes nothing", async () => {
+    sim.inject({ kind: "status", status: 503, times: 10 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(5);
+    expect(sim.requests.length).toBe(5);
+    expect(existsSync(tokenPath())).toBe(false);
+    expect(logLines(r.stderr).filter((l) => l.message === "retrying GitHub request").length).toBe(4);
+  }, 20_000);
+
+  test("retries dropped connections", async () => {
+    sim.inject({ kind: "drop", times: 2 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests.length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("retries a request that times out", async () => {
+    sim.inject({ kind: "delay", ms: 2000, times: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REQUEST_TIMEOUT: "300ms" }));
+    expect(r.code).toBe(0);
+    expect(logLines(r.stderr).some((l) => l.reason === "timeout")).toBe(true);
+  });
+
+  test("waits what Retry-After says on 429", async () => {
+    sim.inject({ kind: "retry-after", retryAfter: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    const [first, second] = sim.requests;
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  test("waits out a secondary rate limit", async () => {
+    sim.inject({ kind: "secondary-rate-limit", retryAfter: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests[1]!.at - sim.requests[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(logLines(r.stderr).find((l) => l.message === "rate limited by GitHub, waiting")?.kind).toBe("secondary");
+  });
+
+  test("waits until x-ratelimit-reset when the primary limit is used up", async () => {
+    sim.inject({ kind: "primary-rate-limit", resetIn: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests[1]!.at - sim.requests[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  test("a wait longer than MAX_RETRY_WAIT fails at once with exit 5", async () => {
+    sim.inject({ kind: "retry-after", retryAfter: 600 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", MAX_RETRY_WAIT: "5s" }));
+    expect(r.code).toBe(5);
+    expect(r.ms).toBeLessThan(5000);
+    expect(logLines(r.stderr).at(-1)!.message).toContain("longer than MAX_RETRY_WAIT");
+  });
+
+  test("corrects a skewed clock from GitHub's Date header and retries once", async () => {
+    sim.setClockOffset(-900);
+    try {
+      const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
+      expect(r.code).toBe(0);
+      expect(calls("/app/installations/1001/access_tokens").map((c) => c.status)).toEqual([401, 201]);
+      const warning = logLines(r.stderr).find((l) => String(l.message).startsWith("clock skew"))!;
+      expect(Math.abs(Number(warning.skewSeconds) + 900)).toBeLessThanOrEqual(2);
+    } finally {
+      sim.setClockOffset(0);
+    }
+  });
+});
+
+describe("secrets", () => {
+  test("no token, key or JWT appears in any output, even at debug", async () => {
+    const ok = await runGenerator([], podEnv({ OWNER: "acme-org", LOG_LEVEL: "debug" }));
+    expect(ok.code).toBe(0);
+    const token = readFileSync(tokenPath(), "utf8");
+    const jwts = sim.requests.map((r) => r.headers.authorization!.replace(/^Bearer /, ""));
+    const failing = await runGenerator([], podEnv({ INSTALLATION_ID: "999", LOG_LEVEL: "debug" }));
+    for (const output of [ok.stdout + ok.stderr, failing.stdout + failing.stderr]) {
+      expectNoSecrets(output, [token, ...jwts, ...keyFragments(sim.app.privateKeyPem)]);
+    }
+    expect(logLines(ok.stderr).filter((l) => l.level === "debug").length).toBeGreaterThan(0);
+  });
+});
+
+describe("GitHub Enterprise Server", () => {
+  test("mints against https://HOST/api/v3", async () => {
+    const ghes = await startSimulator({ prefix: "/api/v3" });
+    try {
+      writeFileSync(join(tmp.dir, "ghes.pem"), ghes.app.privateKeyPem);
+      const r = await runGenerator([], podEnv({ OWNER: "acme-org", PRIVATE_KEY_FILE: join(tmp.dir, "ghes.pem") }, ghes));
+      expect(r.code).toBe(0);
+      expect(ghes.requests.map((x) => x.path)).toEqual(["/users/acme-org/installation", "/app/installations/1001/access_tokens"]);
+    } finally {
+      await ghes.close();
+    }
+  });
+});
