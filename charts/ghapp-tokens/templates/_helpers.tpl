@@ -104,6 +104,9 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if and .Values.secretStore.create (not .Values.secretStore.provider) -}}
 {{- fail "secretStore.provider is empty: give an External Secrets provider block (e.g. aws, vault, gcpsm, azurekv), or set secretStore.create=false to use an existing store" -}}
 {{- end -}}
+{{- if and .Values.secretStore.create (gt (len (keys .Values.secretStore.provider)) 1) -}}
+{{- fail (printf "secretStore.provider names %d providers (%s), but a store has exactly one: Helm merges your provider with the default aws block, so set provider.aws: null when you use another provider" (len (keys .Values.secretStore.provider)) (keys .Values.secretStore.provider | sortAlpha | join ", ")) -}}
+{{- end -}}
 {{- if eq (toString .Values.image.tag) "latest" -}}
 {{- fail "image.tag is \"latest\": pin a version (leave it empty for the chart's appVersion) so every pod runs the generator this chart was tested with" -}}
 {{- end -}}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every check of the charts that is not a bun test: helm lint --strict with Helm 3 and Helm 4
+# (default values and each values-examples/*.values.yaml), ct lint, helm-unittest (JUnit into
+# the results folder), helm-docs freshness of each chart README, and actionlint on the GitHub
+# workflows. Runs them all, reports each, and exits non-zero when any failed.
+# Usage: bash ci/chart-checks.sh [RESULTS_DIR]   (tools from ci/tools.sh; source ci/env.sh first)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=ci/env.sh
+source ci/env.sh
+RESULTS=${1:-.cache/results}
+mkdir -p "$RESULTS"
+failed=()
+run() {
+  local name=$1; shift
+  echo "--- $name"
+  if "$@"; then echo "ok: $name"; else echo "FAILED: $name"; failed+=("$name"); fi
+}
+
+charts=()
+for c in charts/*/; do [[ -f $c/Chart.yaml ]] && charts+=("${c%/}"); done
+
+for chart in "${charts[@]}"; do
+  type=$(sed -n 's/^type: *//p' "$chart/Chart.yaml")
+  [[ $type == library ]] && continue
+  for helm in helm3 helm4; do
+    run "$helm lint --strict $chart" "$helm" lint --strict "$chart"
+  done
+done
+for f in values-examples/*.values.yaml; do
+  [[ -e $f ]] || continue
+  chart=charts/ghapp-tokens
+  [[ $f == *sidecar-library* ]] && continue
+  for helm in helm3 helm4; do
+    run "$helm lint --strict $chart -f $f" "$helm" lint --strict "$chart" -f "$f"
+  done
+done
+
+run "ct lint" ct lint --config ci/ct.yaml --charts "$(IFS=,; echo "${charts[*]}")"
+
+for chart in "${charts[@]}"; do
+  [[ -d $chart/tests ]] || continue
+  name=$(basename "$chart")
+  run "helm unittest $chart" helm3 unittest --strict -t JUnit -o "$RESULTS/helm-unittest-$name.xml" "$chart"
+done
+
+docs_fresh() {
+  local chart=$1 copy
+  copy=$(mktemp -d)
+  cp -r "$chart" "$copy/"
+  helm-docs --chart-search-root "$copy" --log-level warning >/dev/null
+  if ! diff -u "$chart/README.md" "$copy/$(basename "$chart")/README.md"; then
+    echo "$chart/README.md is out of date: run 'source ci/env.sh && helm-docs --chart-search-root charts' and commit it"
+    rm -rf "$copy"; return 1
+  fi
+  rm -rf "$copy"
+}
+for chart in "${charts[@]}"; do
+  [[ -f $chart/README.md.gotmpl ]] && run "helm-docs up to date: $chart" docs_fresh "$chart"
+done
+
+if compgen -G ".github/workflows/*.y*ml" >/dev/null; then
+  run "actionlint" actionlint
+fi
+
+if ((${#failed[@]})); then
+  printf '\nchart checks failed: %s\n' "${failed[*]}"
+  exit 1
+fi
+echo "all chart checks passed"
