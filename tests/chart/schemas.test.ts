@@ -1,0 +1,83 @@
+// Every object the chart renders, for the default values and each values-examples/*.values.yaml,
+// is valid against the schemas a cluster enforces; example Workflows are valid against the
+// templates they reference. And each validator is shown to reject a broken object, so a pass
+// means something.
+import { describe, expect, test } from "bun:test";
+import { basename } from "node:path";
+import { readFileSync } from "node:fs";
+import { argoValidate, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
+
+describe("rendered objects are valid", () => {
+  test("with the default values: store, five ExternalSecrets, RBAC, two WorkflowTemplates", async () => {
+    const objects = await renderChart();
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      "ExternalSecret", "ExternalSecret", "ExternalSecret", "ExternalSecret", "ExternalSecret",
+      "Role", "RoleBinding", "SecretStore", "ServiceAccount", "WorkflowTemplate", "WorkflowTemplate",
+    ]);
+    expect(await validateObjects(objects)).toEqual([]);
+  });
+
+  for (const file of valuesExamples()) {
+    test(`with ${basename(file)}`, async () => {
+      const objects = await renderChart([file]);
+      expect(objects.length).toBeGreaterThan(0);
+      expect(await validateObjects(objects)).toEqual([]);
+    });
+  }
+
+  for (const file of workflowExamples()) {
+    test(`${basename(file)} is valid against the chart's templates`, async () => {
+      const templates = (await renderChart()).filter((o) => o.kind === "WorkflowTemplate");
+      const workflows = parseYaml(readFileSync(file, "utf8"));
+      expect(await argoValidate([...templates, ...workflows])).toEqual([]);
+    });
+  }
+});
+
+describe("each validator rejects a broken object", () => {
+  const broken = async (o: Record<string, unknown>) => validateObjects([o as K8sObject]);
+
+  test("kubernetes-models rejects a ServiceAccount with a string where a boolean belongs", async () => {
+    const errors = await broken({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa" }, automountServiceAccountToken: "yes" });
+    expect(errors.join()).toContain("ServiceAccount/sa");
+  });
+
+  test("kubernetes-models rejects a Role rule without verbs", async () => {
+    const errors = await broken({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "r" }, rules: [{ apiGroups: [""], resources: ["secrets"] }] });
+    expect(errors.join()).toContain("verbs");
+  });
+
+  test("the External Secrets models reject an ExternalSecret with a malformed secretStoreRef", async () => {
+    const errors = await broken({
+      apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "es" },
+      spec: { secretStoreRef: { name: "aws-secrets", kind: "Vault" }, data: [{ secretKey: "appId" }] },
+    });
+    expect(errors.join()).toContain("ExternalSecret/es");
+  });
+
+  test("the Flux models reject a GitRepository without a url", async () => {
+    const errors = await broken({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "repo" }, spec: { interval: "1m" } });
+    expect(errors.join()).toContain("url");
+  });
+
+  test("Argo's validator rejects a WorkflowTemplate that uses an undeclared parameter", async () => {
+    const [template] = (await renderChart()).filter((o) => o.metadata?.name === "github-app-token");
+    const spec = structuredClone(template!.spec) as { templates: Array<{ container: { args: string[] } }> };
+    spec.templates[0]!.container.args = ["{{inputs.parameters.no-such-parameter}}"];
+    const errors = await argoValidate([{ ...template!, spec }]);
+    expect(errors.join()).toContain("failed to resolve {{inputs.parameters.no-such-parameter}}");
+  });
+
+  test("Argo's validator rejects a Workflow whose templateRef names a missing template", async () => {
+    const workflow = {
+      apiVersion: "argoproj.io/v1alpha1", kind: "Workflow", metadata: { generateName: "x-" },
+      spec: { entrypoint: "main", templates: [{ name: "main", steps: [[{ name: "s", templateRef: { name: "github-app-token", template: "no-such-template" } }]] }] },
+    } as K8sObject;
+    const templates = (await renderChart()).filter((o) => o.kind === "WorkflowTemplate");
+    expect((await argoValidate([...templates, workflow])).join()).toContain("no-such-template");
+  });
+
+  test("an object of a kind no validator knows is an error, not a pass", async () => {
+    expect((await broken({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } })).join()).toContain("no validator");
+  });
+});
