@@ -59,12 +59,17 @@ volumes, because spec-level volumes do not travel with templateRef.
       value: {{ .Values.github.apiUrl | quote }}
     - name: LOG_LEVEL
       value: {{ .Values.generator.logLevel | quote }}
+    {{- if .Values.github.caConfigMap }}
+    - name: NODE_EXTRA_CA_CERTS
+      value: /etc/ghapp-tokens/ca/ca.crt
+    {{- end }}
   volumeMounts:
     - name: github-app-key
       mountPath: /var/run/github-app
       readOnly: true
     - name: github-token
       mountPath: /var/run/github
+    {{- include "ghapp-tokens.caMount" . | nindent 4 }}
   securityContext:
     {{- include "ghapp-tokens.containerSecurityContext" . | nindent 4 }}
   resources:
@@ -91,6 +96,23 @@ volumes, because spec-level volumes do not travel with templateRef.
   emptyDir:
     medium: Memory
     sizeLimit: 64Mi
+{{- if .Values.github.caConfigMap }}
+- name: github-ca
+  configMap:
+    name: {{ .Values.github.caConfigMap }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- end -}}
+
+{{/* The private CA bundle of GitHub Enterprise Server, when configured. */}}
+{{- define "ghapp-tokens.caMount" -}}
+{{- if .Values.github.caConfigMap }}
+- name: github-ca
+  mountPath: /etc/ghapp-tokens/ca
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* The caller's main container: its own image and script, with the token file. */}}
@@ -110,12 +132,19 @@ env:
   {{- end }}
   - name: HOME
     value: /tmp
+  {{- if .Values.github.caConfigMap }}
+  - name: NODE_EXTRA_CA_CERTS
+    value: /etc/ghapp-tokens/ca/ca.crt
+  - name: SSL_CERT_DIR
+    value: /etc/ssl/certs:/etc/ghapp-tokens/ca
+  {{- end }}
 volumeMounts:
   - name: github-token
     mountPath: /var/run/github
     readOnly: true
   - name: tmp
     mountPath: /tmp
+  {{- include "ghapp-tokens.caMount" . | nindent 2 }}
 securityContext:
   {{- include "ghapp-tokens.containerSecurityContext" . | nindent 2 }}
 resources:

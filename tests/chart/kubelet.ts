@@ -1,0 +1,129 @@
+// Runs a rendered Argo template's containers the way a kubelet would, on this machine: volumes
+// become host folders (emptyDir, secret and configMap items with their modes and the pod's
+// fsGroup), env comes from `value` and `secretKeyRef` exactly as rendered, and each container
+// runs with bubblewrap (its volumes bound at their mountPaths, the root filesystem read-only)
+// under its securityContext's UID/GID, dropped with setpriv. This catches every name, key or
+// path on which the chart and the generator disagree. The "image" is this machine's root
+// filesystem; its PATH is the only env added, as an image's config would add it.
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Fixtures {
+  secrets: Record<string, Record<string, string>>;
+  configMaps: Record<string, Record<string, string>>;
+}
+
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+type Mount = { name: string; mountPath: string; readOnly?: boolean };
+type Volume = {
+  name: string;
+  emptyDir?: unknown;
+  secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
+  configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
+};
+export type Container = { name?: string; command?: string[]; args?: string[]; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
+export type PodTemplate = { volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
+
+export class KubeletError extends Error {}
+
+/** Replaces Argo's {{inputs.parameters.X}} (and workflow.parameters) with the given values. */
+export function substitute<T>(template: T, params: Record<string, string>): T {
+  const json = JSON.stringify(template).replace(/\{\{(?:inputs|workflow)\.parameters\.([A-Za-z0-9_-]+)\}\}/g, (m, name: string) => {
+    if (!(name in params)) throw new KubeletError(`unresolved Argo parameter ${m}`);
+    return JSON.stringify(params[name]).slice(1, -1);
+  });
+  return JSON.parse(json) as T;
+}
+
+export class Pod {
+  readonly root = mkdtempSync(join(tmpdir(), "pod-"));
+  private readonly volumeDirs = new Map<string, string>();
+
+  constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures) {
+    const fsGroup = spec.securityContext?.fsGroup;
+    for (const v of spec.volumes) {
+      const dir = join(this.root, "volumes", v.name);
+      mkdirSync(dir, { recursive: true });
+      if (v.emptyDir !== undefined) {
+        chmodSync(dir, 0o777);
+      } else if (v.secret || v.configMap) {
+        const source = v.secret ? fixtures.secrets[v.secret.secretName] : fixtures.configMaps[v.configMap!.name];
+        const what = v.secret ? `Secret ${v.secret.secretName}` : `ConfigMap ${v.configMap!.name}`;
+        if (!source) throw new KubeletError(`MountVolume.SetUp failed for volume "${v.name}": ${what} not found`);
+        const items = (v.secret ?? v.configMap)!.items ?? Object.keys(source).map((key) => ({ key, path: key }));
+        const mode = (v.secret ?? v.configMap)!.defaultMode ?? 0o644;
+        for (const item of items) {
+          if (!(item.key in source)) throw new KubeletError(`MountVolume.SetUp failed for volume "${v.name}": ${what} has no key ${item.key}`);
+          const file = join(dir, item.path);
+          writeFileSync(file, source[item.key]!);
+          chmodSync(file, mode);
+          if (fsGroup !== undefined) chownSync(file, 0, fsGroup);
+        }
+        chmodSync(dir, 0o755);
+      } else {
+        throw new KubeletError(`volume ${v.name}: only emptyDir, secret and configMap are emulated`);
+      }
+      // fsGroup: the kubelet gives volumes the group and the setgid bit, so files stay in it.
+      if (fsGroup !== undefined) {
+        chownSync(dir, 0, fsGroup);
+        chmodSync(dir, (v.emptyDir !== undefined ? 0o777 : 0o755) | 0o2000);
+      }
+      this.volumeDirs.set(v.name, dir);
+    }
+  }
+
+  /** The host folder behind a volume, to inspect what a container wrote. */
+  volume(name: string): string {
+    const dir = this.volumeDirs.get(name);
+    if (!dir) throw new KubeletError(`no volume ${name}`);
+    return dir;
+  }
+
+  env(c: Container): Record<string, string> {
+    const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.secretKeyRef) {
+        const { name, key } = e.valueFrom.secretKeyRef;
+        const secret = this.fixtures.secrets[name];
+        if (!secret || !(key in secret)) throw new KubeletError(`CreateContainerConfigError: secret "${name}" ${secret ? `has no key "${key}"` : "not found"}`);
+        env[e.name] = secret[key]!;
+      } else {
+        env[e.name] = e.value ?? "";
+      }
+    }
+    return env;
+  }
+
+  /** Runs a container: its command (or the given binary as entrypoint) with its mounts and env. */
+  async run(c: Container, entrypoint: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+    const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
+    const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
+    const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
+    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run", "--tmpfs", "/tmp"];
+    // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
+    if ((c.volumeMounts ?? []).some((m) => m.mountPath.startsWith("/etc/"))) {
+      args.push("--tmpfs", "/etc");
+      for (const entry of readdirSync("/etc")) args.push("--ro-bind", join("/etc", entry), join("/etc", entry));
+    }
+    for (const m of c.volumeMounts ?? []) {
+      const path = m.mountPath.replace(/^\/var\/run\//, "/run/"); // /var/run is a link to /run here
+      // Parents bwrap must create get 0755, as a container runtime's would (bwrap's default is 0700).
+      const parts = path.split("/").filter(Boolean);
+      for (let i = 2; i < parts.length; i++) {
+        const parent = `/${parts.slice(0, i).join("/")}`;
+        if (!existsSync(parent)) args.push("--perms", "0755", "--dir", parent);
+      }
+      args.push(m.readOnly ? "--ro-bind" : "--bind", this.volume(m.name), path);
+    }
+    const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
+    const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
+    const proc = Bun.spawn([...args, "--", ...setpriv, ...command], { env: this.env(c), stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { code, stdout, stderr };
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,114 @@
+// The rendered github-app-token template, executed the way a kubelet would: the fixture Secret
+// github-app-rex (the simulator's app id and key) as env and a secret volume, the emptyDir as a
+// folder, the compiled generator run with exactly the rendered env and mounts, then the main step
+// of test-github-app (its own script) calling the simulator with the real gh CLI over TLS.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startSimulator, type Simulator } from "../simulator/simulator.ts";
+import { makeSelfSignedCert } from "../simulator/tls.ts";
+import { BINARY, requireBinary, tempDir } from "../helpers/generator.ts";
+import { expectNoSecrets } from "../helpers/secrets.ts";
+import { renderChart } from "./render.ts";
+import { Pod, substitute, type Fixtures, type PodTemplate } from "./kubelet.ts";
+
+let sim: Simulator;
+let ca: string;
+const certs = tempDir();
+
+beforeAll(async () => {
+  requireBinary();
+  const tls = makeSelfSignedCert(certs.dir);
+  ca = tls.cert;
+  sim = await startSimulator({ tls: { cert: tls.cert, key: tls.key }, prefix: "/api/v3" });
+});
+afterAll(async () => {
+  await sim.close();
+  certs.cleanup();
+});
+
+const apiUrl = () => `https://localhost:${sim.port}/api/v3`;
+
+async function renderPod(sets: string[] = []): Promise<{ pod: PodTemplate; script: string; app: string }> {
+  const objects = await renderChart([], [`github.apiUrl=${apiUrl()}`, "github.caConfigMap=ghes-ca", ...sets]);
+  const tokenTemplate = objects.find((o) => o.metadata?.name === "github-app-token")!;
+  const testTemplate = objects.find((o) => o.metadata?.name === "test-github-app")!;
+  const run = (tokenTemplate.spec as { templates: Array<PodTemplate & { name: string; inputs: { parameters: Array<{ name: string; value?: string }> } }> }).templates.find((t) => t.name === "run")!;
+  const step = (testTemplate.spec as { templates: Array<{ steps: Array<Array<{ arguments: { parameters: Array<{ name: string; value: string }> } }>> }> }).templates[0]!.steps[0]![0]!;
+  // `argo submit --from workflowtemplate/test-github-app -p owner=acme-org`: the workflow's
+  // arguments with the defaults, then the step's arguments, then the template's input defaults.
+  const workflowArgs: Record<string, string> = {};
+  for (const p of (testTemplate.spec as { arguments: { parameters: Array<{ name: string; value: string }> } }).arguments.parameters) workflowArgs[p.name] = p.value;
+  workflowArgs.owner = "acme-org";
+  const app = workflowArgs["github-app"]!;
+  const params: Record<string, string> = {};
+  for (const p of run.inputs.parameters) if (p.value !== undefined) params[p.name] = p.value;
+  for (const p of step.arguments.parameters) params[p.name] = substitute(p.value, workflowArgs);
+  const script = params.script!;
+  return { pod: substitute(run, params), script, app };
+}
+
+function fixtures(privateKey: string): Fixtures {
+  return {
+    secrets: { "github-app-rex": { appId: String(sim.app.id), privateKey } },
+    configMaps: { "ghes-ca": { "ca.crt": ca } },
+  };
+}
+
+describe("pod wiring: chart and generator agree", () => {
+  test("the initContainer mints into the shared volume and test-github-app's script proves it with gh", async () => {
+    const { pod: spec, app } = await renderPod();
+    expect(app).toBe("rex");
+    const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+    try {
+      const init = await pod.run(spec.initContainers![0]!, [BINARY]);
+      expect(init.stderr.split("\n").filter((l) => l.includes('"error"'))).toEqual([]);
+      expect(init.code).toBe(0);
+      const tokenFile = join(pod.volume("github-token"), "token");
+      const token = readFileSync(tokenFile, "utf8");
+      expect(sim.tokens.has(token)).toBe(true);
+      expect(statSync(tokenFile).uid).toBe(65532);
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+
+      const main = await pod.run(spec.container);
+      expect(main.stderr).toBe("");
+      expect(main.code).toBe(0);
+      expect(main.stdout).toContain("token works: the installation grants access to");
+      expect(main.stdout).toContain("acme-org/api");
+      expectNoSecrets(init.stdout + init.stderr + main.stdout + main.stderr, [token]);
+      // gh really called the simulator with the minted token
+      expect(sim.requests.some((r) => r.path.startsWith("/installation/repositories") && r.headers.authorization?.endsWith(token))).toBe(true);
+    } finally {
+      pod.cleanup();
+    }
+  }, 30_000);
+
+  test("with mode 0640 a main container of another UID reads the token through fsGroup; with 0600 it cannot", async () => {
+    for (const [mode, readable] of [["0640", true], ["0600", false]] as const) {
+      const { pod: spec } = await renderPod([`generator.tokenFileMode=${mode}`]);
+      const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+      try {
+        expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
+        const reader = { ...spec.container, securityContext: { runAsUser: 1000, runAsGroup: 1000 }, command: ["sh", "-c"], args: ['test -s "$GITHUB_TOKEN_FILE" && cat "$GITHUB_TOKEN_FILE" >/dev/null'] };
+        expect((await pod.run(reader)).code === 0).toBe(readable);
+      } finally {
+        pod.cleanup();
+      }
+    }
+  }, 30_000);
+
+  test("a broken key in the Secret fails the initContainer fast with exit 2, and no token is written", async () => {
+    const { pod: spec } = await renderPod();
+    const pod = new Pod(spec, fixtures("-----BEGIN RSA PRIVATE KEY-----\nnot really a key\n-----END RSA PRIVATE KEY-----\n"));
+    try {
+      const before = sim.requests.length;
+      const init = await pod.run(spec.initContainers![0]!, [BINARY]);
+      expect(init.code).toBe(2);
+      expect(init.stderr).toContain("PRIVATE_KEY_FILE is not a valid private key");
+      expect(sim.requests.length).toBe(before);
+      expect(() => statSync(join(pod.volume("github-token"), "token"))).toThrow();
+    } finally {
+      pod.cleanup();
+    }
+  });
+});
