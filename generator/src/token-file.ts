@@ -3,7 +3,7 @@
 // write goes to a temporary file in the same folder, is flushed to disk, given its mode, and
 // renamed over the target: rename within a folder is atomic. The temporary file is removed on
 // any failure, so no leftover ever holds a token.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, fchmodSync, constants } from "node:fs";
+import { accessSync, closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, fchmodSync, constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { configError, GhappError, ExitCode } from "./errors.ts";
@@ -18,6 +18,14 @@ export function checkOutputFolder(path: string, variable = "OUTPUT_PATH"): void 
   }
   if (!isDir) {
     throw configError(`${variable} ${path}: the folder ${folder} does not exist: mount a volume there (an emptyDir with medium: Memory) or point ${variable} at an existing folder`);
+  }
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw configError(
+      `${variable} ${path}: the folder ${folder} is not writable (${code}): ${code === "EROFS" ? "it is on the read-only root filesystem; mount a writable volume (an emptyDir with medium: Memory) there" : "make it writable by this user (UID 65532; fsGroup for a shared volume)"}`,
+    );
   }
 }
 
@@ -45,8 +53,13 @@ export function writeFileAtomically(path: string, content: string | Buffer, mode
       /* some filesystems do not fsync folders; the rename is still atomic */
     }
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(temp, { force: true });
+    // Clean up without letting a cleanup failure hide the real error.
+    try {
+      if (fd !== undefined) closeSync(fd);
+      rmSync(temp, { force: true });
+    } catch {
+      /* nothing was written, or nothing more can be done */
+    }
     if (e instanceof GhappError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const fix = code === "EACCES" || code === "EPERM" ? "make the folder writable by this user (UID 65532; fsGroup for a shared volume)" : code === "EROFS" ? "mount a writable volume there; the root filesystem is read-only" : "check the volume mounted there";

@@ -179,6 +179,15 @@ describe("credentials", () => {
     expect(r.stderr).toContain("accepted shapes");
   });
 
+  test("a read-only output folder: exit 2 before any request", async () => {
+    const env = podEnv({ INSTALLATION_ID: "1001" });
+    const proc = Bun.spawn(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--", (await import("../helpers/generator.ts")).BINARY], { env, stdout: "pipe", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(2);
+    expect(sim.requests.length).toBe(0);
+    expect(logLines(stderr).at(-1)!.message).toContain("is not writable (EROFS)");
+  });
+
   test("a missing output folder: exit 2 before any request", async () => {
     const r = await runGenerator([], { ...podEnv({ INSTALLATION_ID: "1001" }), OUTPUT_PATH: join(tmp.dir, "no-such-folder", "token") });
     expect(r.code).toBe(2);
