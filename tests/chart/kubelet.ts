@@ -100,7 +100,8 @@ export class Pod {
     const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
     const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
     const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
-    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run", "--tmpfs", "/tmp"];
+    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts.
+    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run"];
     // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
     if ((c.volumeMounts ?? []).some((m) => m.mountPath.startsWith("/etc/"))) {
       args.push("--tmpfs", "/etc");
