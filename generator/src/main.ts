@@ -40,6 +40,5 @@ export async function main(argv: string[], env: Record<string, string | undefine
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2), process.env);
-  process.exit(code);
+  void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
 }
