@@ -5,7 +5,7 @@ import { configError } from "./errors.ts";
 import { OPTIONS } from "./options.ts";
 import { VERSION } from "./version.ts";
 
-export const COMMANDS = ["mint"] as const;
+export const COMMANDS = ["mint", "refresh", "revoke", "installations"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export type CliResult = { kind: "output"; text: string } | { kind: "run"; command: Command; flags: Record<string, unknown> };
@@ -13,8 +13,11 @@ export type CliResult = { kind: "output"; text: string } | { kind: "run"; comman
 export async function parseCli(argv: string[]): Promise<CliResult> {
   let parser = yargs()
     .scriptName("ghapp-token")
-    .usage("$0 [mint] [options]\n\nMints a GitHub App installation token into a file. Every option is also read from the environment variable shown; a flag beats the variable.")
-    .command(["mint", "$0"], "mint an installation token into OUTPUT_PATH (the default command)")
+    .usage("$0 [command] [options]\n\nGitHub App installation tokens in a file. Every option is also read from the environment variable shown; a flag beats the variable.")
+    .command(["mint", "$0"], "mint an installation token into OUTPUT_PATH (the default command; for initContainers)")
+    .command("refresh", "mint, then keep OUTPUT_PATH fresh before it expires; serves /healthz and /metrics (for sidecars)")
+    .command("revoke", "revoke the token in OUTPUT_PATH (for exit handlers); needs no App credentials")
+    .command("installations", "list the App's installations as JSON, to choose OWNER or INSTALLATION_ID")
     .epilogue("Exit codes: 0 token written, 2 configuration or input error, 3 credentials rejected, 4 not found or not accessible, 5 GitHub unavailable.\nDocs: README.md")
     .strict()
     .version(VERSION)

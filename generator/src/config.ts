@@ -27,12 +27,23 @@ export interface Config {
   logLevel: LogLevel;
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
+  refreshIntervalMs?: number;
+  listen: { hostname: string; port: number };
+  revokeOnExit: boolean;
 }
+
+/** What a command needs: the App's credentials (mint, refresh, installations) or only the token file (revoke). */
+export type Needs = "app" | "token-file";
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
 
-export function parseConfig(o: RawOptions): Config {
-  const appId = o["app-id"]?.trim();
+export function parseConfig(o: RawOptions, needs: Needs = "app"): Config {
+  const appId = o["app-id"]?.trim() ?? "";
+  if (needs === "app") checkCredentials(o, appId);
+  return buildConfig(o, appId);
+}
+
+function checkCredentials(o: RawOptions, appId: string): void {
   if (!appId) throw configError("APP_ID is not set: give the GitHub App's ID (a number) or its Client ID (Iv23…), e.g. from the secret's appId key");
   if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z.]+$/.test(appId)) {
     throw configError("APP_ID is neither a numeric App ID nor a Client ID (Iv…): check the secret's appId key");
@@ -44,6 +55,9 @@ export function parseConfig(o: RawOptions): Config {
   if (o["private-key"] && o["private-key-file"]) {
     throw configError("both PRIVATE_KEY and PRIVATE_KEY_FILE are set: keep one (PRIVATE_KEY_FILE is recommended)");
   }
+}
+
+function buildConfig(o: RawOptions, appId: string): Config {
 
   let installationId: number | undefined;
   if (o["installation-id"]) {
@@ -102,6 +116,18 @@ export function parseConfig(o: RawOptions): Config {
   const maxRetryWaitMs = parseDuration(o["max-retry-wait"] ?? "60s", "MAX_RETRY_WAIT");
   if (requestTimeoutMs <= 0) throw configError("REQUEST_TIMEOUT must be more than zero, e.g. 10s");
 
+  const refreshIntervalMs = o["refresh-interval"] ? parseDuration(o["refresh-interval"], "REFRESH_INTERVAL") : undefined;
+  if (refreshIntervalMs !== undefined && (refreshIntervalMs < 1000 || refreshIntervalMs > 3_600_000)) {
+    throw configError(`REFRESH_INTERVAL ${o["refresh-interval"]} is outside 1s..1h: installation tokens live one hour; e.g. 45m`);
+  }
+  const listenText = (o["listen-addr"] ?? "0.0.0.0:8080").trim();
+  const lm = /^(\[[0-9a-fA-F:]+\]|[^:\s]*):(\d{1,5})$/.exec(listenText);
+  if (!lm || Number(lm[2]) > 65535) throw configError(`LISTEN_ADDR "${listenText}" is not host:port, e.g. 0.0.0.0:8080 or 127.0.0.1:9090`);
+  const listen = { hostname: (lm[1] || "0.0.0.0").replace(/^\[|\]$/g, ""), port: Number(lm[2]) };
+  const revokeText = (o["revoke-on-exit"] ?? "false").trim().toLowerCase();
+  if (!["true", "false", "1", "0", "yes", "no"].includes(revokeText)) throw configError(`REVOKE_ON_EXIT "${revokeText}" is not true or false`);
+  const revokeOnExit = ["true", "1", "yes"].includes(revokeText);
+
   return {
     appId,
     ...(o["private-key"] ? { privateKey: o["private-key"] } : {}),
@@ -117,5 +143,8 @@ export function parseConfig(o: RawOptions): Config {
     logLevel: logLevel as LogLevel,
     requestTimeoutMs,
     maxRetryWaitMs,
+    ...(refreshIntervalMs !== undefined ? { refreshIntervalMs } : {}),
+    listen,
+    revokeOnExit,
   };
 }

@@ -21,6 +21,8 @@ export interface GitHubClientOptions {
   logger: Logger;
   /** the clock (injectable for tests) */
   now?: () => number;
+  /** called once per attempt that got an answer (metrics) */
+  onResponse?: (r: { method: string; status: number; durationMs: number; rateLimitRemaining?: number }) => void;
 }
 
 export type Auth = { app: { appId: string; key: KeyObject } } | { token: string };
@@ -67,6 +69,7 @@ export class GitHubClient {
   constructor(private readonly opts: GitHubClientOptions) {
     this.now = opts.now ?? Date.now;
     const log = opts.logger;
+    const started = new WeakMap<Request, number>();
     this.http = ky.create({
       prefix: opts.apiUrl,
       timeout: opts.timeoutMs,
@@ -93,9 +96,21 @@ export class GitHubClient {
         },
       },
       hooks: {
+        beforeRequest: [
+          ({ request }) => {
+            started.set(request, performance.now());
+          },
+        ],
         afterResponse: [
           async ({ request, response, retryCount }) => {
             this.noteRateLimit(response.headers);
+            const began = started.get(request);
+            opts.onResponse?.({
+              method: request.method,
+              status: response.status,
+              durationMs: began === undefined ? 0 : performance.now() - began,
+              ...(this.rateLimit.remaining !== undefined ? { rateLimitRemaining: this.rateLimit.remaining } : {}),
+            });
             log.debug("github response", { method: request.method, path: new URL(request.url).pathname, status: response.status, attempt: retryCount + 1 });
             if (response.status !== 403 && response.status !== 429) return;
             const message = githubMessage(await response.clone().json().catch(() => undefined));

@@ -6,13 +6,24 @@ import { GhappError } from "./errors.ts";
 import { correlationId, createLogger, flushLogger, type Logger } from "./logger.ts";
 import { mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
+import { runRefresh } from "./commands/refresh.ts";
+import { runRevoke } from "./commands/revoke.ts";
+import { runInstallations } from "./commands/installations.ts";
 import { VERSION } from "./version.ts";
 
 export interface Io {
   stdout: (text: string) => void;
+  onSignal: (handler: (signal: string) => void) => void;
 }
 
-export async function main(argv: string[], env: Record<string, string | undefined>, io: Io = { stdout: (t) => process.stdout.write(t) }): Promise<number> {
+const processIo: Io = {
+  stdout: (t) => void process.stdout.write(t),
+  onSignal: (handler) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => handler(signal));
+  },
+};
+
+export async function main(argv: string[], env: Record<string, string | undefined>, io: Io = processIo): Promise<number> {
   const cid = correlationId(env);
   let logger: Logger = createLogger("info", { correlation_id: cid, version: VERSION });
   try {
@@ -21,12 +32,21 @@ export async function main(argv: string[], env: Record<string, string | undefine
       io.stdout(cli.text);
       return 0;
     }
-    const config = parseConfig(mergeOptions(cli.flags, env));
-    logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, app_id: config.appId });
+    const config = parseConfig(mergeOptions(cli.flags, env), cli.command === "revoke" ? "token-file" : "app");
+    logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) });
     if (cli.flags["private-key"]) {
       logger.warn("the private key was passed as a flag, which every process on the node can read: mount it and use PRIVATE_KEY_FILE");
     }
-    return await runMint(config, logger);
+    switch (cli.command) {
+      case "refresh":
+        return await runRefresh(config, logger, { onSignal: io.onSignal });
+      case "revoke":
+        return await runRevoke(config, logger);
+      case "installations":
+        return await runInstallations(config, logger, io.stdout);
+      default:
+        return await runMint(config, logger);
+    }
   } catch (e) {
     if (e instanceof GhappError) {
       logger.error(e.message, { exit_code: e.exitCode, ...e.details });

@@ -25,6 +25,9 @@ export const OPTIONS = [
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit; a longer one fails with exit 5", default: "60s" },
+  { flag: "refresh-interval", env: "REFRESH_INTERVAL", description: "refresh: replace the token this often (e.g. 45m) instead of at 80% of its lifetime", commands: ["refresh"] },
+  { flag: "listen-addr", env: "LISTEN_ADDR", description: "refresh: address of /healthz and /metrics", default: "0.0.0.0:8080", commands: ["refresh"] },
+  { flag: "revoke-on-exit", env: "REVOKE_ON_EXIT", description: "refresh: revoke the token on SIGTERM/SIGINT (true/false)", default: "false", commands: ["refresh"] },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof OPTIONS)[number]["flag"];

@@ -3,7 +3,7 @@
 // before the first request, so bad input fails fast with exit 2 and leaves no partial output.
 import type { Config } from "../config.ts";
 import { createInstallationToken, type InstallationToken } from "../access-token.ts";
-import { GitHubClient } from "../github-client.ts";
+import { GitHubClient, type GitHubClientOptions } from "../github-client.ts";
 import { findInstallation } from "../installation.ts";
 import type { Logger } from "../logger.ts";
 import { loadPrivateKey, loadPrivateKeyFile, type LoadedKey } from "../private-key.ts";
@@ -13,8 +13,8 @@ export function loadKey(config: Pick<Config, "privateKey" | "privateKeyFile">): 
   return config.privateKeyFile ? loadPrivateKeyFile(config.privateKeyFile) : loadPrivateKey(config.privateKey ?? "");
 }
 
-export function createClient(config: Config, logger: Logger, now?: () => number): GitHubClient {
-  return new GitHubClient({ apiUrl: config.apiUrl, timeoutMs: config.requestTimeoutMs, maxRetryWaitMs: config.maxRetryWaitMs, logger, ...(now ? { now } : {}) });
+export function createClient(config: Config, logger: Logger, extra: Pick<GitHubClientOptions, "now" | "onResponse"> = {}): GitHubClient {
+  return new GitHubClient({ apiUrl: config.apiUrl, timeoutMs: config.requestTimeoutMs, maxRetryWaitMs: config.maxRetryWaitMs, logger, ...extra });
 }
 
 /**

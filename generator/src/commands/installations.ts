@@ -1,0 +1,18 @@
+// `ghapp-token installations`: the App's installations as JSON on stdout (id, account, type,
+// repository selection, suspended), for operators choosing OWNER or INSTALLATION_ID.
+import type { Config } from "../config.ts";
+import { listInstallations } from "../installation.ts";
+import type { Logger } from "../logger.ts";
+import { createClient, loadKey } from "./mint.ts";
+
+export async function runInstallations(config: Config, logger: Logger, stdout: (text: string) => void): Promise<number> {
+  const key = loadKey(config);
+  try {
+    const installations = await listInstallations(createClient(config, logger), { app: { appId: config.appId, key: key.key } });
+    stdout(`${JSON.stringify(installations.map((i) => ({ id: i.id, account: i.account, type: i.accountType, repository_selection: i.repositorySelection, suspended: i.suspended })), null, 2)}\n`);
+    logger.info("installations listed", { count: installations.length });
+    return 0;
+  } finally {
+    key.wipe();
+  }
+}

@@ -1,0 +1,125 @@
+// `ghapp-token refresh`: the sidecar. Mints at start (exiting with mint's codes when the first
+// token cannot be had for a configuration, credentials or not-found reason), then keeps the file
+// fresh: at 80% of the token's lifetime or every REFRESH_INTERVAL, never later than a safety
+// margin before expiry (refresh-schedule.ts). When GitHub fails it keeps the old token in place
+// while it is valid, retries with back-off and recovers on its own; it never deletes or empties
+// the file. The key file is re-read at every refresh, so a key rotated by External Secrets and the
+// kubelet is used without a restart. SIGTERM/SIGINT stop it within 2 s (revoking first with
+// REVOKE_ON_EXIT=true).
+import type { Config } from "../config.ts";
+import { ExitCode, GhappError } from "../errors.ts";
+import { startHealthServer } from "../health-server.ts";
+import type { Logger } from "../logger.ts";
+import { Metrics, type RefreshReason } from "../metrics.ts";
+import { nextRefreshDelayMs, retryDelayMs } from "../refresh-schedule.ts";
+import { checkOutputFolder } from "../token-file.ts";
+import { createClient, loadKey, mintInstallationToken, writeToken } from "./mint.ts";
+import { revokeToken } from "./revoke.ts";
+
+const REASONS: Record<number, RefreshReason> = {
+  [ExitCode.config]: "config",
+  [ExitCode.credentials]: "credentials",
+  [ExitCode.notFound]: "not_found",
+  [ExitCode.unavailable]: "unavailable",
+};
+const STOP_BUDGET_MS = 1500;
+
+export interface RefreshDeps {
+  /** registers the shutdown handler for SIGTERM and SIGINT */
+  onSignal: (handler: (signal: string) => void) => void;
+  now?: () => number;
+}
+
+export async function runRefresh(config: Config, logger: Logger, deps: RefreshDeps): Promise<number> {
+  const now = deps.now ?? Date.now;
+  loadKey(config).wipe();
+  checkOutputFolder(config.outputPath);
+  if (config.metadataPath) checkOutputFolder(config.metadataPath, "METADATA_PATH");
+
+  const metrics = new Metrics();
+  // The client reports each answered attempt; metrics never see bodies or headers with secrets.
+  const client = createClient(config, logger, {
+    now,
+    onResponse: (r) => {
+      metrics.requestDuration.observe({ method: r.method, status: String(r.status) }, r.durationMs / 1000);
+      if (r.rateLimitRemaining !== undefined) metrics.rateLimitRemaining.set(r.rateLimitRemaining);
+    },
+  });
+
+  let current: { token: string; expiresAt: number; issuedAt: number } | undefined;
+  let installationId = config.installationId;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let stopping = false;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+
+  const server = startHealthServer(config.listen, () => ({ outputPath: config.outputPath, ...(current ? { expiresAt: current.expiresAt } : {}) }), metrics, now);
+  logger.info("serving /healthz and /metrics", { listen: `${config.listen.hostname}:${server.port}` });
+
+  const schedule = (delayMs: number, why: string) => {
+    if (stopping) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void refresh(), delayMs);
+    logger.debug("next refresh scheduled", { in_ms: Math.round(delayMs), why });
+  };
+
+  async function refresh(): Promise<void> {
+    const started = performance.now();
+    try {
+      const token = await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger);
+      if (stopping) return;
+      writeToken(config, token);
+      installationId = token.installationId;
+      const expiresAt = Date.parse(token.expiresAt);
+      current = { token: token.token, expiresAt, issuedAt: now() };
+      failures = 0;
+      metrics.refreshes.inc({ result: "success", reason: "ok" });
+      metrics.expiry.set(Math.floor(expiresAt / 1000));
+      metrics.lastSuccess.set(Math.floor(now() / 1000));
+      logger.info("token written", { path: config.outputPath, installation_id: token.installationId, expires_at: token.expiresAt, duration_ms: Math.round(performance.now() - started) });
+      schedule(nextRefreshDelayMs(current, now(), config.refreshIntervalMs), config.refreshIntervalMs ? "REFRESH_INTERVAL" : "80% of the token's lifetime");
+    } catch (e) {
+      if (stopping) return;
+      const error = e instanceof GhappError ? e : new GhappError(ExitCode.unavailable, `unexpected error: ${(e as Error).message}`);
+      const reason = REASONS[error.exitCode] ?? "error";
+      metrics.refreshes.inc({ result: "failure", reason });
+      if (!current && error.exitCode !== ExitCode.unavailable) {
+        // No token yet and retrying cannot help: fail like mint, so the pod shows the cause.
+        logger.error(error.message, { exit_code: error.exitCode, ...error.details });
+        await stop("first token failed", error.exitCode);
+        return;
+      }
+      // A discovered installation may have been replaced (the App reinstalled): look again next time.
+      if (error.exitCode === ExitCode.notFound && config.installationId === undefined) installationId = undefined;
+      failures++;
+      const valid = current && current.expiresAt > now();
+      const delay = retryDelayMs(failures);
+      logger[valid ? "warn" : "error"](`refresh failed; ${valid ? "keeping the current token, which is still valid" : current ? "the token on disk has expired" : "no token yet"}; retrying`, {
+        reason,
+        cause: error.message,
+        failures,
+        retry_in_ms: Math.round(delay),
+        ...(current ? { expires_at: new Date(current.expiresAt).toISOString() } : {}),
+      });
+      schedule(delay, "retry after failure");
+    }
+  }
+
+  async function stop(why: string, code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    clearTimeout(timer);
+    if (config.revokeOnExit && current && current.expiresAt > now()) {
+      const revoked = await Promise.race([revokeToken(client, current.token).then((r) => (r ? "revoked" : "already invalid")), Bun.sleep(STOP_BUDGET_MS).then(() => "timed out")]).catch((e: Error) => `failed: ${e.message}`);
+      logger.info(`revoking the token on exit: ${revoked}`);
+    }
+    server.stop(true);
+    logger.info("stopped", { why });
+    finish(code);
+  }
+
+  deps.onSignal((signal) => void stop(`received ${signal}`, 0));
+  void refresh();
+  return done;
+}

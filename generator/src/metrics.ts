@@ -1,0 +1,42 @@
+// Prometheus metrics of the refresh sidecar (prom-client), served on /metrics. Labels carry
+// outcomes and reasons only: no token, JWT or key can reach a metric.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type RefreshReason = "ok" | "config" | "credentials" | "not_found" | "unavailable" | "error";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly refreshes = new Counter({
+    name: "ghapp_token_refresh_total",
+    help: "Token refresh attempts by result (success, failure) and reason (ok, config, credentials, not_found, unavailable, error).",
+    labelNames: ["result", "reason"] as const,
+    registers: [this.registry],
+  });
+  readonly expiry = new Gauge({
+    name: "ghapp_token_expiry_timestamp_seconds",
+    help: "When the token on disk expires (unix seconds).",
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: "ghapp_token_last_refresh_success_timestamp_seconds",
+    help: "When a token was last written (unix seconds).",
+    registers: [this.registry],
+  });
+  readonly rateLimitRemaining = new Gauge({
+    name: "ghapp_github_rate_limit_remaining",
+    help: "GitHub's x-ratelimit-remaining on the last response.",
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: "ghapp_github_request_duration_seconds",
+    help: "Duration of requests to GitHub by method and status (one observation per attempt).",
+    labelNames: ["method", "status"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "ghapp_token_" });
+    for (const reason of ["ok"] as const) this.refreshes.inc({ result: "success", reason }, 0);
+  }
+}
