@@ -69,7 +69,10 @@ export class GitHubClient {
   constructor(private readonly opts: GitHubClientOptions) {
     this.now = opts.now ?? Date.now;
     const log = opts.logger;
-    const started = new WeakMap<Request, number>();
+    // ky passes a different Request object to afterResponse than to beforeRequest; requests are
+    // sequential, so the method and URL identify the attempt.
+    const started = new Map<string, number>();
+    const attemptKey = (r: Request) => `${r.method} ${r.url}`;
     this.http = ky.create({
       prefix: opts.apiUrl,
       timeout: opts.timeoutMs,
@@ -98,13 +101,14 @@ export class GitHubClient {
       hooks: {
         beforeRequest: [
           ({ request }) => {
-            started.set(request, performance.now());
+            started.set(attemptKey(request), performance.now());
           },
         ],
         afterResponse: [
           async ({ request, response, retryCount }) => {
             this.noteRateLimit(response.headers);
-            const began = started.get(request);
+            const began = started.get(attemptKey(request));
+            started.delete(attemptKey(request));
             opts.onResponse?.({
               method: request.method,
               status: response.status,
