@@ -20,6 +20,14 @@ run() {
 charts=()
 for c in charts/*/; do [[ -f $c/Chart.yaml ]] && charts+=("${c%/}"); done
 
+# Charts with file:// dependencies (the library's example chart) need them vendored first.
+for chart in "${charts[@]}"; do
+  grep -q "^dependencies:" "$chart/Chart.yaml" && run "helm dependency build $chart" helm3 dependency build "$chart" >/dev/null
+done
+
+# Which chart a values example is for: the sidecar library's example chart, or ghapp-tokens.
+chart_for() { [[ $(basename "$1") == sidecar-library* ]] && echo charts/ghapp-token-sidecar-example || echo charts/ghapp-tokens; }
+
 for chart in "${charts[@]}"; do
   type=$(sed -n 's/^type: *//p' "$chart/Chart.yaml")
   [[ $type == library ]] && continue
@@ -29,8 +37,7 @@ for chart in "${charts[@]}"; do
 done
 for f in values-examples/*.values.yaml; do
   [[ -e $f ]] || continue
-  chart=charts/ghapp-tokens
-  [[ $f == *sidecar-library* ]] && continue
+  chart=$(chart_for "$f")
   for helm in helm3 helm4; do
     run "$helm lint --strict $chart -f $f" "$helm" lint --strict "$chart" -f "$f"
   done
@@ -56,7 +63,7 @@ docs_fresh() {
   rm -rf "$copy"
 }
 for chart in "${charts[@]}"; do
-  [[ -f $chart/README.md.gotmpl ]] && run "helm-docs up to date: $chart" docs_fresh "$chart"
+  [[ -f $chart/values.yaml ]] && run "helm-docs up to date: $chart" docs_fresh "$chart"
 done
 
 if compgen -G ".github/workflows/*.y*ml" >/dev/null; then

@@ -39,6 +39,11 @@ export async function renderChart(valuesFiles: string[] = [], sets: string[] = [
   return parseYaml(r.stdout);
 }
 
+/** The chart a values example is for: the sidecar library's example chart, or ghapp-tokens. */
+export function chartFor(valuesFile: string): string {
+  return valuesFile.split("/").at(-1)!.startsWith("sidecar-library") ? join(ROOT, "charts/ghapp-token-sidecar-example") : CHART;
+}
+
 export function valuesExamples(): string[] {
   const dir = join(ROOT, "values-examples");
   return readdirSync(dir).filter((f) => f.endsWith(".values.yaml")).sort().map((f) => join(dir, f));

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { basename } from "node:path";
 import { readFileSync } from "node:fs";
-import { argoValidate, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
+import { argoValidate, chartFor, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
 
 describe("rendered objects are valid", () => {
   test("with the default values: store, five ExternalSecrets, RBAC, two WorkflowTemplates", async () => {
@@ -19,7 +19,7 @@ describe("rendered objects are valid", () => {
 
   for (const file of valuesExamples()) {
     test(`with ${basename(file)}`, async () => {
-      const objects = await renderChart([file]);
+      const objects = await renderChart([file], [], chartFor(file));
       expect(objects.length).toBeGreaterThan(0);
       expect(await validateObjects(objects)).toEqual([]);
     });

@@ -150,3 +150,18 @@ securityContext:
 resources:
   {{- toYaml .Values.workflowTemplates.githubAppToken.mainResources | nindent 2 }}
 {{- end -}}
+
+{{/* The refresh sidecar: the generator in `refresh` mode on the same volumes, probed on /healthz. */}}
+{{- define "ghapp-tokens.refreshSidecar" -}}
+{{- $init := include "ghapp-tokens.generatorInitContainer" . | fromYamlArray | first -}}
+{{- $env := $init.env -}}
+{{- $env = append $env (dict "name" "LISTEN_ADDR" "value" "0.0.0.0:8080") -}}
+{{- with .Values.workflowTemplates.githubAppToken.refreshInterval }}
+{{- $env = append $env (dict "name" "REFRESH_INTERVAL" "value" .) -}}
+{{- end }}
+{{- $sidecar := merge (dict "name" "github-app-token-refresh" "args" (list "refresh") "env" $env) (omit $init "name" "args" "env") -}}
+{{- $_ := set $sidecar "ports" (list (dict "name" "health" "containerPort" 8080)) -}}
+{{- $_ := set $sidecar "readinessProbe" (dict "httpGet" (dict "path" "/healthz" "port" "health") "periodSeconds" 10) -}}
+{{- $_ := set $sidecar "livenessProbe" (dict "httpGet" (dict "path" "/healthz" "port" "health") "periodSeconds" 30 "failureThreshold" 6) -}}
+{{- list $sidecar | toYaml -}}
+{{- end -}}
