@@ -50,14 +50,30 @@ try {
   const repos = (await (await fetch(`${sim.url}/installation/repositories`, { headers: { authorization: `token ${token}` } })).json()) as { repositories: Array<{ full_name: string }> };
   console.log(`  GET /installation/repositories → ${repos.repositories.map((x) => x.full_name).join(", ")}`);
 
-  step("Refresh: mint again; the file is replaced atomically (new inode, same path, never partial)");
-  const before = st.ino;
-  sim.requests.length = 0;
-  sim.inject({ kind: "status", status: 502, times: 1 });
-  r = await ghappToken({ ...env, OWNER: "acme-org" });
-  console.log(`  exit code ${r.code} after GitHub answered 502 once (retried with back-off):`);
-  showLogs(r.stderr);
-  console.log(`  inode ${before} → ${statSync(env.OUTPUT_PATH).ino}; token changed: ${readFileSync(env.OUTPUT_PATH, "utf8") !== token}`);
+  step("Refresh: the sidecar (ghapp-token refresh) with 4-second tokens, replacing the file at 80% of each lifetime");
+  sim.setTokenTtl(4);
+  const port = (() => { const p = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() }); const n = p.port!; p.stop(true); return n; })();
+  const sidecar = Bun.spawn([BINARY, "refresh"], { env: { ...env, OWNER: "acme-org", LISTEN_ADDR: `127.0.0.1:${port}`, REVOKE_ON_EXIT: "true" }, stdout: "ignore", stderr: "pipe" });
+  const seen: string[] = [];
+  for (let i = 0; i < 70; i++) {
+    await Bun.sleep(100);
+    try {
+      const t = readFileSync(env.OUTPUT_PATH, "utf8");
+      if (seen.at(-1) !== t) {
+        seen.push(t);
+        console.log(`  t+${(i / 10).toFixed(1)} s  new token ${mask(t)}  inode ${statSync(env.OUTPUT_PATH).ino}`);
+      }
+    } catch {
+      console.log("  the file was missing: this must never happen");
+    }
+  }
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  console.log(`  GET /healthz → ${health.status} ${await health.text()}`);
+  const metrics = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split("\n").filter((l) => /^ghapp_token_(refresh_total|expiry)/.test(l));
+  console.log(`  GET /metrics → ${metrics.join("; ")}`);
+  sidecar.kill("SIGTERM");
+  console.log(`  SIGTERM → exit ${await sidecar.exited}; last token revoked on GitHub: ${sim.tokens.get(seen.at(-1)!)?.revoked}`);
+  sim.setTokenTtl(3600);
 
   step("A wrong key: GitHub rejects it, exit 3 at once, no retry, nothing written");
   writeFileSync(join(keyDir, "other"), (await import("../tests/simulator/simulator.ts")).generateAppKey().privateKeyPem);
