@@ -21,9 +21,7 @@ charts=()
 for c in charts/*/; do [[ -f $c/Chart.yaml ]] && charts+=("${c%/}"); done
 
 # Charts with file:// dependencies (the library's example chart) need them vendored first.
-for chart in "${charts[@]}"; do
-  grep -q "^dependencies:" "$chart/Chart.yaml" && run "helm dependency build $chart" helm3 dependency build "$chart" >/dev/null
-done
+run "chart dependencies" bash ci/chart-deps.sh
 
 # Which chart a values example is for: the sidecar library's example chart, or ghapp-tokens.
 chart_for() { [[ $(basename "$1") == sidecar-library* ]] && echo charts/ghapp-token-sidecar-example || echo charts/ghapp-tokens; }

@@ -24,6 +24,8 @@ say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlin
 bash ci/tools.sh || die "building tools failed"
 # shellcheck source=ci/env.sh
 source ci/env.sh
+say "set-up: chart dependencies (file:// charts vendored into charts/*/charts/)"
+bash ci/chart-deps.sh || die "building chart dependencies failed"
 
 # ---- checks -------------------------------------------------------------------------
 # A check that is not a test runner records one pass or one fail in $RESULTS/checks.txt.
