@@ -6,9 +6,6 @@ import { GhappError } from "./errors.ts";
 import { correlationId, createLogger, flushLogger, type Logger } from "./logger.ts";
 import { mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
-import { runRefresh } from "./commands/refresh.ts";
-import { runRevoke } from "./commands/revoke.ts";
-import { runInstallations } from "./commands/installations.ts";
 import { VERSION } from "./version.ts";
 
 export interface Io {
@@ -38,12 +35,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
       logger.warn("the private key was passed as a flag, which every process on the node can read: mount it and use PRIVATE_KEY_FILE");
     }
     switch (cli.command) {
+      // The other commands are loaded on demand: mint, an initContainer's whole life, starts
+      // faster and smaller without the sidecar's HTTP server and prom-client (npm run bench).
       case "refresh":
-        return await runRefresh(config, logger, { onSignal: io.onSignal });
+        return await (await import("./commands/refresh.ts")).runRefresh(config, logger, { onSignal: io.onSignal });
       case "revoke":
-        return await runRevoke(config, logger);
+        return await (await import("./commands/revoke.ts")).runRevoke(config, logger);
       case "installations":
-        return await runInstallations(config, logger, io.stdout);
+        return await (await import("./commands/installations.ts")).runInstallations(config, logger, io.stdout);
       default:
         return await runMint(config, logger);
     }
