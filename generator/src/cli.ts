@@ -3,6 +3,7 @@
 import yargs from "yargs";
 import { configError } from "./errors.ts";
 import { OPTIONS } from "./options.ts";
+import { redactString } from "./redact.ts";
 import { VERSION } from "./version.ts";
 
 export const COMMANDS = ["mint", "refresh", "revoke", "installations"] as const;
@@ -10,7 +11,45 @@ export type Command = (typeof COMMANDS)[number];
 
 export type CliResult = { kind: "output"; text: string } | { kind: "run"; command: Command; flags: Record<string, unknown> };
 
-export async function parseCli(argv: string[]): Promise<CliResult> {
+const VALUE_FLAGS = new Set(OPTIONS.map((o) => `--${o.flag}`));
+
+/**
+ * `--flag value` → `--flag=value` for our string options. yargs reads a value that starts with
+ * dashes as more flags, and a PEM starts with "-----BEGIN": `--private-key "$(cat key.pem)"`
+ * would otherwise be torn apart (and its pieces echoed in the error).
+ */
+function joinFlagValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && (!next.startsWith("-") || next.startsWith("-----"))) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * yargs names unknown arguments by their text, which for a stray value may be a key or a token
+ * (`ghapp-token ghs_…`). Name unknown flags only, and never repeat a value.
+ */
+function describeUnknown(argv: string[]): string {
+  const known = new Set([...VALUE_FLAGS, "--help", "-h", "--version"]);
+  const name = (a: string) => a.split("=")[0]!;
+  const isFlag = (a: string) => /^--?[a-zA-Z][a-zA-Z0-9-]*$/.test(name(a));
+  const flags = argv.filter((a) => isFlag(a) && !known.has(name(a))).map(name);
+  const values = argv.filter((a) => !isFlag(a) && !(COMMANDS as readonly string[]).includes(a)).length;
+  const parts = [
+    ...(flags.length ? [`unknown option ${flags.join(", ")}`] : []),
+    ...(values ? [`an unexpected argument (not shown: it may be a secret); the commands are ${COMMANDS.join(", ")}`] : []),
+  ];
+  return parts.length ? parts.join(" and ") : "unexpected arguments";
+}
+
+export async function parseCli(rawArgv: string[]): Promise<CliResult> {
+  const argv = joinFlagValues(rawArgv);
   let parser = yargs()
     .scriptName("ghapp-token")
     .usage("$0 [command] [options]\n\nGitHub App installation tokens in a file. Every option is also read from the environment variable shown; a flag beats the variable.")
@@ -37,7 +76,10 @@ export async function parseCli(argv: string[]): Promise<CliResult> {
     output = out;
     if (err) failure = err;
   });
-  if (failure) throw configError(`${failure.message}: see \`ghapp-token --help\``);
+  if (failure) {
+    const message = /^Unknown (argument|command)/.test(failure.message) ? describeUnknown(argv) : redactString(failure.message);
+    throw configError(`${message}: see \`ghapp-token --help\``);
+  }
   if (output) return { kind: "output", text: output.endsWith("\n") ? output : `${output}\n` };
   const command = (parsed._[0] as string | undefined) ?? "mint";
   if (!(COMMANDS as readonly string[]).includes(command)) throw configError(`unknown command "${command}": use one of ${COMMANDS.join(", ")}`);

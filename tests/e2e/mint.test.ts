@@ -285,6 +285,31 @@ describe("secrets", () => {
     }
     expect(logLines(ok.stderr).filter((l) => l.level === "debug").length).toBeGreaterThan(0);
   });
+
+  test("a key passed as a flag still works but is flagged, since argv is visible to every process on the node", async () => {
+    const env = podEnv({ INSTALLATION_ID: "1001" });
+    delete (env as Record<string, string | undefined>).PRIVATE_KEY_FILE;
+    const r = await runGenerator(["--private-key", sim.app.privateKeyPem], env);
+    expect(r.code).toBe(0);
+    const warning = logLines(r.stderr).find((l) => l.level === "warn");
+    expect(String(warning?.message)).toContain("use PRIVATE_KEY_FILE");
+    expectNoSecrets(r.stdout + r.stderr, [readFileSync(tokenPath(), "utf8"), ...keyFragments(sim.app.privateKeyPem)]);
+  });
+
+  test("a mistyped flag or a stray value is exit 2 naming the flag, never repeating the value", async () => {
+    const token = `ghs_${"A1b2C3d4E5".repeat(4).slice(0, 36)}`;
+    for (const args of [["--privat-key", sim.app.privateKeyPem], ["revoke", token], [sim.app.privateKeyPem]]) {
+      const r = await runGenerator(args, podEnv({ INSTALLATION_ID: "1001" }));
+      expect(r.code).toBe(2);
+      const error = logLines(r.stderr).find((l) => l.level === "error");
+      expect(String(error?.message)).toContain("see `ghapp-token --help`");
+      if (args[0] === "--privat-key") expect(String(error?.message)).toContain("unknown option --privat-key");
+      expect(existsSync(tokenPath())).toBe(false);
+      expectNoSecrets(r.stdout + r.stderr, [token, ...keyFragments(sim.app.privateKeyPem)]);
+      expect(r.stderr).not.toContain("BEGIN RSA");
+    }
+    expect(sim.requests.length).toBe(0);
+  });
 });
 
 describe("GitHub Enterprise Server", () => {
