@@ -116,4 +116,29 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if and (has (toString .Values.generator.tokenFileMode) (list "0640" "0440")) (not .Values.workflowTemplates.podSecurityContext.fsGroup) -}}
 {{- fail "generator.tokenFileMode is group-readable but workflowTemplates.podSecurityContext.fsGroup is unset: set fsGroup so the main container shares the token file's group" -}}
 {{- end -}}
+{{- if and .Values.secretStore.conditions (ne .Values.secretStore.kind "ClusterSecretStore") -}}
+{{- fail "secretStore.conditions restrict a ClusterSecretStore to namespaces, but secretStore.kind is SecretStore, which only serves its own namespace: remove the conditions or use kind ClusterSecretStore" -}}
+{{- end -}}
+{{- if not (include "ghapp-tokens.storeAdmits" (dict "root" . "namespace" .Release.Namespace)) -}}
+{{- fail (printf "secretStore.conditions do not admit the release namespace %q, so External Secrets would refuse this chart's ExternalSecrets: add it to a condition's namespaces" .Release.Namespace) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" unless the chart's ClusterSecretStore has conditions that list namespaces by name and none of
+them is the given one. Conditions with a selector or regexes cannot be judged here and count as
+admitting (External Secrets ORs the conditions).
+*/}}
+{{- define "ghapp-tokens.storeAdmits" -}}
+{{- $store := .root.Values.secretStore -}}
+{{- $admits := true -}}
+{{- if and $store.create (eq $store.kind "ClusterSecretStore") $store.conditions -}}
+{{- $admits = false -}}
+{{- range $store.conditions -}}
+{{- if or .namespaceSelector .namespaceRegexes (has $.namespace (.namespaces | default list)) -}}
+{{- $admits = true -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $admits }}true{{ end -}}
 {{- end -}}
