@@ -116,6 +116,9 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if and (has (toString .Values.generator.tokenFileMode) (list "0640" "0440")) (not .Values.workflowTemplates.podSecurityContext.fsGroup) -}}
 {{- fail "generator.tokenFileMode is group-readable but workflowTemplates.podSecurityContext.fsGroup is unset: set fsGroup so the main container shares the token file's group" -}}
 {{- end -}}
+{{- if and .Values.secretStore.conditions (not .Values.secretStore.create) -}}
+{{- fail "secretStore.conditions are rendered only into a store the chart creates, but secretStore.create is false: set the conditions on your existing ClusterSecretStore and remove them here" -}}
+{{- end -}}
 {{- if and .Values.secretStore.conditions (ne .Values.secretStore.kind "ClusterSecretStore") -}}
 {{- fail "secretStore.conditions restrict a ClusterSecretStore to namespaces, but secretStore.kind is SecretStore, which only serves its own namespace: remove the conditions or use kind ClusterSecretStore" -}}
 {{- end -}}
