@@ -52,6 +52,11 @@ export function workflowExamples(): string[] {
   const dir = join(ROOT, "values-examples");
   return readdirSync(dir).filter((f) => f.endsWith(".workflow.yaml")).sort().map((f) => join(dir, f));
 }
+/** Flux objects (GitRepository, ImageUpdateAutomation, ...) wired to the Secrets the chart renders. */
+export function fluxExamples(): string[] {
+  const dir = join(ROOT, "values-examples");
+  return readdirSync(dir).filter((f) => f.endsWith(".flux.yaml")).sort().map((f) => join(dir, f));
+}
 
 const MODULES: Record<string, string> = {
   v1: "kubernetes-models/v1",

@@ -1,11 +1,11 @@
 // Every object the chart renders, for the default values and each values-examples/*.values.yaml,
 // is valid against the schemas a cluster enforces; example Workflows are valid against the
-// templates they reference. And each validator is shown to reject a broken object, so a pass
-// means something.
+// templates they reference, and example Flux objects (*.flux.yaml) against Flux's schemas. And
+// each validator is shown to reject a broken object, so a pass means something.
 import { describe, expect, test } from "bun:test";
 import { basename } from "node:path";
 import { readFileSync } from "node:fs";
-import { argoValidate, chartFor, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
+import { argoValidate, chartFor, fluxExamples, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
 
 describe("rendered objects are valid", () => {
   test("with the default values: store, five ExternalSecrets, RBAC, two WorkflowTemplates", async () => {
@@ -30,6 +30,14 @@ describe("rendered objects are valid", () => {
       const templates = (await renderChart()).filter((o) => o.kind === "WorkflowTemplate");
       const workflows = parseYaml(readFileSync(file, "utf8"));
       expect(await argoValidate([...templates, ...workflows])).toEqual([]);
+    });
+  }
+
+  for (const file of fluxExamples()) {
+    test(`${basename(file)} is valid against Flux's schemas`, async () => {
+      const objects = parseYaml(readFileSync(file, "utf8"));
+      expect(objects.length).toBeGreaterThan(0);
+      expect(await validateObjects(objects)).toEqual([]);
     });
   }
 });
@@ -58,6 +66,43 @@ describe("each validator rejects a broken object", () => {
   test("the Flux models reject a GitRepository without a url", async () => {
     const errors = await broken({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "repo" }, spec: { interval: "1m" } });
     expect(errors.join()).toContain("url");
+  });
+
+  test("the External Secrets models reject a GithubAccessToken generator without installID", async () => {
+    const errors = await broken({
+      apiVersion: "generators.external-secrets.io/v1alpha1", kind: "GithubAccessToken", metadata: { name: "token" },
+      spec: { appID: "123456", auth: { privateKey: { secretRef: { name: "github-app-flux", key: "privateKey" } } } },
+    });
+    expect(errors.join()).toContain("must have required property installID");
+  });
+
+  test("the External Secrets models reject an ExternalSecret whose generatorRef names no generator kind", async () => {
+    const errors = await broken({
+      apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "es" },
+      spec: { dataFrom: [{ sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "GitHubAccessToken", name: "token" } } }] },
+    });
+    expect(errors.join()).toContain("generatorRef/kind must be equal to one of the allowed values");
+  });
+
+  test("the External Secrets models reject a template engine other than v2", async () => {
+    const errors = await broken({
+      apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "es" },
+      spec: { target: { template: { engineVersion: "v1", data: { githubAppID: "{{ .appId }}" } } } },
+    });
+    expect(errors.join()).toContain("engineVersion must be equal to one of the allowed values");
+  });
+
+  test("the Flux models reject a GitRepository with an unknown provider", async () => {
+    const errors = await broken({
+      apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "repo" },
+      spec: { interval: "1m", url: "https://github.com/acme/fleet-infra", provider: "gitlab" },
+    });
+    expect(errors.join()).toContain("provider must be equal to one of the allowed values");
+  });
+
+  test("the Flux models reject an ImageUpdateAutomation without a sourceRef", async () => {
+    const errors = await broken({ apiVersion: "image.toolkit.fluxcd.io/v1", kind: "ImageUpdateAutomation", metadata: { name: "iua" }, spec: { interval: "30m" } });
+    expect(errors.join()).toContain("must have required property sourceRef");
   });
 
   test("Argo's validator rejects a WorkflowTemplate that uses an undeclared parameter", async () => {

@@ -116,4 +116,154 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if and (has (toString .Values.generator.tokenFileMode) (list "0640" "0440")) (not .Values.workflowTemplates.podSecurityContext.fsGroup) -}}
 {{- fail "generator.tokenFileMode is group-readable but workflowTemplates.podSecurityContext.fsGroup is unset: set fsGroup so the main container shares the token file's group" -}}
 {{- end -}}
+{{- if and .Values.secretStore.conditions (not .Values.secretStore.create) -}}
+{{- fail "secretStore.conditions are rendered only into a store the chart creates, but secretStore.create is false: set the conditions on your existing ClusterSecretStore and remove them here" -}}
+{{- end -}}
+{{- if and .Values.secretStore.conditions (ne .Values.secretStore.kind "ClusterSecretStore") -}}
+{{- fail "secretStore.conditions restrict a ClusterSecretStore to namespaces, but secretStore.kind is SecretStore, which only serves its own namespace: remove the conditions or use kind ClusterSecretStore" -}}
+{{- end -}}
+{{- if not (include "ghapp-tokens.storeAdmits" (dict "root" . "namespace" .Release.Namespace)) -}}
+{{- fail (printf "secretStore.conditions do not admit the release namespace %q, so External Secrets would refuse this chart's ExternalSecrets: add it to a condition's namespaces" .Release.Namespace) -}}
+{{- end -}}
+{{- if .Values.flux.enabled -}}
+{{- include "ghapp-tokens.validateFlux" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Validation of the Flux values (flux.enabled only): which app, which installation, which store.
+*/}}
+{{- define "ghapp-tokens.validateFlux" -}}
+{{- $flux := .Values.flux -}}
+{{- $names := list -}}
+{{- range .Values.apps }}{{ $names = append $names .name }}{{ end -}}
+{{- if not $flux.app -}}
+{{- fail (printf "flux.app is empty: name the GitHub App Flux authenticates as, one of: %s" (join ", " $names)) -}}
+{{- end -}}
+{{- if not (has $flux.app $names) -}}
+{{- fail (printf "flux.app %q is not in apps (%s): add it to apps so its credentials are synced, or pick one of those" $flux.app (join ", " $names)) -}}
+{{- end -}}
+{{- if not (or $flux.githubApp.enabled $flux.token.enabled) -}}
+{{- fail "flux.enabled is true but flux.githubApp.enabled and flux.token.enabled are both false: enable githubApp (GitRepository provider: github, Flux 2.5 or later) or token (basic auth)" -}}
+{{- end -}}
+{{- if and $flux.installationID $flux.installationOwner -}}
+{{- fail "flux.installationID and flux.installationOwner are both set: set one (Flux reads exactly one; flux.token needs the ID, which serves flux.githubApp as well)" -}}
+{{- end -}}
+{{- if and $flux.githubApp.enabled (not (or $flux.installationID $flux.installationOwner)) -}}
+{{- fail "flux.githubApp needs the App's installation: set flux.installationOwner (the organization or user login; Flux 2.8 or later) or flux.installationID (any Flux from 2.5; list them with `ghapp-token installations`)" -}}
+{{- end -}}
+{{- if $flux.token.enabled -}}
+{{- if not $flux.installationID -}}
+{{- fail "flux.token needs flux.installationID: ESO's GithubAccessToken generator requires installID and cannot look an installation up by owner; list them with `ghapp-token installations`" -}}
+{{- end -}}
+{{- if not $flux.appId -}}
+{{- fail "flux.token needs flux.appId: ESO's GithubAccessToken generator takes the App ID as a literal value (it cannot read appId from the secret store); copy it from the App's settings page" -}}
+{{- end -}}
+{{- $seconds := include "ghapp-tokens.durationSeconds" $flux.token.refreshInterval | float64 -}}
+{{- if or (le $seconds 0.0) (gt $seconds 2700.0) -}}
+{{- fail (printf "flux.token.refreshInterval %q is not between 1s and 45m: installation tokens live one hour and each refresh mints a new one, so refresh at most every 45m (30m is the default) to leave a clone or push in flight at least 15 minutes" (toString $flux.token.refreshInterval)) -}}
+{{- end -}}
+{{- range $flux.token.repositories -}}
+{{- if contains "/" . -}}
+{{- fail (printf "flux.token.repositories: %q names an owner, but GitHub's token API takes repository names only: write %q" . (last (splitList "/" .))) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $flux.githubApp.enabled (eq $flux.token.secretName $flux.githubApp.secretName) -}}
+{{- fail (printf "flux.token.secretName and flux.githubApp.secretName are both %q: give the two Secrets different names" $flux.token.secretName) -}}
+{{- end -}}
+{{- end -}}
+{{- /* Secrets the chart already writes in the Flux namespace: every app's when it is the release
+namespace, else the private key the token generator reads. A Flux Secret must not reuse a name. */ -}}
+{{- $taken := list (include "ghapp-tokens.appSecretName" (dict "root" . "app" $flux.app)) -}}
+{{- if eq $flux.namespace .Release.Namespace -}}
+{{- range .Values.apps }}{{ $taken = append $taken (include "ghapp-tokens.appSecretName" (dict "root" $ "app" .name)) }}{{ end -}}
+{{- end -}}
+{{- range $key := list "githubApp" "token" -}}
+{{- $mode := get $flux $key -}}
+{{- if and $mode.enabled (has $mode.secretName $taken) -}}
+{{- fail (printf "flux.%s.secretName %q is the name of an app credentials Secret (%s<app>): choose another name" $key $mode.secretName $.Values.externalSecrets.secretPrefix) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq .Values.secretStore.kind "SecretStore") (ne $flux.namespace .Release.Namespace) $flux.secretStore.create (not .Values.secretStore.create) -}}
+{{- fail (printf "flux.secretStore.create copies the chart's SecretStore into %s, but secretStore.create is false, so there is no provider block to copy: set flux.secretStore.create=false and flux.secretStore.name to a SecretStore that exists in %s, or use a ClusterSecretStore" $flux.namespace $flux.namespace) -}}
+{{- end -}}
+{{- if not (include "ghapp-tokens.storeAdmits" (dict "root" . "namespace" $flux.namespace)) -}}
+{{- fail (printf "secretStore.conditions do not admit flux.namespace %q, so External Secrets would refuse the Flux ExternalSecrets: add %q to a condition's namespaces" $flux.namespace $flux.namespace) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" unless the chart's ClusterSecretStore has conditions that list namespaces by name and none of
+them is the given one. Conditions with a selector or regexes cannot be judged here and count as
+admitting (External Secrets ORs the conditions).
+*/}}
+{{- define "ghapp-tokens.storeAdmits" -}}
+{{- $store := .root.Values.secretStore -}}
+{{- $admits := true -}}
+{{- if and $store.create (eq $store.kind "ClusterSecretStore") $store.conditions -}}
+{{- $admits = false -}}
+{{- range $store.conditions -}}
+{{- if or .namespaceSelector .namespaceRegexes (has $.namespace (.namespaces | default list)) -}}
+{{- $admits = true -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $admits }}true{{ end -}}
+{{- end -}}
+
+{{/* Seconds in a Go duration such as 30m, 1h, 1h30m or 90s (sub-second units count as 0). */}}
+{{- define "ghapp-tokens.durationSeconds" -}}
+{{- $unit := dict "h" 3600.0 "m" 60.0 "s" 1.0 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $total = addf $total (mulf (float64 $number) (get $unit (trimPrefix $number .) | default 0.0)) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+
+{{/*
+Flux. What an ExternalSecret in flux.namespace uses: the chart's ClusterSecretStore, the chart's
+SecretStore when Flux shares the release namespace, else the store rendered (or named) there.
+*/}}
+{{- define "ghapp-tokens.flux.storeName" -}}
+{{- if or (eq .Values.secretStore.kind "ClusterSecretStore") (eq .Values.flux.namespace .Release.Namespace) -}}
+{{- .Values.secretStore.name -}}
+{{- else -}}
+{{- .Values.flux.secretStore.name | default .Values.secretStore.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart renders a SecretStore (and its ServiceAccount) in flux.namespace. */}}
+{{- define "ghapp-tokens.flux.rendersStore" -}}
+{{- if and .Values.flux.enabled .Values.flux.secretStore.create (eq .Values.secretStore.kind "SecretStore") (ne .Values.flux.namespace .Release.Namespace) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{- define "ghapp-tokens.flux.secretStoreRef" -}}
+name: {{ include "ghapp-tokens.flux.storeName" . }}
+kind: {{ .Values.secretStore.kind }}
+{{- end -}}
+
+{{/* The GitHub API URL for GitHub Enterprise (githubAppBaseURL, the generator's url); empty for github.com. */}}
+{{- define "ghapp-tokens.flux.baseURL" -}}
+{{- if .Values.flux.baseURL -}}
+{{- trimSuffix "/" .Values.flux.baseURL -}}
+{{- else if include "ghapp-tokens.githubHost" . -}}
+{{- trimSuffix "/" .Values.github.apiUrl -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The app entry (name, remoteKeys, refreshInterval) named by flux.app, as JSON. */}}
+{{- define "ghapp-tokens.flux.app" -}}
+{{- range .Values.apps -}}
+{{- if eq .name $.Values.flux.app }}{{ toJson . }}{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An External Secrets template expression, written so Helm leaves it alone: {{ .KEY }}. */}}
+{{- define "ghapp-tokens.esoValue" -}}
+{{- printf "{{ .%s }}" . -}}
 {{- end -}}
