@@ -26,11 +26,21 @@ run "chart dependencies" bash ci/chart-deps.sh
 # Which chart a values example is for: the sidecar library's example chart, or ghapp-tokens.
 chart_for() { [[ $(basename "$1") == sidecar-library* ]] && echo charts/ghapp-token-sidecar-example || echo charts/ghapp-tokens; }
 
+# helm lint reports a template's `fail` as [INFO] and then passes without having rendered the
+# chart: a lint that did not render is a failed lint here.
+lint() {
+  local out
+  out=$("$@" 2>&1); local code=$?
+  echo "$out"
+  if grep -q '\[INFO\] Fail:' <<<"$out"; then echo "the chart did not render (a template failed): see the Fail line above"; return 1; fi
+  return $code
+}
+
 for chart in "${charts[@]}"; do
   type=$(sed -n 's/^type: *//p' "$chart/Chart.yaml")
   [[ $type == library ]] && continue
   for helm in helm3 helm4; do
-    run "$helm lint --strict $chart" "$helm" lint --strict "$chart"
+    run "$helm lint --strict $chart" lint "$helm" lint --strict "$chart"
   done
 done
 # The examples are written for `helm install -n workflows` (as tests/chart/render.ts renders them):
@@ -40,7 +50,7 @@ for f in values-examples/*.values.yaml; do
   [[ -e $f ]] || continue
   chart=$(chart_for "$f")
   for helm in helm3 helm4; do
-    run "$helm lint --strict $chart -f $f" "$helm" lint --strict --namespace workflows "$chart" -f "$f"
+    run "$helm lint --strict $chart -f $f" lint "$helm" lint --strict --namespace workflows "$chart" -f "$f"
   done
 done
 

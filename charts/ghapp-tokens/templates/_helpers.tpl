@@ -78,6 +78,24 @@ seccompProfile:
 {{- end -}}
 
 {{/*
+The store's provider block: `secretStore.provider` as given (a provider set to null, as older values
+files did to drop the former default, is left out), or, when it is empty, the default AWS Secrets
+Manager block authenticated as the store's ServiceAccount (IRSA).
+*/}}
+{{- define "ghapp-tokens.provider" -}}
+{{- $out := dict -}}
+{{- range $name, $block := .Values.secretStore.provider -}}
+{{- if not (kindIs "invalid" $block) -}}
+{{- $_ := set $out $name $block -}}
+{{- end -}}
+{{- end -}}
+{{- if not $out -}}
+{{- $_ := set $out "aws" (dict "service" "SecretsManager" "region" .Values.secretStore.aws.region "auth" (dict "jwt" (dict "serviceAccountRef" (dict "name" .Values.secretStore.serviceAccount.name)))) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/*
 Validation: each `fail` names the value, what is wrong and how to fix it.
 Called once from every template so `helm template` fails before rendering anything partial.
 */}}
@@ -101,11 +119,9 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if not .Values.secretStore.name -}}
 {{- fail "secretStore.name is empty: name the store to create, or the existing store to use with secretStore.create=false" -}}
 {{- end -}}
-{{- if and .Values.secretStore.create (not .Values.secretStore.provider) -}}
-{{- fail "secretStore.provider is empty: give an External Secrets provider block (e.g. aws, vault, gcpsm, azurekv), or set secretStore.create=false to use an existing store" -}}
-{{- end -}}
-{{- if and .Values.secretStore.create (gt (len (keys .Values.secretStore.provider)) 1) -}}
-{{- fail (printf "secretStore.provider names %d providers (%s), but a store has exactly one: Helm merges your provider with the default aws block, so set provider.aws: null when you use another provider" (len (keys .Values.secretStore.provider)) (keys .Values.secretStore.provider | sortAlpha | join ", ")) -}}
+{{- $provider := include "ghapp-tokens.provider" . | fromYaml -}}
+{{- if and .Values.secretStore.create (gt (len (keys $provider)) 1) -}}
+{{- fail (printf "secretStore.provider names %d providers (%s), but a store has exactly one: keep the one your secrets are in" (len (keys $provider)) (keys $provider | sortAlpha | join ", ")) -}}
 {{- end -}}
 {{- if eq (toString .Values.image.tag) "latest" -}}
 {{- fail "image.tag is \"latest\": pin a version (leave it empty for the chart's appVersion) so every pod runs the generator this chart was tested with" -}}
