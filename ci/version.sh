@@ -42,6 +42,7 @@ dependency_version() {
        dep && /^[[:space:]]+version:/ { v = $2; gsub(/"/, "", v); print v; exit }' "$1"
 }
 lib_values_tag() { sed -n 's/^    tag:[[:space:]]*"\([^"]*\)"[[:space:]]*$/\1/p' "$LIB/values.yaml"; }
+# shellcheck disable=SC2016 # $image is template text to match, not a shell variable
 lib_template_tag() { sed -n 's/.*(\$image\.tag | default "\([^"]*\)").*/\1/p' "$LIB/templates/_sidecar.tpl"; }
 
 # Every copy as "WHERE<TAB>VALUE".
@@ -89,8 +90,9 @@ set_version() {
   [[ $new =~ $SEMVER ]] || die "\"$new\" is not X.Y.Z or X.Y.Z-pre (no +build: OCI tags refuse it)"
   # shellcheck source=ci/env.sh
   source ci/env.sh
-  command -v helm3 >/dev/null && command -v helm-docs >/dev/null \
-    || die "helm3 and helm-docs are needed to refresh Chart.lock and the chart READMEs: run 'bash ci/tools.sh' first"
+  if ! command -v helm3 >/dev/null || ! command -v helm-docs >/dev/null; then
+    die "helm3 and helm-docs are needed to refresh Chart.lock and the chart READMEs: run 'bash ci/tools.sh' first"
+  fi
   node -e '
     const fs = require("fs");
     const v = process.argv[1];
