@@ -9,7 +9,8 @@
 #        bash ci/release-chart.sh --push IMAGE_REPOSITORY oci://REGISTRY/NAMESPACE
 # e.g.   bash ci/release-chart.sh --push ghcr.io/acme/ghapp-token oci://ghcr.io/acme/charts
 # Env (--push): REGISTRY_USER and REGISTRY_PASSWORD for `helm registry login` (cosign uses the
-# docker login), GITHUB_STEP_SUMMARY (set by GitHub Actions) to record what was published.
+# docker login), GITHUB_STEP_SUMMARY (set by GitHub Actions) to record what was published,
+# REGISTRY_PLAIN_HTTP=1 to rehearse against a local registry without TLS (docs/delivery.md).
 # Needs helm3 (bash ci/tools.sh) and, for --push, cosign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,8 @@ fi
 command -v cosign >/dev/null || die "cosign is missing (sigstore/cosign-installer in the release workflow)"
 registry=${oci_repo#oci://}
 registry=${registry%%/*}
+plain_http=()
+[[ -z ${REGISTRY_PLAIN_HTTP:-} ]] || plain_http=(--plain-http)
 if [[ -n ${REGISTRY_USER:-} && -n ${REGISTRY_PASSWORD:-} ]]; then
   printf '%s' "$REGISTRY_PASSWORD" | helm3 registry login "$registry" --username "$REGISTRY_USER" --password-stdin
 fi
@@ -71,10 +74,10 @@ for chart in charts/ghapp-tokens charts/ghapp-token-sidecar; do
   name=$(basename "$chart")
   ref=${oci_repo#oci://}/$name
   # An OCI tag can be overwritten; a published chart version must not be.
-  if helm3 show chart "oci://$ref" --version "$version" >/dev/null 2>&1; then
+  if helm3 show chart "oci://$ref" --version "$version" "${plain_http[@]}" >/dev/null 2>&1; then
     die "$ref:$version is already published; release a new version (bash ci/version.sh --set X.Y.Z)"
   fi
-  out=$(helm3 push "$dist/$name-$version.tgz" "$oci_repo" 2>&1) || die "helm push $name failed: $out"
+  out=$(helm3 push "$dist/$name-$version.tgz" "$oci_repo" "${plain_http[@]}" 2>&1) || die "helm push $name failed: $out"
   echo "$out"
   digest=$(sed -n 's/^Digest:[[:space:]]*\(sha256:[0-9a-f]\{64\}\)$/\1/p' <<<"$out")
   [[ -n $digest ]] || die "no digest in helm push's output for $name"
