@@ -333,7 +333,8 @@ stage_workflow() {
   echo "submitted $name; waiting up to ${E2E_TIMEOUT}s"
   deadline=$((SECONDS + E2E_TIMEOUT))
   while :; do
-    phase=$(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.phase}')
+    # A transient API error is another poll, not a failure.
+    phase=$(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.phase}' 2>/dev/null || true)
     case $phase in Succeeded | Failed | Error) break ;; esac
     ((SECONDS < deadline)) || { phase="timed out (last phase: ${phase:-none})"; break; }
     sleep 5
