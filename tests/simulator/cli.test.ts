@@ -28,11 +28,14 @@ async function start(cmd: string[], stateDir: string): Promise<{ proc: Subproces
   const proc = Bun.spawn(cmd, { cwd: work.dir, stdout: "pipe", stderr: "pipe" });
   const file = join(stateDir, "simulator.json");
   for (let i = 0; i < 100 && !existsSync(file); i++) await Bun.sleep(50);
-  if (!existsSync(file)) {
+  try {
+    if (!existsSync(file)) throw new Error(`the simulator did not start: ${await new Response(proc.stderr).text()}`);
+    return { proc, state: JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> };
+  } catch (e) {
+    // Never leave a simulator running behind a failed test.
     proc.kill();
-    throw new Error(`the simulator did not start: ${await new Response(proc.stderr).text()}`);
+    throw e;
   }
-  return { proc, state: JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> };
 }
 
 /** An HTTPS GET to 127.0.0.1:port as if to HOST, trusting only the e2e CA (as a pod given ca.crt). */
