@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every check of the charts that is not a bun test: helm lint --strict with Helm 3 and Helm 4
 # (default values and each values-examples/*.values.yaml), ct lint, helm-unittest (JUnit into
-# the results folder), helm-docs freshness of each chart README, and actionlint on the GitHub
-# workflows. Runs them all, reports each, and exits non-zero when any failed.
+# the results folder), helm-docs freshness of each chart README, shellcheck on ci/*.sh and
+# actionlint on the GitHub workflows. Runs them all, reports each, and exits non-zero when any failed.
 # Usage: bash ci/chart-checks.sh [RESULTS_DIR]   (tools from ci/tools.sh; source ci/env.sh first)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=ci/env.sh
 source ci/env.sh
 RESULTS=${1:-.cache/results}
@@ -77,6 +77,13 @@ for chart in "${charts[@]}"; do
   [[ -f $chart/values.yaml ]] && run "helm-docs up to date: $chart" docs_fresh "$chart"
 done
 
+# The pipeline's scripts, and (through actionlint, which runs shellcheck when it is on PATH) the
+# run: blocks of the workflows. ci/install-system-deps.sh installs shellcheck.
+if command -v shellcheck >/dev/null; then
+  run "shellcheck ci/*.sh" shellcheck -x ci/*.sh .ci/run
+else
+  echo "FAILED: shellcheck is not installed: run 'bash ci/install-system-deps.sh'"; failed+=("shellcheck")
+fi
 if compgen -G ".github/workflows/*.y*ml" >/dev/null; then
   run "actionlint" actionlint
 fi

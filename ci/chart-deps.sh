@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source ci/env.sh
 for chart in charts/*/; do
   chart=${chart%/}
-  [[ -f $chart/Chart.yaml ]] && grep -q "^dependencies:" "$chart/Chart.yaml" || continue
+  if [[ ! -f $chart/Chart.yaml ]] || ! grep -q "^dependencies:" "$chart/Chart.yaml"; then continue; fi
   helm3 dependency build "$chart" >/dev/null
   echo "chart dependencies: $chart (built)"
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by ci/test.sh and by you (`source ci/env.sh`): puts the project's pinned tools first
 # on PATH and keeps Helm's config, cache and plugins inside .tools/ so nothing in $HOME is
 # read or changed. Build the tools first with `bash ci/tools.sh`.

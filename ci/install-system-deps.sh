@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use, when missing: gh (the real GitHub CLI, used
 # against the simulator as a GitHub Enterprise host), bubblewrap (runs the binary in a
-# distroless-like read-only root filesystem), openssl (the simulator's TLS certificate).
+# distroless-like read-only root filesystem), openssl (the simulator's TLS certificate),
+# and the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks).
 # Idempotent: does nothing when all are present. Uses sudo when not root.
 set -euo pipefail
 need=()
 command -v gh >/dev/null || need+=(gh)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v openssl >/dev/null || need+=(openssl)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [[ ${#need[@]} -eq 0 ]]; then
-  echo "system packages: up to date (gh, bubblewrap, openssl)"
+  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck)"
   exit 0
 fi
 sudo=""

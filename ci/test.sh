@@ -5,7 +5,7 @@
 # check failed. Every stage runs even after an earlier one fails, so one run shows all
 # failures; set-up failures stop at once because nothing after them could be trusted.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 RESULTS=$ROOT/.cache/results
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
@@ -18,7 +18,7 @@ say "set-up: npm packages"
 bash ci/npm-install.sh || die "npm install failed"
 # Bun, tsc and helm-docs' friends come from node_modules; nothing global is assumed.
 export PATH="$ROOT/node_modules/.bin:$PATH"
-say "set-up: system packages (gh, bubblewrap, openssl)"
+say "set-up: system packages (gh, bubblewrap, openssl, shellcheck)"
 bash ci/install-system-deps.sh || die "installing system packages failed"
 say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, ...)"
 bash ci/tools.sh || die "building tools failed"

@@ -34,7 +34,7 @@ skip() { printf '  %-15s %s (up to date)\n' "$1" "$2"; }
 # go_install NAME PACKAGE@VERSION OUTPUT: installs into a temp GOBIN, then moves into place,
 # so an interrupted build never leaves a half-written binary behind a fresh stamp.
 go_install() {
-  local name=$1 pkg=$2 out=$3 ldflags=${4:-} tmp
+  local pkg=$2 out=$3 ldflags=${4:-} tmp   # $1, the name, is for the reader
   tmp=$(mktemp -d)
   GOBIN=$tmp go install -ldflags="$ldflags" "$pkg"
   mv "$tmp/$(basename "${pkg%@*}")" "$out"
@@ -82,6 +82,7 @@ if fresh helm-unittest "$HELM_UNITTEST_VERSION" && [[ -x $PLUGIN_DIR/untt ]]; th
   # The upstream plugin.yaml points at per-platform release binaries and an install hook
   # that downloads them; ours points at the binary built above and has no hooks.
   sed -n '/^name:/p;/^version:/p;/^usage:/p;/^description:/p;/^ignoreFlags:/p' "$src/plugin.yaml" > "$PLUGIN_DIR/plugin.yaml"
+  # shellcheck disable=SC2016 # Helm expands $HELM_PLUGIN_DIR when it runs the plugin
   echo 'command: "$HELM_PLUGIN_DIR/untt"' >> "$PLUGIN_DIR/plugin.yaml"
   stamp helm-unittest "$HELM_UNITTEST_VERSION"
 fi
@@ -114,6 +115,7 @@ PY_PINS="yamllint==$YAMLLINT_VERSION yamale==$YAMALE_VERSION"
 if fresh python "$PY_PINS" && [[ -x $TOOLS/venv/bin/yamllint ]]; then skip python "$PY_PINS"; else
   rm -rf "$TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
+  # shellcheck disable=SC2086 # PY_PINS is two requirement specs, split on purpose
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check $PY_PINS
   stamp python "$PY_PINS"
 fi

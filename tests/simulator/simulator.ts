@@ -9,7 +9,7 @@
 // - Endpoints: https://docs.github.com/en/rest/apps/apps
 // - Rate limits: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
 // - Messages seen from GitHub in the wild (e.g. probot/probot#967, octokit/auth-app.js#375).
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -78,6 +78,13 @@ export interface SimulatorOptions {
   clockOffsetSeconds?: number;
   /** permissions the app was granted; requests for others get 422 */
   appPermissions?: Record<string, string>;
+  /** The app's private key (PEM); default: a fresh one. Given when another process must hold the
+   * same key before the simulator starts, e.g. a Kubernetes Secret the pod and the chart share. */
+  appPrivateKeyPem?: string;
+  /** The origin clients reach the simulator at, when it differs from the address it listens on
+   * (a pod listening on 0.0.0.0:8443 behind https://github-sim.NS.svc). Absolute URLs the
+   * simulator writes (Link headers, access_tokens_url) use it, as GitHub's use its public host. */
+  publicOrigin?: string;
 }
 
 export interface Simulator {
@@ -101,6 +108,12 @@ export interface Simulator {
 
 const DOCS = "https://docs.github.com/rest";
 const API_VERSION = "2022-11-28";
+
+/** The key pair of a given private key (PKCS#1 or PKCS#8 PEM). */
+export function appKeyFrom(privateKeyPem: string): { privateKeyPem: string; publicKeyPem: string } {
+  const publicKeyPem = createPublicKey(createPrivateKey(privateKeyPem)).export({ type: "spki", format: "pem" }).toString();
+  return { privateKeyPem, publicKeyPem };
+}
 
 export function generateAppKey(): { privateKeyPem: string; publicKeyPem: string } {
   // GitHub issues PKCS#1 ("BEGIN RSA PRIVATE KEY") keys; generated at run time, never committed.
@@ -144,7 +157,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const prefix = opts.prefix ?? "";
   const appId = opts.appId ?? 424242;
   const clientId = `Iv23li${randomBytes(7).toString("hex")}`;
-  let key = generateAppKey();
+  let key = opts.appPrivateKeyPem ? appKeyFrom(opts.appPrivateKeyPem) : generateAppKey();
   let publicKey: KeyObject = createPublicKey(key.publicKeyPem);
   let clockOffset = opts.clockOffsetSeconds ?? 0;
   let tokenTtl = opts.tokenTtlSeconds ?? 3600;
@@ -549,7 +562,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const address = server.address() as AddressInfo;
 
   const scheme = opts.tls ? "https" : "http";
-  origin = `${scheme}://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  origin = opts.publicOrigin?.replace(/\/+$/, "") ?? `${scheme}://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 
   const sim: Simulator = {
     url: `${origin}${prefix}`,

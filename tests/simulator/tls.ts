@@ -5,16 +5,18 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export function makeSelfSignedCert(dir: string): { cert: string; key: string; caFile: string } {
+/** `hosts`: further DNS names the certificate is valid for, beside localhost and 127.0.0.1. */
+export function makeSelfSignedCert(dir: string, hosts: string[] = []): { cert: string; key: string; caFile: string } {
   const keyFile = join(dir, "tls-key.pem");
   const caFile = join(dir, "ca.pem");
+  const san = ["DNS:localhost", "IP:127.0.0.1", ...hosts.map((h) => (/^[\d.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`))];
   execFileSync(
     "openssl",
     [
       "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
       "-keyout", keyFile, "-out", caFile,
       "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext", `subjectAltName=${[...new Set(san)].join(",")}`,
       "-addext", "basicConstraints=critical,CA:TRUE",
     ],
     { stdio: "pipe" },

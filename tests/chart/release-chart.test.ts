@@ -1,0 +1,30 @@
+// ci/release-chart.sh publishes the charts only when each, as packaged, runs the image the release
+// pushed; its dry run is what can be proved without a registry.
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, tool } from "./render.ts";
+
+async function releaseChart(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn(["bash", "ci/release-chart.sh", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+describe("publishing the charts (ci/release-chart.sh --dry-run)", () => {
+  test("packages ghapp-tokens and the sidecar library at the one version, both running the released image", async () => {
+    tool("helm3");
+    const r = await releaseChart(["--dry-run", "ghcr.io/ghapp-tokens/ghapp-token"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`packaged ghapp-tokens-${version}.tgz (runs ghcr.io/ghapp-tokens/ghapp-token:${version})`);
+    expect(r.stdout).toContain(`packaged ghapp-token-sidecar-${version}.tgz (runs ghcr.io/ghapp-tokens/ghapp-token:${version})`);
+  }, 20_000);
+
+  test("refuses to publish charts that would pull another registry's image than the one released", async () => {
+    const r = await releaseChart(["--dry-run", "ghcr.io/a-fork/ghapp-token"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`but this release pushes ghcr.io/a-fork/ghapp-token:${version}`);
+  }, 20_000);
+});

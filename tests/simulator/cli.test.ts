@@ -1,0 +1,124 @@
+// The simulator's command line, run the way ci/kind-e2e.sh runs it in a pod: bundled into one
+// file, listening on 0.0.0.0 behind a public https URL, with a certificate from a private CA
+// (ci/e2e-certs.sh) and an app id and key that exist before it starts.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import jwt from "jsonwebtoken";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { tempDir } from "../helpers/generator.ts";
+import { generateAppKey } from "./simulator.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const HOST = "github-sim.e2e.svc";
+const work = tempDir("ghapp-sim-cli-");
+const certs = join(work.dir, "certs");
+const appKey = generateAppKey().privateKeyPem;
+const keyFile = join(work.dir, "app.pem");
+
+async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Starts the CLI and waits until it has written simulator.json. */
+async function start(cmd: string[], stateDir: string): Promise<{ proc: Subprocess; state: Record<string, unknown> }> {
+  const proc = Bun.spawn(cmd, { cwd: work.dir, stdout: "pipe", stderr: "pipe" });
+  const file = join(stateDir, "simulator.json");
+  for (let i = 0; i < 100 && !existsSync(file); i++) await Bun.sleep(50);
+  try {
+    if (!existsSync(file)) throw new Error(`the simulator did not start: ${await new Response(proc.stderr).text()}`);
+    return { proc, state: JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> };
+  } catch (e) {
+    // Never leave a simulator running behind a failed test.
+    proc.kill();
+    throw e;
+  }
+}
+
+/** An HTTPS GET to 127.0.0.1:port as if to HOST, trusting only the e2e CA (as a pod given ca.crt). */
+function getAsHost(port: number, path: string, authorization: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((done, failed) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, servername: HOST, headers: { host: HOST, authorization, accept: "application/vnd.github+json" }, ca: readFileSync(join(certs, "ca.crt")) },
+      (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => done({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on("error", failed);
+    req.end();
+  });
+}
+
+const appJwt = (id: number) => jwt.sign({ iat: Math.floor(Date.now() / 1000) - 60, exp: Math.floor(Date.now() / 1000) + 540, iss: String(id) }, appKey, { algorithm: "RS256" });
+
+beforeAll(async () => {
+  writeFileSync(keyFile, appKey, { mode: 0o600 });
+  const made = await run(["bash", "ci/e2e-certs.sh", certs, HOST]);
+  if (made.code !== 0) throw new Error(made.stderr);
+});
+afterAll(() => work.cleanup());
+
+describe("simulator CLI in a pod's shape", () => {
+  test("serves the given certificate, app id and key on 0.0.0.0 and writes its public URL everywhere", async () => {
+    const stateDir = join(work.dir, "state-pod");
+    const { proc, state } = await start(
+      [process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", stateDir, "--listen", "0.0.0.0:0", "--prefix", "/api/v3",
+        "--tls-cert", join(certs, "tls.crt"), "--tls-key", join(certs, "tls.key"), "--public-url", `https://${HOST}/api/v3`,
+        "--app-id", "31337", "--app-key-file", keyFile],
+      stateDir,
+    );
+    try {
+      expect(state.url).toBe(`https://${HOST}/api/v3`);
+      expect(state.appId).toBe(31337);
+      expect(state.caFile).toBeUndefined();
+      expect(readFileSync(join(stateDir, "app.pem"), "utf8")).toBe(appKey);
+
+      // The certificate verifies against the private CA for HOST, and the key we hold signs valid JWTs.
+      const app = await getAsHost(state.port as number, "/api/v3/app", `Bearer ${appJwt(31337)}`);
+      expect(app.status).toBe(200);
+      expect(JSON.parse(app.body).id).toBe(31337);
+      // Absolute URLs point at the public name, not at 0.0.0.0, so clients can follow them.
+      const page = await getAsHost(state.port as number, "/api/v3/app/installations?per_page=1", `Bearer ${appJwt(31337)}`);
+      expect(page.headers.link).toContain(`<https://${HOST}/api/v3/app/installations?per_page=1&page=2>; rel="next"`);
+      expect(JSON.parse(page.body)[0].access_tokens_url).toBe(`https://${HOST}/api/v3/app/installations/1001/access_tokens`);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  }, 20_000);
+
+  test("bundled into one file, runs with no node_modules and no package installs (the pod's ConfigMap)", async () => {
+    const bundle = join(work.dir, "bundle", "github-sim.js");
+    const built = await run([process.execPath, "build", "tests/simulator/cli.ts", "--target=bun", "--outfile", bundle]);
+    expect(built.stderr).toBe("");
+    expect(built.code).toBe(0);
+    // A folder with nothing around it: no node_modules to resolve from.
+    const lonely = tempDir("ghapp-sim-alone-");
+    const alone = join(lonely.dir, "github-sim.js");
+    copyFileSync(bundle, alone);
+    const stateDir = join(work.dir, "state-bundle");
+    const { proc, state } = await start([process.execPath, "--no-install", alone, "--state-dir", stateDir, "--app-id", "7", "--app-key-file", keyFile], stateDir);
+    try {
+      const res = await fetch(`${state.url}/app`, { headers: { authorization: `Bearer ${appJwt(7)}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      proc.kill();
+      await proc.exited;
+      lonely.cleanup();
+    }
+  }, 30_000);
+
+  test("refuses a public URL whose path is not the prefix, and a certificate without its key", async () => {
+    const wrongPath = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s1"), "--public-url", `https://${HOST}/api/v3`]);
+    expect(wrongPath.code).toBe(2);
+    expect(wrongPath.stderr).toContain(`--public-url's path "/api/v3" differs from --prefix ""`);
+    const halfTls = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s2"), "--tls-cert", join(certs, "tls.crt")]);
+    expect(halfTls.code).toBe(2);
+    expect(halfTls.stderr).toContain("--tls-cert and --tls-key go together");
+  });
+});
