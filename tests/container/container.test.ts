@@ -54,10 +54,12 @@ function sandbox(binds: Array<["bind" | "ro-bind", string, string]>, command: st
   return [...setpriv, ...bwrap, "--chdir", IMAGE.workdir, "--", ...command];
 }
 
+const emptyDirs: string[] = [];
 /** A memory-backed emptyDir as kubelet makes one: a folder on a tmpfs, mode 0777. */
 function emptyDir(): string {
   const dir = mkdtempSync("/dev/shm/ghapp-container-test-");
   chmodSync(dir, 0o777);
+  emptyDirs.push(dir);
   return dir;
 }
 
@@ -124,7 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim?.close();
   if (work) rmSync(work, { recursive: true, force: true });
-  for (const d of readdirSync("/dev/shm").filter((d) => d.startsWith("ghapp-container-test-"))) rmSync(join("/dev/shm", d), { recursive: true, force: true });
+  for (const d of emptyDirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe("the image's root filesystem", () => {
