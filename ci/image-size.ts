@@ -1,0 +1,140 @@
+// `npm run image:size` (through ci/image-size.sh): the container image's compressed size, without a
+// Docker engine. It builds the layers the Dockerfile adds on top of distroless static-debian12 as
+// the tars BuildKit would write (same paths, modes and owners, mtimes from SOURCE_DATE_EPOCH):
+//   1. the glibc files the executable needs (ci/image-rootfs.ts), from this Debian 12 host's glibc,
+//      which is the glibc base-nossl-debian12 carries;
+//   2. /ghapp-token, mode 0755, root:root;
+// compresses them the way BuildKit does when buildx pushes (ci/layer-compress), adds the base's
+// published compressed size, and prints the total, then the candidates docs/image.md compares
+// (--quick skips them: they take a couple of minutes). A figure, not a test: it exits 0 whatever
+// the size.
+import { $ } from "bun";
+import { chmodSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { build, type BuildOptions } from "./build.ts";
+import { IMAGE, stageRuntimeLibraries } from "./image-rootfs.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const WORK = join(ROOT, ".cache/image-size");
+const COMPRESSOR = join(WORK, "layer-compress");
+const TARGET_BYTES = 50_000_000;
+
+// Compressed sizes of the bases as published (the sum of their layers' sizes in the registry
+// manifest). Not read from the registry: none was reachable where these were written. To use the
+// registry's own figure, set STATIC_BASE_BYTES, e.g. from
+//   crane manifest --platform linux/amd64 gcr.io/distroless/static-debian12:nonroot@sha256:... | jq '[.layers[].size] | add'
+const BASES = {
+  static: {
+    name: "distroless static-debian12",
+    bytes: Number(process.env.STATIC_BASE_BYTES ?? 2 * 1024 * 1024),
+    // An upper bound: the distroless README says "gcr.io/distroless/static-debian12 is around
+    // 2 MiB"; its contents (base-files, netbase, tzdata, media-types, CA bundle) rebuilt from the
+    // same Debian packages gzip to about 0.7 MB.
+    source: process.env.STATIC_BASE_BYTES ? "STATIC_BASE_BYTES" : "distroless README, 'around 2 MiB' (an upper bound)",
+  },
+  baseNossl: {
+    name: "distroless base-nossl-debian12",
+    // GoogleContainerTools/distroless#2045 shows `docker inspect` of a base-nossl-debian12:nonroot
+    // (arm64) with Size 5,668,679 bytes; static plus all of Debian's libc6, rebuilt here from the
+    // same packages, gzips to 5.68 MB, so that is its compressed size.
+    bytes: 5_668_679,
+    source: "distroless#2045 (docker inspect Size)",
+  },
+};
+
+type Sizes = Record<string, number>; // "uncompressed", "gzip", "zstd", "zstd:19" -> bytes
+const COMPRESSIONS = ["gzip", "zstd", "zstd:19"];
+
+async function compressedSizes(dir: string): Promise<Sizes> {
+  // What BuildKit writes for a COPY: a POSIX tar of the files, owned by root, with fixed times
+  // (buildx's rewrite-timestamp with SOURCE_DATE_EPOCH), no atime/ctime.
+  const epoch = process.env.SOURCE_DATE_EPOCH ?? "0";
+  // The layer holds the copied paths, not an entry for / itself.
+  const names = readdirSync(dir).sort();
+  const tar = await $`tar -C ${dir} --sort=name --owner=0 --group=0 --numeric-owner --mtime=@${epoch} --format=posix --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf - ${names}`.arrayBuffer();
+  const out = await $`${COMPRESSOR} -c ${COMPRESSIONS.join(",")} < ${new Response(tar)}`.text();
+  return Object.fromEntries(out.trim().split("\n").map((l) => { const [k, v] = l.split(" "); return [k!, Number(v)]; }));
+}
+
+async function executableLayer(name: string, options: Omit<BuildOptions, "outfile">): Promise<{ exe: string; sizes: Sizes }> {
+  const dir = join(WORK, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, IMAGE.executable);
+  await build({ ...options, outfile: exe });
+  chmodSync(exe, 0o755);
+  return { exe, sizes: await compressedSizes(dir) };
+}
+
+async function glibcLayer(exe: string): Promise<Sizes> {
+  if (!/^VERSION_ID="12"$/m.test(await Bun.file("/etc/os-release").text().catch(() => ""))) {
+    console.warn("warning: this host is not Debian 12, so the glibc layer is measured from another glibc than base-nossl-debian12's");
+  }
+  const dir = join(WORK, "glibc");
+  rmSync(dir, { recursive: true, force: true });
+  stageRuntimeLibraries({ executable: exe, from: "/", to: dir });
+  return compressedSizes(dir);
+}
+
+const mb = (n: number) => (Number.isNaN(n) ? "-" : `${(n / 1e6).toFixed(2)} MB`);
+const row = (label: string, s: Sizes) =>
+  `  ${label.padEnd(44)} ${mb(s.uncompressed!).padStart(10)} ${mb(s.gzip!).padStart(10)} ${mb(s.zstd!).padStart(10)} ${mb(s["zstd:19"]!).padStart(10)}`;
+const header = `  ${"layer".padEnd(44)} ${"tar".padStart(10)} ${"gzip".padStart(10)} ${"zstd".padStart(10)} ${"zstd:19".padStart(10)}`;
+const base = (b: { bytes: number }): Sizes => ({ uncompressed: NaN, gzip: b.bytes, zstd: b.bytes, "zstd:19": b.bytes });
+const sum = (...layers: Sizes[]): Sizes => Object.fromEntries(["uncompressed", ...COMPRESSIONS].map((k) => [k, layers.reduce((t, l) => t + l[k]!, 0)]));
+
+async function main() {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+  mkdirSync(WORK, { recursive: true });
+  await $`go build -C ${join(ROOT, "ci/layer-compress")} -o ${COMPRESSOR} .`;
+
+  const shipped = await executableLayer("linux-amd64", { target: "bun-linux-x64" });
+  const glibc = await glibcLayer(shipped.exe);
+  const total = sum(base(BASES.static), glibc, shipped.sizes);
+
+  console.log("\nghapp-token image, linux/amd64, as the Dockerfile builds it (sizes in MB = 10^6 bytes)\n");
+  console.log(header);
+  console.log(row(`base: ${BASES.static.name}`, base(BASES.static)));
+  console.log(row("glibc from base-nossl-debian12 (5 files)", glibc));
+  console.log(row(IMAGE.executable, shipped.sizes));
+  console.log(row("total", total));
+  const z = total["zstd:19"]!;
+  console.log(`\n  pushed with compression=zstd,compression-level=19: ${mb(z)} (${(z / 2 ** 20).toFixed(2)} MiB), ` +
+    `${z < TARGET_BYTES ? `under the 50 MB target by ${mb(TARGET_BYTES - z)}` : `OVER the 50 MB target by ${mb(z - TARGET_BYTES)}`}`);
+  console.log(`  pushed with gzip (buildx's default):                ${mb(total.gzip!)}`);
+  console.log(`  the base's figure: ${BASES.static.source}; its layers are pushed as pulled (gzip)`);
+  console.log(`  zstd layers need containerd >= 1.5 or Docker >= 23 on the nodes (docs/image.md)`);
+
+  if (values.quick) return;
+  console.log("\ncandidates: the executable's layer\n");
+  console.log(header);
+  const variants: Array<[string, Omit<BuildOptions, "outfile">]> = [
+    ["glibc, full bytecode", { target: "bun-linux-x64", bytecode: "full" }],
+    ["glibc, no bytecode", { target: "bun-linux-x64", bytecode: "none" }],
+    ["musl, top-level bytecode", { target: "bun-linux-x64-musl" }],
+    ["linux/arm64, top-level bytecode", { target: "bun-linux-arm64" }],
+  ];
+  const exe: Record<string, Sizes> = { "glibc, top-level bytecode (shipped)": shipped.sizes };
+  console.log(row("glibc, top-level bytecode (shipped)", shipped.sizes));
+  for (const [label, options] of variants) {
+    exe[label] = (await executableLayer(`candidate-${label.replace(/\W+/g, "-")}`, options)).sizes;
+    console.log(row(label, exe[label]!));
+  }
+  const printTotal = (label: string, ...layers: Sizes[]) => {
+    const t = sum(...layers);
+    console.log(`  ${label.padEnd(68)} ${mb(t["zstd:19"]!).padStart(10)} ${mb(t.gzip!).padStart(10)}`);
+  };
+  console.log(`\nimage totals\n\n  ${"executable, base".padEnd(68)} ${"zstd:19".padStart(10)} ${"gzip".padStart(10)}`);
+  const onStatic = (label: string) => printTotal(`${label}, static + glibc`, base(BASES.static), glibc, exe[label]!);
+  onStatic("glibc, top-level bytecode (shipped)");
+  onStatic("glibc, full bytecode");
+  onStatic("glibc, no bytecode");
+  printTotal("glibc, top-level bytecode (shipped), base-nossl as is", base(BASES.baseNossl), exe["glibc, top-level bytecode (shipped)"]!);
+  printTotal("glibc, full bytecode, base-nossl as is", base(BASES.baseNossl), exe["glibc, full bytecode"]!);
+  // No arm64 glibc on this host: its layer is taken as amd64's (arm64's libraries are smaller).
+  printTotal("linux/arm64, static + glibc (amd64's glibc layer, an overestimate)", base(BASES.static), glibc, exe["linux/arm64, top-level bytecode"]!);
+  console.log(`  ${"musl: no distroless base has musl and libstdc++ (docs/image.md)".padEnd(68)} ${"n/a".padStart(10)}`);
+}
+
+await main();
