@@ -38,6 +38,10 @@ export function buildArgs({ outfile, target, bytecode = "top-level" }: BuildOpti
   // the arm64 image's cross-compiled bytecode is used too (a mismatch only falls back to parsing).
   if (bytecode === "top-level") args.push("--bytecode", "--bytecode-depth=0");
   if (bytecode === "full") args.push("--bytecode");
+  // A compiled Bun executable reads .env and bunfig.toml from its working directory by default:
+  // a stray .env could then feed APP_ID or PRIVATE_KEY without anyone seeing it in the pod spec.
+  // Configuration comes from the environment and flags only.
+  args.push("--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig");
   args.push("--format=esm", "--sourcemap=none", "--define", `GHAPP_TOKEN_VERSION=${JSON.stringify(pkg.version)}`, "--outfile", outfile);
   if (target) args.push(`--target=${target}`);
   return args;

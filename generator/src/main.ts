@@ -1,6 +1,6 @@
 // Entry point. main() is the only function that sees argv and the environment, and returns the
 // exit code; the last lines are the only ones that touch `process`.
-import { parseCli } from "./cli.ts";
+import { parseArgv } from "./cli.ts";
 import { parseConfig } from "./config.ts";
 import { GhappError } from "./errors.ts";
 import { correlationId, createLogger, flushLogger, type Logger } from "./logger.ts";
@@ -24,7 +24,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const cid = correlationId(env);
   let logger: Logger = createLogger("info", { correlation_id: cid, version: VERSION });
   try {
-    const cli = await parseCli(argv);
+    const cli = await parseArgv(argv);
     if (cli.kind === "output") {
       io.stdout(cli.text);
       return 0;

@@ -10,6 +10,10 @@ export interface OptionSpec {
   commands?: string[];
 }
 
+export const COMMANDS = ["mint", "refresh", "revoke", "installations"] as const;
+export type Command = (typeof COMMANDS)[number];
+export const isCommand = (word: string): word is Command => (COMMANDS as readonly string[]).includes(word);
+
 export const OPTIONS = [
   { flag: "app-id", env: "APP_ID", description: "GitHub App ID, or the App's Client ID (Iv23…); the JWT issuer" },
   { flag: "private-key-file", env: "PRIVATE_KEY_FILE", description: "path to the App's private key (a mounted secret file); preferred" },

@@ -296,6 +296,18 @@ describe("secrets", () => {
     expectNoSecrets(r.stdout + r.stderr, [readFileSync(tokenPath(), "utf8"), ...keyFragments(sim.app.privateKeyPem)]);
   });
 
+  test("ignores a .env file in the working directory: configuration comes from the pod spec only", async () => {
+    const cwd = join(tmp.dir, `dotenv-${++n}`);
+    require("node:fs").mkdirSync(cwd);
+    writeFileSync(join(cwd, ".env"), `APP_ID=${sim.app.id}\nPRIVATE_KEY_FILE=${keyFile}\n`);
+    const env = podEnv({ INSTALLATION_ID: "1001" });
+    delete (env as Record<string, string | undefined>).APP_ID;
+    const r = await runGenerator([], env, { cwd });
+    expect(r.code).toBe(2);
+    expect(String(logLines(r.stderr).at(-1)?.message)).toContain("APP_ID is not set");
+    expect(sim.requests.length).toBe(0);
+  });
+
   test("a mistyped flag or a stray value is exit 2 naming the flag, never repeating the value", async () => {
     const token = `ghs_${"A1b2C3d4E5".repeat(4).slice(0, 36)}`;
     for (const args of [["--privat-key", sim.app.privateKeyPem], ["revoke", token], [sim.app.privateKeyPem]]) {
