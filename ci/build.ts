@@ -33,7 +33,8 @@ export function buildArgs({ outfile, target, bytecode = "top-level" }: BuildOpti
   // Ship precompiled bytecode: parsing the bundled libraries was most of the start-up time
   // (see npm run bench). Only the top level of each module (depth 0), whose functions are
   // compiled from source when first called: a mint end to end took a median 61 ms so, 44 ms with
-  // full-depth bytecode and 84 ms without, but full depth adds 1.5 MB to the compressed image,
+  // full-depth bytecode and 84 ms without (before the yargs fast path in cli.ts; now ~41 ms), but
+  // full depth adds 1.5 MB to the compressed image,
   // which then no longer fits in 50 MB (docs/image.md). Bytecode is architecture-independent, so
   // the arm64 image's cross-compiled bytecode is used too (a mismatch only falls back to parsing).
   if (bytecode === "top-level") args.push("--bytecode", "--bytecode-depth=0");

@@ -57,7 +57,13 @@ const soak = await sidecar(1);
 const startKb = rssKb(soak.proc.pid);
 const t0 = performance.now();
 let done = 0;
-while ((done = await soak.refreshes()) < SOAK && performance.now() - t0 < 300_000) await Bun.sleep(200);
+// One reading per fifth of the soak: a garbage-collected heap saws up and down, so a single
+// start/end pair can show growth that is not a leak; a leak rises at every reading.
+const samples: Array<{ refreshes: number; rss: number; anon: number }> = [];
+while ((done = await soak.refreshes()) < SOAK && performance.now() - t0 < 300_000) {
+  if (done >= ((samples.length + 1) * SOAK) / 5) samples.push({ refreshes: done, ...memory(soak.proc.pid) });
+  await Bun.sleep(200);
+}
 const endKb = rssKb(soak.proc.pid);
 const seconds = (performance.now() - t0) / 1000;
 await soak.stop();
@@ -67,4 +73,5 @@ console.log("| | resident memory |");
 console.log("|---|---|");
 console.log(`| idle, after the first token | ${mib(idleMem.rss)} MiB (target ≤ 40 MiB): ${mib(idleMem.anon)} MiB anonymous + ${mib(idleMem.file)} MiB of the executable's pages |`);
 console.log(`| soak start | ${mib(startKb)} MiB |`);
+for (const s of samples) console.log(`| soak, after ${s.refreshes} refreshes | ${mib(s.rss)} MiB (${mib(s.anon)} MiB anonymous) |`);
 console.log(`| soak end, after ${done} refreshes in ${seconds.toFixed(0)} s | ${mib(endKb)} MiB (${endKb >= startKb ? "+" : ""}${mib(endKb - startKb)} MiB) |`);
