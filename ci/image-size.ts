@@ -12,7 +12,7 @@ import { $ } from "bun";
 import { chmodSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { build, type BuildOptions } from "./build.ts";
+import { build, BUN_TARGETS, type BuildOptions } from "./build.ts";
 import { IMAGE, stageRuntimeLibraries } from "./image-rootfs.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -89,7 +89,7 @@ async function main() {
   mkdirSync(WORK, { recursive: true });
   await $`go build -C ${join(ROOT, "ci/layer-compress")} -o ${COMPRESSOR} .`;
 
-  const shipped = await executableLayer("linux-amd64", { target: "bun-linux-x64" });
+  const shipped = await executableLayer("linux-amd64", { target: BUN_TARGETS["linux/amd64"]! });
   const glibc = await glibcLayer(shipped.exe);
   const total = sum(base(BASES.static), glibc, shipped.sizes);
 
@@ -110,8 +110,8 @@ async function main() {
   console.log("\ncandidates: the executable's layer\n");
   console.log(header);
   const variants: Array<[string, Omit<BuildOptions, "outfile">]> = [
-    ["glibc, full bytecode", { target: "bun-linux-x64", bytecode: "full" }],
-    ["glibc, no bytecode", { target: "bun-linux-x64", bytecode: "none" }],
+    ["glibc, full bytecode", { target: BUN_TARGETS["linux/amd64"]!, bytecode: "full" }],
+    ["glibc, no bytecode", { target: BUN_TARGETS["linux/amd64"]!, bytecode: "none" }],
     ["musl, top-level bytecode", { target: "bun-linux-x64-musl" }],
     ["linux/arm64, top-level bytecode", { target: "bun-linux-arm64" }],
   ];
