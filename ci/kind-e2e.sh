@@ -35,8 +35,8 @@ ROOT=$PWD
 source ci/env.sh
 
 # ---- pins -----------------------------------------------------------------------------------
-ESO_CHART_VERSION=1.1.1      # charts.external-secrets.io external-secrets: ESO v1.1.1, external-secrets.io/v1
-ARGO_CHART_VERSION=1.0.13    # argoproj.github.io/argo-helm argo-workflows: Argo Workflows v4.0.5
+ESO_CHART_VERSION=2.9.0      # charts.external-secrets.io external-secrets: ESO v2.9.0 (chart = app version), the CRDs in shared/reference
+ARGO_CHART_VERSION=2.0.1     # argoproj.github.io/argo-helm argo-workflows: appVersion v4.1.0 (its Chart.yaml)
 # The simulator runs on the Bun the project pins (package.json), from Bun's official image.
 BUN_VERSION=$(node -p 'require("./package.json").devDependencies.bun')
 SIM_IMAGE=docker.io/oven/bun:$BUN_VERSION-slim
