@@ -36,8 +36,14 @@ export function substitute<T>(template: T, params: Record<string, string>): T {
   return JSON.parse(json) as T;
 }
 
+/** Running containers as their securityContext's UIDs and chowning volumes to fsGroup takes root. */
+export function requireRoot(): void {
+  if (process.getuid?.() === 0) return;
+  throw new Error("the pod-wiring tests run each container as its securityContext's UID/GID and give volumes to the pod's fsGroup, as a kubelet does, which takes root: run `sudo npm test` (CI runs as root)");
+}
+
 export class Pod {
-  readonly root = mkdtempSync(join(tmpdir(), "pod-"));
+  readonly root = (requireRoot(), mkdtempSync(join(tmpdir(), "pod-")));
   private readonly volumeDirs = new Map<string, string>();
 
   constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures) {
