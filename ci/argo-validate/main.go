@@ -9,9 +9,9 @@
 // Other kinds are ignored (the TypeScript harness validates them). One line per object;
 // exit 0 when all are valid, 1 when any is not, 2 on unreadable input.
 //
-// Argo is pinned to v4.0.2: the newest v4 release the Go module proxy serves here. The
-// cluster CRDs in tests/chart/crds are v4.1.2; the validation rules did not change in between
-// for the fields the chart uses.
+// Argo is pinned to v4.0.5: the newest v4 release the Go module proxy serves here (v4.1.x is
+// refused). The reference CRDs the chart is written against are v4.1.2; the validation rules did
+// not change in between for the fields the chart uses.
 package main
 
 import (
