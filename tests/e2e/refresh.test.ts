@@ -52,8 +52,9 @@ async function startSidecar(extra: Record<string, string> = {}) {
   };
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const tokenPath = env.OUTPUT_PATH;
-  // Wait for the first token.
-  for (let i = 0; i < 100 && !existsSync(tokenPath); i++) await Bun.sleep(20);
+  // Wait for the first token and the metadata written just after it.
+  const ready = () => existsSync(tokenPath) && (extra.METADATA_PATH === "none" || existsSync(`${tokenPath}.json`));
+  for (let i = 0; i < 100 && !ready(); i++) await Bun.sleep(20);
   return { proc, env, dir, keyFile, tokenPath, health, metrics, logs: () => stderr };
 }
 
