@@ -99,7 +99,9 @@ describe("pod wiring: chart and generator agree", () => {
 
   test("a broken key in the Secret fails the initContainer fast with exit 2, and no token is written", async () => {
     const { pod: spec } = await renderPod();
-    const pod = new Pod(spec, fixtures("-----BEGIN RSA PRIVATE KEY-----\nnot really a key\n-----END RSA PRIVATE KEY-----\n"));
+    // The App's PEM armour around a body that is not a key (made at run time: no key text is committed).
+    const broken = sim.app.privateKeyPem.replace(/^(-----BEGIN [^\n]+\n)[\s\S]*?(\n-----END )/, "$1not really a key$2");
+    const pod = new Pod(spec, fixtures(broken));
     try {
       const before = sim.requests.length;
       const init = await pod.run(spec.initContainers![0]!, [BINARY]);

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseArgv, parseCli } from "../../generator/src/cli.ts";
 import { GhappError } from "../../generator/src/errors.ts";
+import { generateAppKey } from "../simulator/simulator.ts";
 
 describe("parseArgv", () => {
   test("the bare command and a lone command word mean what yargs makes of them", async () => {
@@ -33,7 +34,7 @@ describe("parseArgv", () => {
   });
 
   test("takes a PEM after --private-key as its value, not as more flags", async () => {
-    const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----";
+    const pem = generateAppKey().privateKeyPem;
     const r = await parseArgv(["--private-key", pem]);
     expect(r.kind === "run" && r.flags["private-key"]).toBe(pem);
   });
