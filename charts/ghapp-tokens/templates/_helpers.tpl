@@ -38,6 +38,60 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end -}}
 {{- end -}}
 
+{{/*
+The ExternalSecret that syncs an app's appId and privateKey into its Secret github-app-<app>: in
+the release namespace for every app, and again in flux.namespace for the app Flux's token generator
+reads. Takes (dict "root" $ "app" <apps entry> "namespace" <ns> "storeRef" <secretStoreRef YAML>).
+*/}}
+{{- define "ghapp-tokens.appExternalSecret" -}}
+{{- $root := .root -}}
+{{- $name := include "ghapp-tokens.appSecretName" (dict "root" $root "app" .app.name) -}}
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {{ $name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "ghapp-tokens.labels" $root | nindent 4 }}
+    ghapp-tokens.io/app: {{ .app.name }}
+spec:
+  refreshInterval: {{ .app.refreshInterval | default $root.Values.externalSecrets.refreshInterval }}
+  secretStoreRef:
+    {{- .storeRef | nindent 4 }}
+  target:
+    name: {{ $name }}
+    creationPolicy: {{ $root.Values.externalSecrets.creationPolicy }}
+    deletionPolicy: {{ $root.Values.externalSecrets.deletionPolicy }}
+  data:
+    {{- include "ghapp-tokens.appCredentialsData" (dict "root" $root "app" .app) | nindent 4 }}
+{{- end -}}
+
+{{/* The ExternalSecret data entries appId and privateKey of an app, from their remote keys. */}}
+{{- define "ghapp-tokens.appCredentialsData" -}}
+- secretKey: appId
+  remoteRef:
+    key: {{ include "ghapp-tokens.remoteKey" (dict "root" .root "app" .app "key" "appId") | quote }}
+- secretKey: privateKey
+  remoteRef:
+    key: {{ include "ghapp-tokens.remoteKey" (dict "root" .root "app" .app "key" "privateKey") | quote }}
+{{- end -}}
+
+{{/* The ServiceAccount the store authenticates as (IRSA, workload identity), in a namespace. */}}
+{{- define "ghapp-tokens.storeServiceAccount" -}}
+{{- $sa := .root.Values.secretStore.serviceAccount -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "ghapp-tokens.name63" $sa.name }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "ghapp-tokens.labels" .root | nindent 4 }}
+  {{- with $sa.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
 {{/* The generator image, pinned to the chart's appVersion unless a tag or digest is given. */}}
 {{- define "ghapp-tokens.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
