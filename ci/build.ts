@@ -61,9 +61,11 @@ export function requirePinnedBun(): void {
   process.exit(2);
 }
 
-export async function build(options: BuildOptions): Promise<void> {
+/** Builds with the pinned Bun; `quiet` hides Bun's own report (ci/image-size.ts builds several). */
+export async function build(options: BuildOptions, { quiet = true } = {}): Promise<void> {
   requirePinnedBun();
-  await $`${process.execPath} ${buildArgs(options)}`.quiet();
+  const run = $`${process.execPath} ${buildArgs(options)}`;
+  await (quiet ? run.quiet() : run);
 }
 
 if (import.meta.main) {
@@ -91,7 +93,6 @@ if (import.meta.main) {
     }
     target = fromPlatform;
   }
-  requirePinnedBun();
-  await $`${process.execPath} ${buildArgs({ outfile: values.outfile!, target })}`;
+  await build({ outfile: values.outfile!, ...(target ? { target } : {}) }, { quiet: false });
   console.log(`built ${values.outfile} (ghapp-token ${pkg.version}${target ? `, ${target}` : ""})`);
 }

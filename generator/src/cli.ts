@@ -48,7 +48,7 @@ function describeUnknown(argv: string[]): string {
   const name = (a: string) => a.split("=")[0]!;
   const isFlag = (a: string) => /^--?[a-zA-Z][a-zA-Z0-9-]*$/.test(name(a));
   const flags = argv.filter((a) => isFlag(a) && !known.has(name(a))).map(name);
-  const values = argv.filter((a) => !isFlag(a) && !(COMMANDS as readonly string[]).includes(a)).length;
+  const values = argv.filter((a) => !isFlag(a) && !isCommand(a)).length;
   const parts = [
     ...(flags.length ? [`unknown option ${flags.join(", ")}`] : []),
     ...(values ? [`an unexpected argument (not shown: it may be a secret); the commands are ${COMMANDS.join(", ")}`] : []),
@@ -91,6 +91,6 @@ export async function parseCli(rawArgv: string[]): Promise<CliResult> {
   }
   if (output) return { kind: "output", text: output.endsWith("\n") ? output : `${output}\n` };
   const command = (parsed._[0] as string | undefined) ?? "mint";
-  if (!(COMMANDS as readonly string[]).includes(command)) throw configError(`unknown command "${command}": use one of ${COMMANDS.join(", ")}`);
-  return { kind: "run", command: command as Command, flags: parsed as Record<string, unknown> };
+  if (!isCommand(command)) throw configError(`unknown command "${command}": use one of ${COMMANDS.join(", ")}`);
+  return { kind: "run", command, flags: parsed as Record<string, unknown> };
 }
