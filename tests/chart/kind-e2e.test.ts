@@ -8,13 +8,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateAppKey } from "../simulator/simulator.ts";
 import { tempDir } from "../helpers/generator.ts";
+import { runCommand } from "../helpers/run.ts";
 import { parseYaml, ROOT, validateObjects, type K8sObject } from "./render.ts";
 
-async function kindE2e(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function kindE2e(args: string[], env: Record<string, string> = {}) {
   const clean = { ...process.env, GHAPP_TEST_APP_ID: "", GHAPP_TEST_PRIVATE_KEY: "", GHAPP_TEST_OWNER: "", GHAPP_TEST_API_URL: "", ...env };
-  const proc = Bun.spawn(["bash", "ci/kind-e2e.sh", ...args], { cwd: ROOT, env: clean, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
+  return runCommand(["bash", "ci/kind-e2e.sh", ...args], { cwd: ROOT, env: clean });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -8,6 +8,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "../helpers/run.ts";
 
 export interface Fixtures {
   secrets: Record<string, Record<string, string>>;
@@ -125,9 +126,7 @@ export class Pod {
     }
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
-    const proc = Bun.spawn([...args, "--", ...setpriv, ...command], { env: this.env(c), stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { code, stdout, stderr };
+    return runCommand([...args, "--", ...setpriv, ...command], { env: this.env(c) });
   }
 
   cleanup(): void {

@@ -4,12 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, tool } from "./render.ts";
+import { runCommand } from "../helpers/run.ts";
 
-async function releaseChart(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(["bash", "ci/release-chart.sh", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+const releaseChart = (args: string[]) => runCommand(["bash", "ci/release-chart.sh", ...args], { cwd: ROOT });
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 describe("publishing the charts (ci/release-chart.sh --dry-run)", () => {

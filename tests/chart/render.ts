@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
+import { runCommand } from "../helpers/run.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const CHART = join(ROOT, "charts/ghapp-tokens");
@@ -19,11 +20,9 @@ export function tool(name: string): string {
   return path;
 }
 
-async function run(cmd: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(cmd, { stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stdout: "pipe", stderr: "pipe", env: { ...process.env, HELM_CACHE_HOME: join(ROOT, ".tools/helm/cache"), HELM_CONFIG_HOME: join(ROOT, ".tools/helm/config"), HELM_DATA_HOME: join(ROOT, ".tools/helm/data") } });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+/** Helm keeps its cache, config and plugins in .tools/, as ci/env.sh sets for the shell. */
+const run = (cmd: string[], stdin?: string) =>
+  runCommand(cmd, { ...(stdin === undefined ? {} : { stdin }), env: { ...process.env, HELM_CACHE_HOME: join(ROOT, ".tools/helm/cache"), HELM_CONFIG_HOME: join(ROOT, ".tools/helm/config"), HELM_DATA_HOME: join(ROOT, ".tools/helm/data") } });
 
 export function parseYaml(text: string): K8sObject[] {
   return parseAllDocuments(text)

@@ -5,15 +5,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers/generator.ts";
+import { runCommand } from "../helpers/run.ts";
 import { parseYaml, ROOT, tool } from "./render.ts";
 
 const pkgVersion = (root = ROOT) => (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
 
-async function version(args: string[], root = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(["bash", join(root, "ci/version.sh"), ...args], { cwd: root, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+const version = (args: string[], root = ROOT) => runCommand(["bash", join(root, "ci/version.sh"), ...args], { cwd: root });
 
 const copies: Array<() => void> = [];
 /** A copy of what ci/version.sh reads and writes, to change without touching the repository. */
@@ -79,10 +76,9 @@ describe("one version for image, charts and package", () => {
     expect((await version(["--check", "--tag", "v2.3.4-rc.1"], root)).code).toBe(0);
 
     const render = async (chart: string) => {
-      const proc = Bun.spawn([tool("helm3"), "template", "x", join(root, chart)], { stdout: "pipe", stderr: "pipe" });
-      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-      expect(code).toBe(0);
-      return JSON.stringify(parseYaml(out));
+      const r = await runCommand([tool("helm3"), "template", "x", join(root, chart)]);
+      expect(r.code).toBe(0);
+      return JSON.stringify(parseYaml(r.stdout));
     };
     expect(await render("charts/ghapp-tokens")).toContain('"ghcr.io/ghapp-tokens/ghapp-token:2.3.4-rc.1"');
     expect(await render("charts/ghapp-token-sidecar-example")).toContain('"ghcr.io/ghapp-tokens/ghapp-token:2.3.4-rc.1"');

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IMAGE, buildTestRootfs } from "../../ci/image-rootfs.ts";
 import { logLines, requireBinary } from "../helpers/generator.ts";
+import { runCommand } from "../helpers/run.ts";
 import { expectNoSecrets, keyFragments } from "../helpers/secrets.ts";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 import { makeSelfSignedCert } from "../simulator/tls.ts";
@@ -67,11 +68,8 @@ async function runInImage(args: string[], env: Record<string, string>, extraBind
   const tokenDir = emptyDir();
   const binds: Array<["bind" | "ro-bind", string, string]> = [["bind", tokenDir, IMAGE.tokenDir], ["ro-bind", keyDir, KEY_DIR], ...extraBinds];
   // Only the image's config env and the pod's: nothing from this process (no HOME, no proxies).
-  const proc = Bun.spawn(sandbox(binds, [IMAGE.executable, ...args]), { env: { ...IMAGE.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr, tokenDir };
+  const r = await runCommand(sandbox(binds, [IMAGE.executable, ...args]), { env: { ...IMAGE.env, ...env }, timeoutMs: 20_000 });
+  return { ...r, tokenDir };
 }
 
 function podEnv(extra: Record<string, string> = {}): Record<string, string> {

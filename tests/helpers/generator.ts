@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { runCommand } from "./run.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/ghapp-token");
 
@@ -24,11 +25,8 @@ export async function runGenerator(args: string[], env: Record<string, string | 
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
   const started = performance.now();
-  const proc = Bun.spawn([requireBinary(), ...args], { env: clean, stdout: "pipe", stderr: "pipe", cwd: opts.cwd ?? tmpdir() });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 25_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  return { code, stdout, stderr, ms: performance.now() - started };
+  const r = await runCommand([requireBinary(), ...args], { env: clean, cwd: opts.cwd ?? tmpdir(), timeoutMs: opts.timeoutMs ?? 25_000 });
+  return { ...r, ms: performance.now() - started };
 }
 
 /** A fresh temporary folder, removed by the returned cleanup. */

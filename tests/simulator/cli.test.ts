@@ -8,6 +8,7 @@ import { request } from "node:https";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { tempDir } from "../helpers/generator.ts";
+import { runCommand } from "../helpers/run.ts";
 import { generateAppKey } from "./simulator.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -17,11 +18,7 @@ const certs = join(work.dir, "certs");
 const appKey = generateAppKey().privateKeyPem;
 const keyFile = join(work.dir, "app.pem");
 
-async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
-}
+const run = (cmd: string[], env: Record<string, string> = {}) => runCommand(cmd, { cwd: ROOT, env: { ...process.env, ...env } });
 
 /** Starts the CLI and waits until it has written simulator.json. */
 async function start(cmd: string[], stateDir: string): Promise<{ proc: Subprocess; state: Record<string, unknown> }> {
