@@ -32,7 +32,7 @@ export interface BuildOptions {
 
 /** The `bun build` arguments: the one definition of the build, for every caller. */
 export function buildArgs({ outfile, target, bytecode = "top-level" }: BuildOptions): string[] {
-  const args = ["build", "generator/src/main.ts", "--compile", "--minify"];
+  const args = ["build", "generator/src/token/main.ts", "--compile", "--minify"];
   // Ship precompiled bytecode: parsing the bundled libraries was most of the start-up time
   // (see npm run bench). Only the top level of each module (depth 0), whose functions are
   // compiled from source when first called: a mint end to end took a median 61 ms so, 44 ms with

@@ -1,8 +1,8 @@
 // The command line: what reaches the commands for each shape of argv. An initContainer passes no
 // argv (or just "mint"); those skip yargs, and must mean exactly what yargs would make of them.
 import { describe, expect, test } from "bun:test";
-import { parseArgv, parseCli } from "../../generator/src/cli.ts";
-import { GhappError } from "../../generator/src/errors.ts";
+import { parseArgv, parseCli } from "../../generator/src/token/cli.ts";
+import { GhappError } from "../../generator/src/core/errors.ts";
 import { generateAppKey } from "../simulator/simulator.ts";
 
 describe("parseArgv", () => {

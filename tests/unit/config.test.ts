@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { parseConfig } from "../../generator/src/config.ts";
-import { mergeOptions } from "../../generator/src/options.ts";
-import { parsePermissions } from "../../generator/src/permissions.ts";
-import { parseDuration } from "../../generator/src/duration.ts";
-import { GhappError } from "../../generator/src/errors.ts";
+import { parseConfig } from "../../generator/src/token/config.ts";
+import { mergeOptions } from "../../generator/src/token/options.ts";
+import { parsePermissions } from "../../generator/src/core/permissions.ts";
+import { parseDuration } from "../../generator/src/core/duration.ts";
+import { GhappError } from "../../generator/src/core/errors.ts";
 
 const base = { APP_ID: "424242", PRIVATE_KEY_FILE: "/var/run/github-app/privateKey" };
 const config = (env: Record<string, string>, flags: Record<string, unknown> = {}) => parseConfig(mergeOptions(flags, { ...base, ...env }));

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { signAppJwt } from "../../generator/src/jwt.ts";
+import { signAppJwt } from "../../generator/src/core/jwt.ts";
 
 const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, createPublicKey } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadPrivateKey, loadPrivateKeyFile } from "../../generator/src/private-key.ts";
-import { GhappError } from "../../generator/src/errors.ts";
+import { loadPrivateKey, loadPrivateKeyFile } from "../../generator/src/core/private-key.ts";
+import { GhappError } from "../../generator/src/core/errors.ts";
 import { tempDir } from "../helpers/generator.ts";
 
 const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });

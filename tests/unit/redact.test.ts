@@ -2,8 +2,8 @@ import { expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { generateKeyPairSync } from "node:crypto";
 import jwt from "jsonwebtoken";
-import { redact, redactString } from "../../generator/src/redact.ts";
-import { createLogger, flushLogger } from "../../generator/src/logger.ts";
+import { redact, redactString } from "../../generator/src/core/redact.ts";
+import { createLogger, flushLogger } from "../../generator/src/core/logger.ts";
 
 const ghs = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 const pat = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";

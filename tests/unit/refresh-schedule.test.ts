@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { nextRefreshDelayMs, retryDelayMs, safetyMarginMs } from "../../generator/src/refresh-schedule.ts";
+import { nextRefreshDelayMs, retryDelayMs, safetyMarginMs } from "../../generator/src/token/refresh-schedule.ts";
 
 const T0 = Date.parse("2026-03-01T12:00:00Z");
 const hour = { issuedAt: T0, expiresAt: T0 + 3_600_000 };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { backoffDelayMs, jitter, MAX_ATTEMPTS, rateLimitWait } from "../../generator/src/retry.ts";
-import { isClockSkewMessage, skewFromDate } from "../../generator/src/clock-skew.ts";
+import { backoffDelayMs, jitter, MAX_ATTEMPTS, rateLimitWait } from "../../generator/src/core/retry.ts";
+import { isClockSkewMessage, skewFromDate } from "../../generator/src/core/clock-skew.ts";
 
 const NOW = Date.parse("2026-03-01T12:00:00Z");
 const headers = (h: Record<string, string>) => new Headers(h);

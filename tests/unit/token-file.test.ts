@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { writeTokenAtomically } from "../../generator/src/token-file.ts";
-import { GhappError } from "../../generator/src/errors.ts";
+import { writeTokenAtomically } from "../../generator/src/token/token-file.ts";
+import { GhappError } from "../../generator/src/core/errors.ts";
 import { tempDir } from "../helpers/generator.ts";
 
 const tmp = tempDir();

@@ -3,9 +3,20 @@
 // GET /repos/{owner}/{repo}/installation or GET /users/{owner}/installation (which also finds
 // organisations); else the app's only installation, paging through GET /app/installations.
 // https://docs.github.com/rest/apps/apps
-import type { Config } from "./config.ts";
 import { configError, GhappError, notFoundError } from "./errors.ts";
 import type { Auth, GitHubClient } from "./github-client.ts";
+
+export interface RepositorySelector {
+  owner?: string;
+  name: string;
+}
+
+/** What selects the installation: an ID, or an owner (with a repository to ask about), or neither. */
+export interface InstallationSelector {
+  installationId?: number;
+  owner?: string;
+  repositories: RepositorySelector[];
+}
 
 export interface InstallationSummary {
   id: number;
@@ -31,7 +42,7 @@ export async function listInstallations(client: GitHubClient, auth: Auth): Promi
   return all.map(summarise);
 }
 
-export async function findInstallation(client: GitHubClient, auth: Auth, config: Config): Promise<number> {
+export async function findInstallation(client: GitHubClient, auth: Auth, config: InstallationSelector): Promise<number> {
   if (config.installationId !== undefined) return config.installationId;
 
   if (config.owner) {

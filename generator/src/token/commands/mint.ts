@@ -2,11 +2,11 @@
 // Order matters: everything that can be checked locally (config, key, output folder) is checked
 // before the first request, so bad input fails fast with exit 2 and leaves no partial output.
 import type { Config } from "../config.ts";
-import { createInstallationToken, type InstallationToken } from "../access-token.ts";
-import { GitHubClient, type GitHubClientOptions } from "../github-client.ts";
-import { findInstallation } from "../installation.ts";
-import type { Logger } from "../logger.ts";
-import { loadPrivateKey, loadPrivateKeyFile, type LoadedKey } from "../private-key.ts";
+import { createInstallationToken, type InstallationToken } from "../../core/access-token.ts";
+import { GitHubClient, type GitHubClientOptions } from "../../core/github-client.ts";
+import { findInstallation } from "../../core/installation.ts";
+import type { Logger } from "../../core/logger.ts";
+import { loadPrivateKey, loadPrivateKeyFile, type LoadedKey } from "../../core/private-key.ts";
 import { checkOutputFolder, writeFileAtomically, writeTokenAtomically } from "../token-file.ts";
 
 export function loadKey(config: Pick<Config, "privateKey" | "privateKeyFile">): LoadedKey {

@@ -1,8 +1,8 @@
 // `ghapp-token installations`: the App's installations as JSON on stdout (id, account, type,
 // repository selection, suspended), for operators choosing OWNER or INSTALLATION_ID.
 import type { Config } from "../config.ts";
-import { listInstallations } from "../installation.ts";
-import type { Logger } from "../logger.ts";
+import { listInstallations } from "../../core/installation.ts";
+import type { Logger } from "../../core/logger.ts";
 import { createClient, loadKey } from "./mint.ts";
 
 export async function runInstallations(config: Config, logger: Logger, stdout: (text: string) => void): Promise<number> {

@@ -1,16 +1,15 @@
 // Turns merged options into a validated Config, or a configuration error (exit 2) that names
 // the variable and the fix. Pure: no IO, so every rule is unit-tested directly.
-import { configError } from "./errors.ts";
-import { parseDuration } from "./duration.ts";
-import { parsePermissions, type PermissionLevel } from "./permissions.ts";
+import { configError } from "../core/errors.ts";
+import { parseDuration } from "../core/duration.ts";
+import { parsePermissions, type PermissionLevel } from "../core/permissions.ts";
 import type { RawOptions } from "./options.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
+import type { LogLevel } from "../core/logger.ts";
+export type { LogLevel };
 
-export interface RepositorySelector {
-  owner?: string;
-  name: string;
-}
+import type { RepositorySelector } from "../core/installation.ts";
+export type { RepositorySelector };
 
 export interface Config {
   appId: string;

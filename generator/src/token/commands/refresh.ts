@@ -7,9 +7,9 @@
 // kubelet is used without a restart. SIGTERM/SIGINT stop it within 2 s (revoking first with
 // REVOKE_ON_EXIT=true).
 import type { Config } from "../config.ts";
-import { ExitCode, GhappError } from "../errors.ts";
+import { ExitCode, GhappError } from "../../core/errors.ts";
 import { startHealthServer } from "../health-server.ts";
-import type { Logger } from "../logger.ts";
+import type { Logger } from "../../core/logger.ts";
 import { Metrics, type RefreshReason } from "../metrics.ts";
 import { nextRefreshDelayMs, retryDelayMs } from "../refresh-schedule.ts";
 import { checkOutputFolder } from "../token-file.ts";

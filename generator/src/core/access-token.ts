@@ -1,7 +1,8 @@
 // Exchanges the app JWT for an installation token:
 // POST /app/installations/{id}/access_tokens, scoped by repository names and permissions.
 // https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app
-import type { Config } from "./config.ts";
+import type { RepositorySelector } from "./installation.ts";
+import type { PermissionLevel } from "./permissions.ts";
 import type { Auth, GitHubClient } from "./github-client.ts";
 
 export interface InstallationToken {
@@ -21,7 +22,7 @@ interface AccessTokenJson {
   repositories?: Array<{ full_name: string }>;
 }
 
-export async function createInstallationToken(client: GitHubClient, auth: Auth, installationId: number, config: Pick<Config, "repositories" | "permissions">): Promise<InstallationToken> {
+export async function createInstallationToken(client: GitHubClient, auth: Auth, installationId: number, config: { repositories: RepositorySelector[]; permissions?: Record<string, PermissionLevel> }): Promise<InstallationToken> {
   const body: Record<string, unknown> = {};
   // GitHub takes names only; the owner is the installation's account.
   if (config.repositories.length) body.repositories = config.repositories.map((r) => r.name);

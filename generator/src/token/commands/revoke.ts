@@ -5,9 +5,9 @@
 // https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token
 import { existsSync, readFileSync } from "node:fs";
 import type { Config } from "../config.ts";
-import { configError, ExitCode, GhappError } from "../errors.ts";
-import type { GitHubClient } from "../github-client.ts";
-import type { Logger } from "../logger.ts";
+import { configError, ExitCode, GhappError } from "../../core/errors.ts";
+import type { GitHubClient } from "../../core/github-client.ts";
+import type { Logger } from "../../core/logger.ts";
 import { createClient } from "./mint.ts";
 
 /** Revokes `token`; true when GitHub revoked it, false when it was already invalid. */

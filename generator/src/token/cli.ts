@@ -1,9 +1,9 @@
 // The command line: yargs parses argv (flags, subcommands, --help, --version); environment
 // variables are merged in by options.ts. Parsing never exits the process: main() decides.
-import { configError } from "./errors.ts";
+import { configError } from "../core/errors.ts";
 import { COMMANDS, isCommand, OPTIONS, type Command } from "./options.ts";
-import { redactString } from "./redact.ts";
-import { VERSION } from "./version.ts";
+import { redactString } from "../core/redact.ts";
+import { VERSION } from "../core/version.ts";
 
 export type CliResult = { kind: "output"; text: string } | { kind: "run"; command: Command; flags: Record<string, unknown> };
 

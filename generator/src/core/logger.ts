@@ -3,10 +3,10 @@
 // can be found among many; a redaction format masks anything secret-shaped as defence in depth.
 import { randomUUID } from "node:crypto";
 import winston from "winston";
-import type { LogLevel } from "./config.ts";
 import { redact, redactString } from "./redact.ts";
 
 export type Logger = winston.Logger;
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const redactFormat = winston.format((info) => {
   const out = info as Record<string | symbol, unknown>;

@@ -6,7 +6,7 @@
 import { accessSync, closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, fchmodSync, constants } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { configError, GhappError, ExitCode } from "./errors.ts";
+import { configError, GhappError, ExitCode } from "../core/errors.ts";
 
 export function checkOutputFolder(path: string, variable = "OUTPUT_PATH"): void {
   const folder = dirname(path);

@@ -2,11 +2,11 @@
 // exit code; the last lines are the only ones that touch `process`.
 import { parseArgv } from "./cli.ts";
 import { parseConfig } from "./config.ts";
-import { GhappError } from "./errors.ts";
-import { correlationId, createLogger, flushLogger, type Logger } from "./logger.ts";
+import { GhappError } from "../core/errors.ts";
+import { correlationId, createLogger, flushLogger, type Logger } from "../core/logger.ts";
 import { mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../core/version.ts";
 
 export interface Io {
   stdout: (text: string) => void;
