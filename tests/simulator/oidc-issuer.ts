@@ -19,7 +19,8 @@
 //          "RS256"                  (default) signed with the current key, or with the key named by `kid`,
 //                                   retired keys included
 //          "none"                   unsigned: header {"alg":"none","typ":"JWT","kid":current}, empty signature
-//          "HS256-with-public-key"  HMAC-SHA256 whose secret is the current public key's SPKI PEM, header
+//          "HS256-with-public-key"  HMAC-SHA256 whose secret is the current public key's SPKI PEM (as Node
+//                                   writes it, final newline included), header
 //                                   kid = the current key's (the RS256/HS256 key-confusion attack)
 //          "unknown-kid"            RS256 with a key that was never published, under a kid not in the JWKS
 //        expired / not yet valid / wrong issuer tokens: set exp, nbf or iss.
@@ -29,8 +30,8 @@
 //
 // Keys are RSA 2048, made on first use (so a simulator that never serves OIDC pays nothing), kid = the
 // key's RFC 7638 thumbprint. Signing goes through jose, the library the broker verifies with.
-import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
-import { randomBytes, randomUUID } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { createPublicKey, randomBytes, randomUUID } from "node:crypto";
 
 export type OidcAlg = "RS256" | "none" | "HS256-with-public-key" | "unknown-kid";
 export const OIDC_ALGS: readonly OidcAlg[] = ["RS256", "none", "HS256-with-public-key", "unknown-kid"];
@@ -79,7 +80,9 @@ async function makeKey(): Promise<Key> {
   const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
-  return { kid, privateKey, publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" }, publicPem: await exportSPKI(publicKey), published: true };
+  // The PEM as Node writes it (final newline included): what a verifier reading a .pem file holds.
+  const publicPem = createPublicKey({ key: { kty: "RSA", n: jwk.n!, e: jwk.e! }, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+  return { kid, privateKey, publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" }, publicPem, published: true };
 }
 
 export function createOidcIssuer(opts: { origin: () => string; now: () => number }): OidcIssuer {
