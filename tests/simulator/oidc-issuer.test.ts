@@ -233,6 +233,10 @@ describe("faults", () => {
       expect(await rejection(token, s)).toBeInstanceOf(Error);
       s.clearFaults();
       expect((await verify(token, s)).payload.sub).toBe(SUB);
+      // A fault without a path is GitHub's: the issuer stays up and the fault waits for GitHub's next request.
+      s.inject({ kind: "status", status: 502 });
+      expect((await fetch(`${s.origin}/oidc/jwks`)).status).toBe(200);
+      expect((await fetch(`${s.url}/rate_limit`)).status).toBe(502);
       // Requests to the issuer are in the request log, like GitHub's.
       expect(s.requests.filter((r) => r.path.startsWith("/oidc")).map((r) => r.status)).toContain(503);
     } finally {

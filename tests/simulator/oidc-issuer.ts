@@ -5,8 +5,9 @@
 // Served without the API prefix; the issuer string is exactly `${origin}/oidc`:
 //   GET /oidc/.well-known/openid-configuration   {issuer, jwks_uri, id_token_signing_alg_values_supported, ...}
 //   GET /oidc/jwks                               {keys: [RS256 public keys, each with kid, alg, use]}
-// Faults (/_simulator/faults) match these paths too: {"kind":"status","status":503,"match":{"path":"/oidc"}}
-// is "the issuer is down".
+// Faults (/_simulator/faults) reach these paths when their match.path does: {"kind":"status","status":503,
+// "match":{"path":"/oidc"}} is "the issuer is down". A fault without a path is GitHub's alone, so that
+// "GitHub is down" leaves the issuer (another service, in reality) up.
 //
 // Control endpoints (no authentication):
 //   POST /_simulator/oidc/token {sub, aud, claims?, expires_in?, iat?, nbf?, exp?, iss?, kid?, alg?} -> {token}

@@ -352,6 +352,14 @@ describe("the runner's side (control endpoints)", () => {
     expect((await control("POST", "/runners/424242/offline")).status).toBe(404);
   });
 
+  test("GitHub can remove a runner on its own, busy or not", async () => {
+    const r = (await control("POST", "/runners/seed", { name: unique("vanish"), labels: [], runner_group_id: 2, busy: true })).body;
+    const res = await fetch(`${sim.origin}/_simulator/runners/${r.id}`, { method: "DELETE" });
+    expect(res.status).toBe(204);
+    expect((await api("GET", `/orgs/acme-org/actions/runners/${r.id}`)).status).toBe(404);
+    expect((await fetch(`${sim.origin}/_simulator/runners/${r.id}`, { method: "DELETE" })).status).toBe(404);
+  });
+
   test("seeds pre-existing runners, offline or busy, in any organization, and lists everything", async () => {
     const offline = await control("POST", "/runners/seed", { name: unique("old"), labels: ["legacy"], runner_group_id: 1, status: "offline" });
     expect(offline.status).toBe(201);
