@@ -151,6 +151,7 @@ describe("simulator CLI for people", () => {
     const { proc, state } = await start([process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", stateDir, "--prefix", "/api/v3"], stateDir);
     try {
       const origin = state.origin as string;
+      expect(state.oidcIssuer).toBe(`${origin}/oidc`);
       // The API URL works too: only its origin counts.
       const r = await run([process.execPath, "tests/simulator/cli.ts", "oidc-token", "--url", `${origin}/api/v3`, "--sub", "team-a", "--aud", "runner-broker", "--claim", "environment=prod", "--claim", "run_id=42"]);
       expect(r.stderr).toBe("");
