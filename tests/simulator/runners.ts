@@ -76,7 +76,6 @@ export interface Runner {
 /** What the simulator needs to know about a runner beyond what GitHub shows. */
 interface HeldRunner extends Runner {
   org: string; // the organization's login, lower case
-  jitConfigSha256?: string;
   jitConfigUsed: boolean;
 }
 
@@ -158,7 +157,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
   const labelIds = new Map<string, number>();
   let nextRunnerId = 101;
 
-  const visible = ({ org: _org, jitConfigSha256: _sha, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
+  const visible = ({ org: _org, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
     ...runner,
     labels: runner.labels.map((l) => ({ ...l })),
   });
@@ -362,8 +361,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
         }
         const r = create(orgKey, input, true);
         const encoded = jitConfig(r, input.work_folder ?? "_work");
-        r.jitConfigSha256 = sha256(encoded);
-        jitConfigs.set(r.jitConfigSha256, r.id);
+        jitConfigs.set(sha256(encoded), r.id);
         return http.json(201, { runner: visible(r), encoded_jit_config: encoded }, rl);
       }
       if (a === "registration-token" && b === undefined && method === "POST") {
