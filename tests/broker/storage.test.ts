@@ -4,6 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { createHash } from "node:crypto";
 import { GhappError } from "../../generator/src/core/errors.ts";
 import { MIGRATIONS } from "../../generator/src/broker/storage/migrations/index.ts";
+import { parseDatabaseUrl } from "../../generator/src/broker/storage/database-url.ts";
+import { openStorage } from "../../generator/src/broker/storage/open.ts";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { LabelPolicy, RunnerReservation, Storage } from "../../generator/src/broker/storage/storage.ts";
 import { BACKENDS, type TestDatabase } from "./storage-backends.ts";
 
@@ -424,5 +429,105 @@ for (const backend of BACKENDS) {
       await expect(db.raw(insert, [true, "AABF3JGZDX3P5PMEXLND6TS6FCWO6"])).rejects.toThrow();
       await db.raw(insert, [true, sha256("fine")]);
     });
+
+    // ---- the database failing ---------------------------------------------------------------
+
+    if (backend.name === "postgres") {
+      test("a wrong password is a configuration error naming DATABASE_URL, and no password appears in it", async () => {
+        await fresh();
+        const url = new URL(db.url);
+        const right = decodeURIComponent(url.password);
+        url.password = "wrong-Passw0rd-xyz";
+        const error = await openStorage(url.href).migrate().catch((e) => e);
+        expect(error).toBeInstanceOf(GhappError);
+        expect(error.exitCode).toBe(2);
+        expect(error.message).toContain("DATABASE_URL");
+        expect(error.message).toContain(":***@127.0.0.1");
+        for (const secret of ["wrong-Passw0rd-xyz", right]) expect(error.message.includes(secret) ? "password in message" : "clean").toBe("clean");
+      });
+
+      test("a database that does not exist is a configuration error", async () => {
+        await fresh();
+        const url = new URL(db.url);
+        url.pathname = "/no_such_database";
+        const error = await openStorage(url.href).migrate().catch((e) => e);
+        expect(error.exitCode).toBe(2);
+      });
+
+      test("a server that does not answer is 'unavailable' (exit 5), and the password stays out of the message", async () => {
+        await fresh();
+        const url = new URL(db.url);
+        const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+        url.port = String(listener.port);
+        listener.stop(true);
+        const s = openStorage(url.href);
+        const error = await s.ping().catch((e) => e);
+        await s.close();
+        expect(error).toBeInstanceOf(GhappError);
+        expect(error.exitCode).toBe(5);
+        expect(error.message).toContain("is unavailable");
+        expect(error.message.includes(decodeURIComponent(url.password)) ? "password in message" : "clean").toBe("clean");
+      });
+    }
   });
 }
+
+describe("DATABASE_URL", () => {
+  const configMessage = (value: string) => {
+    try {
+      openStorage(value);
+    } catch (error) {
+      expect(error).toBeInstanceOf(GhappError);
+      expect((error as GhappError).exitCode).toBe(2);
+      return (error as GhappError).message;
+    }
+    throw new Error(`${value} was accepted`);
+  };
+
+  test("sqlite:/// is an absolute path, sqlite:// a path relative to the working folder", () => {
+    expect(parseDatabaseUrl("sqlite:///var/lib/runner-broker/broker.db")).toMatchObject({ kind: "sqlite", path: "/var/lib/runner-broker/broker.db" });
+    expect(parseDatabaseUrl("sqlite://data/broker.db", "/srv/app")).toMatchObject({ kind: "sqlite", path: "/srv/app/data/broker.db" });
+    expect(parseDatabaseUrl("postgresql://u:p@db.internal:5432/broker?sslmode=require")).toMatchObject({ kind: "postgres", display: "postgresql://u:***@db.internal:5432/broker?sslmode=require" });
+  });
+
+  test("an unsupported scheme is refused naming DATABASE_URL and both accepted forms, never the password", () => {
+    const message = configMessage("mysql://broker:hunter2-secret@db/broker");
+    expect(message).toContain('DATABASE_URL has the scheme "mysql:"');
+    expect(message).toContain("sqlite:///var/lib/runner-broker/broker.db");
+    expect(message).toContain("postgres://USER:PASSWORD@HOST:5432/DATABASE");
+    expect(message).not.toContain("hunter2");
+  });
+
+  test("empty values, missing files and hosts, and bad paths are refused with the fix", () => {
+    expect(configMessage("")).toContain("DATABASE_URL is empty");
+    expect(configMessage("broker.db")).toContain("DATABASE_URL has no scheme");
+    expect(configMessage("sqlite://")).toContain("names no file");
+    expect(configMessage("sqlite:///tmp/")).toContain("names a folder");
+    expect(configMessage("sqlite:///tmp/x.db?mode=ro")).toContain("takes no options");
+    expect(configMessage("sqlite:///no/such/folder/broker.db")).toContain("folder /no/such/folder does not exist");
+    expect(configMessage("postgres://u:pa@ss@/db")).not.toContain("pa@ss");
+    expect(configMessage("postgres:///broker")).toContain("names no host");
+  });
+
+  test("a file that is not a SQLite database is a configuration error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "broker-url-"));
+    try {
+      writeFileSync(join(dir, "notes.db"), "this is not a database, just text long enough to be read as a header\n".repeat(20));
+      expect(configMessage(`sqlite://${join(dir, "notes.db")}`)).toContain("it is not a SQLite database");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a new SQLite file is readable by the broker's user only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "broker-url-"));
+    try {
+      const s = openStorage(`sqlite://${join(dir, "broker.db")}`);
+      await s.migrate();
+      await s.close();
+      expect(statSync(join(dir, "broker.db")).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
