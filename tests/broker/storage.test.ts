@@ -446,6 +446,17 @@ for (const backend of BACKENDS) {
         for (const secret of ["wrong-Passw0rd-xyz", right]) expect(error.message.includes(secret) ? "password in message" : "clean").toBe("clean");
       });
 
+      test("a read-only database (a standby) is 'unavailable' for writes, never a silent success", async () => {
+        await fresh();
+        const name = new URL(db.url).pathname.slice(1);
+        await db.raw(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+        const s = another(); // a new pool: the setting applies to new sessions
+        const error = await s.appendAudit({ actor: "a", action: "x", result: "success" }).catch((e) => e);
+        expect(error).toBeInstanceOf(GhappError);
+        expect(error.exitCode).toBe(5);
+        expect(await s.listAudit()).toEqual([]);
+      });
+
       test("a database that does not exist is a configuration error", async () => {
         await fresh();
         const url = new URL(db.url);
