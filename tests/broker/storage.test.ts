@@ -147,7 +147,10 @@ for (const backend of BACKENDS) {
       clock.advance(10);
       const deleted = await storage.updateRunner(r.runner.id, { status: "deleted" });
       expect(deleted?.deletedAt?.getTime()).toBe(clock.at());
-      await expect(storage.updateRunner(r.runner.id, { status: "active" })).rejects.toThrow("stays deleted");
+      clock.advance(10);
+      const revived = await storage.updateRunner(r.runner.id, { status: "active", lastSeenAt: clock.now() });
+      expect(revived).toMatchObject({ status: "deleted", deletedAt: deleted!.deletedAt, lastSeenAt: clock.now() });
+      expect((await storage.updateRunner(r.runner.id, { status: "deleted" }))?.deletedAt).toEqual(deleted!.deletedAt);
       expect(await storage.countLiveRunners(r.runner.provisionedBy)).toBe(0);
       expect(await storage.getRunnerByName("runner-1")).toBeNull();
       expect((await storage.getRunnerByName("runner-1", { includeDeleted: true }))?.id).toBe(r.runner.id);
