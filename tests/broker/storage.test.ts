@@ -306,6 +306,21 @@ for (const backend of BACKENDS) {
       expect((await storage.reserveRunner(reservation())).ok).toBe(true);
     });
 
+    test("calling the Storage itself inside its own transaction is refused at once, not a hang", async () => {
+      await fresh();
+      const error = await storage
+        .transaction(async () => {
+          await storage.reserveRunner(reservation());
+        })
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toContain("use the transaction's tx argument");
+      expect(await storage.listRunners()).toEqual([]);
+      // Concurrent top-level calls are not nested ones.
+      const [a, b] = await Promise.all([storage.reserveRunner(reservation({ name: "a" })), storage.transaction((tx) => tx.reserveRunner(reservation({ name: "b" })))]);
+      expect([a.ok, b.ok]).toEqual([true, true]);
+    });
+
     // ---- quota and names under concurrency ------------------------------------------------
 
     test("50 concurrent reservations by one identity with max_runners 5, from several handles, give exactly 5", async () => {

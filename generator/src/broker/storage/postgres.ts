@@ -157,10 +157,6 @@ export class PostgresStorage extends SqlStorage {
     }
   }
 
-  async ping(): Promise<void> {
-    await this.withTransaction("read", (db) => db.all("SELECT 1 AS ok"));
-  }
-
   async close(): Promise<void> {
     await this.driver.close();
   }

@@ -138,10 +138,6 @@ export class SqliteStorage extends SqlStorage {
     });
   }
 
-  async ping(): Promise<void> {
-    await this.withTransaction("read", (db) => db.all("SELECT 1 AS ok"));
-  }
-
   async close(): Promise<void> {
     await this.serial(async () => {
       if (this.closed) return;
