@@ -321,6 +321,21 @@ for (const backend of BACKENDS) {
       expect([a.ok, b.ok]).toEqual([true, true]);
     });
 
+    test("a write held up by another process's lock longer than lockTimeoutMs fails as unavailable, and works once it is free", async () => {
+      await fresh();
+      const impatient = db.open({ now: clock.now, lockTimeoutMs: 300 });
+      opened.push(impatient);
+      const release = await db.holdQuotaLock("repo:acme/app:ref:refs/heads/main");
+      const started = Date.now();
+      const error = await impatient.reserveRunner(reservation()).catch((e) => e);
+      const waited = Date.now() - started;
+      await release();
+      expect(error).toBeInstanceOf(GhappError);
+      expect(error.exitCode).toBe(5);
+      expect(waited).toBeGreaterThanOrEqual(250);
+      expect((await impatient.reserveRunner(reservation())).ok).toBe(true);
+    });
+
     // ---- quota and names under concurrency ------------------------------------------------
 
     test("50 concurrent reservations by one identity with max_runners 5, from several handles, give exactly 5", async () => {

@@ -13,6 +13,8 @@ export interface ScriptExecutor extends SqlExecutor {
   script(sql: string): Promise<void>;
 }
 
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
 // Declaration merging: the StorageOps methods are installed in the constructor, each wrapped in
 // its own transaction (writes) or snapshot (reads).
 export interface SqlStorage extends StorageOps {}

@@ -372,4 +372,9 @@ export interface Storage extends StorageOps {
 export interface StorageOptions {
   /** The clock every timestamp comes from (default: () => new Date()). */
   now?: () => Date;
+  /**
+   * How long a write waits for a lock another holds (SQLite: the write lock; PostgreSQL: a row
+   * or advisory lock, lock_timeout) before failing as unavailable. Default 10 s.
+   */
+  lockTimeoutMs?: number;
 }
