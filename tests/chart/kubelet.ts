@@ -7,7 +7,7 @@
 // does, every container also gets the pod's API token at /var/run/secrets/kubernetes.io/serviceaccount
 // unless the pod says `automountServiceAccountToken: false`. The "image" is this machine's root
 // filesystem; its PATH is the only env added, as an image's config would add it.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
@@ -31,7 +31,7 @@ type Volume = {
   secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
 };
-export type Container = { name?: string; command?: string[]; args?: string[]; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
+export type Container = { name?: string; command?: string[]; args?: string[]; workingDir?: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
 export type PodTemplate = { automountServiceAccountToken?: boolean; volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
 export class KubeletError extends Error {}
@@ -131,10 +131,26 @@ export class Pod {
     const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
     const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
     const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
-    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts.
-    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run"];
-    // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
     const mounts = this.mounts(c);
+    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts. A
+    // mount point at the top (/workspace) the host lacks needs a root of our own: a tmpfs with the
+    // host's entries bound back, made read-only once the mount points exist.
+    const top = (m: Mount) => `/${m.mountPath.split("/").filter(Boolean)[0] ?? ""}`;
+    const missing = [...new Set(mounts.map(top))].filter((dir) => !existsSync(dir));
+    const args = ["bwrap"];
+    if (missing.length) {
+      args.push("--tmpfs", "/");
+      for (const entry of readdirSync("/", { withFileTypes: true })) {
+        if (["proc", "dev", "run"].includes(entry.name)) continue;
+        if (entry.isSymbolicLink()) args.push("--symlink", readlinkSync(join("/", entry.name)), join("/", entry.name));
+        else args.push("--ro-bind", join("/", entry.name), join("/", entry.name));
+      }
+      for (const dir of missing) args.push("--perms", "0755", "--dir", dir);
+    } else {
+      args.push("--ro-bind", "/", "/");
+    }
+    args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run");
+    // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
     if (mounts.some((m) => m.mountPath.startsWith("/etc/"))) {
       args.push("--tmpfs", "/etc");
       for (const entry of readdirSync("/etc")) args.push("--ro-bind", join("/etc", entry), join("/etc", entry));
@@ -149,6 +165,8 @@ export class Pod {
       }
       args.push(m.readOnly ? "--ro-bind" : "--bind", this.volume(m.name), path);
     }
+    if (missing.length) args.push("--remount-ro", "/");
+    if (c.workingDir) args.push("--chdir", c.workingDir);
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
     return runCommand([...args, "--", ...setpriv, ...command], { env: this.env(c) });

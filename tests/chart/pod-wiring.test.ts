@@ -56,7 +56,7 @@ function fixtures(privateKey: string): Fixtures {
 }
 
 describe("pod wiring: chart and generator agree", () => {
-  test("the initContainer mints into the shared volume and test-github-app's script proves it with gh", async () => {
+  test("the initContainer mints into the shared volume and test-github-app's script proves it with gh, then revokes it", async () => {
     const { pod: spec, app } = await renderPod();
     expect(app).toBe("rex");
     const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
@@ -78,6 +78,9 @@ describe("pod wiring: chart and generator agree", () => {
       expectNoSecrets(init.stdout + init.stderr + main.stdout + main.stderr, [token]);
       // gh really called the simulator with the minted token
       expect(sim.requests.some((r) => r.path.startsWith("/installation/repositories") && r.headers.authorization?.endsWith(token))).toBe(true);
+      // and the script revoked it when done, so it is dead now rather than for the rest of its hour
+      expect(main.stdout).toContain("token revoked");
+      expect(sim.tokens.get(token)?.revoked).toBe(true);
     } finally {
       pod.cleanup();
     }
