@@ -10,7 +10,7 @@ import { makeSelfSignedCert } from "../simulator/tls.ts";
 import { BINARY, requireBinary, tempDir } from "../helpers/generator.ts";
 import { expectNoSecrets } from "../helpers/secrets.ts";
 import { renderChart } from "./render.ts";
-import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Fixtures, type PodTemplate } from "./kubelet.ts";
+import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Container, type Fixtures, type PodTemplate } from "./kubelet.ts";
 
 let sim: Simulator;
 let ca: string;
@@ -144,6 +144,33 @@ describe("pod wiring: chart and generator agree", () => {
       pod.cleanup();
     }
   });
+
+  test("run-with-refresh: the sidecar replaces the token and revokes its last one when stopped at the end of the step", async () => {
+    const { pod: spec } = await renderPod([], "run-with-refresh");
+    const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+    try {
+      expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
+      const tokenFile = join(pod.volume("github-token"), "token");
+      const first = readFileSync(tokenFile, "utf8");
+      // The rendered sidecar, on a port of its own: this machine is not a pod network namespace.
+      const rendered = (spec as PodTemplate & { sidecars: Container[] }).sidecars[0]!;
+      expect(rendered.env).toContainEqual({ name: "REVOKE_ON_EXIT", value: "true" });
+      const sidecar = pod.start({ ...rendered, env: rendered.env!.map((e) => (e.name === "LISTEN_ADDR" ? { ...e, value: "127.0.0.1:0" } : e)) }, [BINARY]);
+      let current = first;
+      for (let i = 0; i < 100 && current === first; i++) {
+        await Bun.sleep(100);
+        current = readFileSync(tokenFile, "utf8");
+      }
+      expect(current).not.toBe(first);
+      expect(sim.tokens.get(current)?.revoked).toBe(false);
+      const stopped = await sidecar.stop();
+      expect(stopped.code).toBe(0);
+      expect(sim.tokens.get(current)?.revoked).toBe(true);
+      expectNoSecrets(stopped.stdout + stopped.stderr, [first, current]);
+    } finally {
+      pod.cleanup();
+    }
+  }, 30_000);
 
   test("a broken key in the Secret fails the initContainer fast with exit 2, and no token is written", async () => {
     const { pod: spec } = await renderPod();
