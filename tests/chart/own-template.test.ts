@@ -3,13 +3,12 @@
 // hold the copyable blocks to what the chart renders, so the documented block cannot drift from the
 // chart, and run the template the way a kubelet would, against the GitHub simulator over TLS.
 // (Argo's validator judges the file with the other examples, in schemas.test.ts.)
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSimulator, type Simulator } from "../simulator/simulator.ts";
-import { makeSelfSignedCert } from "../simulator/tls.ts";
-import { BINARY, requireBinary, tempDir } from "../helpers/generator.ts";
+import { BINARY } from "../helpers/generator.ts";
 import { expectNoSecrets } from "../helpers/secrets.ts";
+import { useGhesSimulator } from "./ghes.ts";
 import { parseYaml, renderChart, ROOT } from "./render.ts";
 import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Container, type PodTemplate } from "./kubelet.ts";
 
@@ -51,27 +50,15 @@ describe("adding a token to a template you already have", () => {
   });
 
   describe("run as a kubelet would", () => {
-    let sim: Simulator;
-    let ca: string;
-    const certs = tempDir();
-    beforeAll(async () => {
-      requireBinary();
-      const tls = makeSelfSignedCert(certs.dir);
-      ca = tls.cert;
-      sim = await startSimulator({ tls: { cert: tls.cert, key: tls.key }, prefix: "/api/v3" });
-    });
-    afterAll(async () => {
-      await sim.close();
-      certs.cleanup();
-    });
+    const server = useGhesSimulator();
 
     test("the generator mints for the user's UID, the step uses its own volumes, input and outputs, and revokes the token", async () => {
       // What a GitHub Enterprise Server install adds to the block (github.caConfigMap and github.apiUrl
       // in the chart): the simulator's API URL and its private CA, for the generator and for gh.
-      const apiUrl = `https://localhost:${sim.port}/api/v3`;
+      const { sim, ca, apiUrl } = server;
       const caMount = { name: "github-ca", mountPath: "/etc/ghapp-tokens/ca", readOnly: true };
       const init = own.initContainers![0]!;
-      const ghes = {
+      const step = {
         ...own,
         // Argo gives every pod of the Workflow its spec-level automountServiceAccountToken.
         automountServiceAccountToken: own.automountServiceAccountToken ?? spec.automountServiceAccountToken,
@@ -84,15 +71,15 @@ describe("adding a token to a template you already have", () => {
           volumeMounts: [...own.container.volumeMounts!, caMount, { name: "input-artifacts", mountPath: "/inputs", readOnly: true }],
         },
       };
-      const pod = new Pod(ghes, { secrets: { "github-app-rex": { appId: String(sim.app.id), privateKey: sim.app.privateKeyPem } }, configMaps: { "ghes-ca": { "ca.crt": ca } } });
+      const pod = new Pod(step, { secrets: { "github-app-rex": { appId: String(sim.app.id), privateKey: sim.app.privateKeyPem } }, configMaps: { "ghes-ca": { "ca.crt": ca } } });
       try {
         for (const artifact of own.inputs!.artifacts!) writeFileSync(join(pod.volume("input-artifacts"), artifact.path.replace(/^\/inputs\//, "")), artifact.raw!.data);
-        const minted = await pod.run(ghes.initContainers[0]!, [BINARY]);
+        const minted = await pod.run(step.initContainers[0]!, [BINARY]);
         expect(minted.code).toBe(0);
         const token = readFileSync(join(pod.volume("github-token"), "token"), "utf8");
         expect(sim.tokens.has(token)).toBe(true);
 
-        const main = await pod.run(ghes.container);
+        const main = await pod.run(step.container);
         expect(main.stderr).toBe("");
         expect(main.code).toBe(0);
         // What Argo's wait container would collect as the outputs.
@@ -103,7 +90,7 @@ describe("adding a token to a template you already have", () => {
         expectNoSecrets(notes + minted.stdout + minted.stderr + main.stdout, [token]);
         expect(sim.tokens.get(token)?.revoked).toBe(true);
         // The main container ran as its own user and saw neither a ServiceAccount token nor the key.
-        const probe = await pod.run({ ...ghes.container, command: ["sh", "-c"], args: [`id -u; test ! -e ${SERVICE_ACCOUNT_DIR}/token && test ! -e /var/run/github-app/privateKey`] });
+        const probe = await pod.run({ ...step.container, command: ["sh", "-c"], args: [`id -u; test ! -e ${SERVICE_ACCOUNT_DIR}/token && test ! -e /var/run/github-app/privateKey`] });
         expect(probe.stdout.trim()).toBe("1000");
         expect(probe.code).toBe(0);
       } finally {
