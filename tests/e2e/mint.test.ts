@@ -41,7 +41,8 @@ describe("minting", () => {
     const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
     expect(r.code).toBe(0);
     const token = readFileSync(tokenPath(), "utf8");
-    expect(token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    // GitHub's form since April 2026 (the simulator's default): ghs_<appid>_<JWT>
+    expect(token).toMatch(new RegExp(`^ghs_${sim.app.id}_eyJ[A-Za-z0-9_.-]{400,}$`));
     expect(sim.tokens.has(token)).toBe(true);
     expect(statSync(tokenPath()).mode & 0o777).toBe(0o600);
     const meta = JSON.parse(readFileSync(join(out, "token.json"), "utf8"));
@@ -222,8 +223,8 @@ describe("when GitHub misbehaves", () => {
   });
 
   test("retries a request that times out", async () => {
-    sim.inject({ kind: "delay", ms: 2000, times: 1 });
-    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REQUEST_TIMEOUT: "300ms" }));
+    sim.inject({ kind: "delay", ms: 2500, times: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REQUEST_TIMEOUT: "1s" }));
     expect(r.code).toBe(0);
     expect(logLines(r.stderr).some((l) => l.reason === "timeout")).toBe(true);
   });

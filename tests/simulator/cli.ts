@@ -8,7 +8,7 @@
 //
 // Usage: bun tests/simulator/cli.ts --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
 //          [--tls | --tls-cert FILE --tls-key FILE] [--public-url URL]
-//          [--app-id N] [--app-key-file FILE] [--token-ttl 3600]
+//          [--app-id N] [--app-key-file FILE] [--token-ttl 3600] [--token-format jwt|classic]
 //
 // In a pod: --listen 0.0.0.0:8443 --public-url https://github-sim.NS.svc/api/v3 (the name clients
 // use, so Link headers and access_tokens_url point there), --tls-cert/--tls-key from a Secret
@@ -22,7 +22,7 @@ import { makeSelfSignedCert } from "./tls.ts";
 
 const USAGE =
   "usage: bun tests/simulator/cli.ts --state-dir DIR [--listen HOST:PORT] [--prefix /api/v3] " +
-  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS]";
+  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS] [--token-format jwt|classic]";
 
 function fail(message: string): never {
   console.error(`simulator: ${message}\n${USAGE}`);
@@ -41,9 +41,11 @@ const { values } = parseArgs({
     "app-key-file": { type: "string" },
     "token-ttl": { type: "string", default: "3600" },
     prefix: { type: "string", default: "" },
+    "token-format": { type: "string", default: "jwt" },
   },
 });
 const stateDir = values["state-dir"] ?? fail("--state-dir is required");
+const tokenFormat = values["token-format"] === "classic" || values["token-format"] === "jwt" ? values["token-format"] : fail("--token-format is jwt or classic");
 const [hostname = "127.0.0.1", port = "0"] = values.listen!.split(/:(?=\d+$)/);
 if (!!values["tls-cert"] !== !!values["tls-key"]) fail("--tls-cert and --tls-key go together");
 const appId = values["app-id"] === undefined ? undefined : Number(values["app-id"]);
@@ -72,6 +74,7 @@ const sim = await startSimulator({
   port: Number(port),
   prefix: values.prefix,
   tokenTtlSeconds: Number(values["token-ttl"]),
+  tokenFormat,
   ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
   ...(appId !== undefined ? { appId } : {}),
   ...(values["app-key-file"] ? { appPrivateKeyPem: readFileSync(values["app-key-file"], "utf8") } : {}),
