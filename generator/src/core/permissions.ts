@@ -7,6 +7,7 @@
 // before a token is minted, rather than as a 422 from GitHub. Entries are named by position,
 // never repeated: a mistyped value may be a secret pasted into the wrong variable.
 import { configError } from "./errors.ts";
+import { closest } from "./suggest.ts";
 
 export type PermissionLevel = "read" | "write" | "admin";
 
@@ -74,27 +75,6 @@ export const GITHUB_PERMISSIONS: Readonly<Record<string, readonly PermissionLeve
   // enterprise permissions
   enterprise_custom_properties_for_organizations: RWA,
 };
-
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-/** The closest of `candidates` to `word`, when it is close enough to be a typo. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const name of candidates) {
-    const d = distance(word.toLowerCase(), name);
-    if (!best || d < best.d) best = { name, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(best.name.length / 4)) ? best.name : undefined;
-}
 
 export function parsePermissions(value: string): Record<string, PermissionLevel> {
   const result: Record<string, PermissionLevel> = {};
