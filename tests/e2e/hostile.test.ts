@@ -42,6 +42,16 @@ const lastError = (stderr: string) => String(logLines(stderr).filter((l) => l.le
 const folderOf = (e: { OUTPUT_PATH: string }) => readdirSync(join(e.OUTPUT_PATH, ".."));
 const TOKEN_POST = { method: "POST", path: "/access_tokens" };
 
+/** GitHub "answers" the token request with `body`: mint must fail with exit 5 saying `says`, writing nothing. */
+async function expectTokenAnswerRefused(body: unknown, says: string) {
+  hostile.next(TOKEN_POST, { kind: "json", status: 201, body });
+  const e = env();
+  const r = await runGenerator([], e);
+  expect(r.code).toBe(5);
+  expect(lastError(r.stderr)).toContain(says);
+  expect(existsSync(e.OUTPUT_PATH)).toBe(false);
+}
+
 async function freePort(): Promise<number> {
   const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = s.port!;
@@ -110,12 +120,7 @@ describe("an answer that is not GitHub's", () => {
       [{ token: `ghs_${"x".repeat(3000)}`, expires_at: exp() }, "not made of token characters"],
       [[fakeToken()], "is not a JSON object"],
     ] as const) {
-      hostile.next(TOKEN_POST, { kind: "json", status: 201, body });
-      const e = env();
-      const r = await runGenerator([], e);
-      expect(r.code).toBe(5);
-      expect(lastError(r.stderr)).toContain(says);
-      expect(existsSync(e.OUTPUT_PATH)).toBe(false);
+      await expectTokenAnswerRefused(body, says);
     }
   });
 
@@ -126,12 +131,7 @@ describe("an answer that is not GitHub's", () => {
       ["soon", "no valid expires_at"],
       [12345, "no valid expires_at"],
     ] as const) {
-      hostile.next(TOKEN_POST, { kind: "json", status: 201, body: { token: fakeToken(), expires_at: expires } });
-      const e = env();
-      const r = await runGenerator([], e);
-      expect(r.code).toBe(5);
-      expect(lastError(r.stderr)).toContain(says);
-      expect(existsSync(e.OUTPUT_PATH)).toBe(false);
+      await expectTokenAnswerRefused({ token: fakeToken(), expires_at: expires }, says);
     }
   });
 
