@@ -37,7 +37,7 @@ export async function runRevoke(config: Config, logger: Logger): Promise<number>
   } catch (e) {
     if (e instanceof GhappError) throw e;
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      logger.info("no token file: nothing to revoke", { path: config.outputPath });
+      logger.info("no token file at OUTPUT_PATH: nothing to revoke");
       return 0;
     }
     throw configError(`OUTPUT_PATH cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"}): make it readable by this user`);
@@ -50,7 +50,7 @@ export async function runRevoke(config: Config, logger: Logger): Promise<number>
     throw configError(`OUTPUT_PATH cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"}): make it readable by this user`);
   }
   if (!token) {
-    logger.info("the token file is empty: nothing to revoke", { path: config.outputPath });
+    logger.info("the token file is empty: nothing to revoke");
     return 0;
   }
   // Both forms: ghs_ + 36 alphanumerics, and ghs_<appid>_<JWT> (token-format.ts).
