@@ -364,6 +364,21 @@ describe("a node clock hours off GitHub's", () => {
   });
   afterAll(() => sim.close());
 
+  test("a rate-limit reset is read in GitHub's time: a node 2 h behind waits the second GitHub asks, not 2 h", async () => {
+    sim.setClockOffset(7200);
+    sim.inject({ kind: "primary-rate-limit", resetIn: 1 });
+    try {
+      const r = await runGenerator([], env({ APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(tmp.dir, "sim.pem"), GITHUB_API_URL: sim.url }));
+      expect(r.code).toBe(0);
+      expect(r.ms).toBeLessThan(8000);
+      // the retry after the wait is signed afresh in GitHub's time (learnt from the 403): no clock-skew 401 on the way
+      expect(sim.requests.map((q) => q.status)).toEqual([403, 201]);
+    } finally {
+      sim.setClockOffset(0);
+      sim.reset();
+    }
+  });
+
   for (const [label, offsetSeconds] of [["2 h ahead of GitHub", -7200], ["2 h behind GitHub", 7200]] as const) {
     test(`a node ${label} mints once, schedules the next refresh at 48 min of GitHub's time, and is healthy`, async () => {
       sim.setClockOffset(offsetSeconds);

@@ -149,7 +149,8 @@ export class GitHubClient {
             log.debug("github response", { method: request.method, path: new URL(request.url).pathname, status: response.status, attempt: retryCount + 1 });
             if (response.status !== 403 && response.status !== 429) return;
             const message = githubMessage(await response.clone().json().catch(() => undefined));
-            const limit = rateLimitWait(response.status, response.headers, message, this.now());
+            // x-ratelimit-reset is in GitHub's clock
+            const limit = rateLimitWait(response.status, response.headers, message, this.githubNow());
             if (!limit || retryCount >= MAX_ATTEMPTS - 1) return;
             if (limit.waitMs > opts.maxRetryWaitMs) {
               throw unavailableError(
@@ -197,9 +198,13 @@ export class GitHubClient {
 
   /** Sends one request (with ky's retries); on a clock-skew 401 re-signs the JWT once. */
   async request<T>(method: "GET" | "POST" | "DELETE", path: string, auth: Auth, body?: unknown): Promise<GitHubResponse<T>> {
+    const sign = () => ("token" in auth ? `token ${auth.token}` : `Bearer ${signAppJwt(auth.app.appId, auth.app.key, this.githubNow())}`);
+    // Each retry gets a JWT signed afresh in GitHub's time (learnt from the answer that caused
+    // it): a rate-limit wait may outlast the JWT's 9 minutes, and the first answer may have
+    // shown this host's clock to be off.
+    const resign = "app" in auth ? { hooks: { beforeRetry: [({ request }: { request: Request }) => void request.headers.set("authorization", sign())] } } : {};
     const send = async () => {
-      const authorization = "token" in auth ? `token ${auth.token}` : `Bearer ${signAppJwt(auth.app.appId, auth.app.key, this.now() + this.skewMs)}`;
-      const res = await this.http(path.replace(/^\//, ""), { method, headers: { authorization }, ...(body === undefined ? {} : { json: body }) });
+      const res = await this.http(path.replace(/^\//, ""), { method, headers: { authorization: sign() }, ...resign, ...(body === undefined ? {} : { json: body }) });
       const text = await res.text();
       if (res.status === 204) return { data: undefined as T, status: res.status, headers: res.headers };
       try {
@@ -260,7 +265,7 @@ export class GitHubClient {
       const details = { status, githubMessage: message, request: where };
       if (status === 401) return credentialsError(`${gh} (${where}): the App ID or private key is wrong, or the key was revoked; check the secret's appId and privateKey`, details);
       if (status === 403 || status === 429) {
-        if (rateLimitWait(status, error.response.headers, message, this.now())) {
+        if (rateLimitWait(status, error.response.headers, message, this.githubNow())) {
           return unavailableError(`${gh} (${where}): still rate limited after ${MAX_ATTEMPTS} attempts; retry later`, details);
         }
         return credentialsError(`${gh} (${where}): the App may not have the permission, or the installation is suspended; check the App's installation settings`, details);
