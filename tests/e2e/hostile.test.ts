@@ -152,6 +152,19 @@ describe("an answer that is not GitHub's", () => {
   }, 20_000);
 });
 
+describe("an installation answer that is not GitHub's", () => {
+  test("an id that is not a positive integer never reaches the next request's path", async () => {
+    for (const id of ["1001/../../../admin", -1, 1.5, 2 ** 60, null]) {
+      hostile.next({ method: "GET" }, { kind: "json", status: 200, body: { id, account: { login: "acme-org", type: "Organization" } } });
+      const r = await runGenerator([], env({ INSTALLATION_ID: "", OWNER: "acme-org" }));
+      expect(r.code).toBe(5);
+      expect(lastError(r.stderr)).toContain("GitHub's answer about the installation is malformed");
+      expect(hostile.requests.filter((q) => q.method === "POST")).toEqual([]);
+      hostile.reset();
+    }
+  });
+});
+
 describe("redirects to another host", () => {
   test("are not followed: no request reaches the other host, and mint is exit 5", async () => {
     hostile.next(TOKEN_POST, { kind: "redirect", to: foreign.origin });
