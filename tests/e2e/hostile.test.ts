@@ -143,9 +143,12 @@ describe("an answer that is not GitHub's", () => {
       const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
       expect(code).toBe(5);
       expect(lastError(stderr)).toContain("larger than 1024 KiB");
-      // within the chart's memory limit for the generator (96Mi); a plain mint peaks near 55 MiB
-      expect(proc.resourceUsage()!.maxRSS / 1024 ** 2).toBeLessThan(96); // maxRSS is in bytes
-      expect(hostile.hugeBytesSent).toBeLessThan(64 * 1024 ** 2);
+      // Refused after 1 MiB read: the server got to send a few MiB (socket buffers), not the
+      // 512 MiB it offers, and the process stays within the chart's memory limit for the
+      // generator (96Mi; a plain mint peaks near 55 MiB). maxRSS is in bytes.
+      const seen = { sentMiB: Math.round(hostile.hugeBytesSent / 1024 ** 2), maxRssMiB: Math.round(proc.resourceUsage()!.maxRSS / 1024 ** 2) };
+      expect(seen.sentMiB).toBeLessThan(64);
+      expect(seen.maxRssMiB < 96 ? "within the limit" : seen).toBe("within the limit");
       expect(existsSync(e.OUTPUT_PATH)).toBe(false);
       hostile.reset();
     }

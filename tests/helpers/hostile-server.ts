@@ -107,11 +107,11 @@ export async function startHostileServer(): Promise<HostileServer> {
         const chunk = Buffer.alloc(64 * 1024, 0x20);
         res.write('{"token":"');
         const pump = () => {
-          while (!res.destroyed && res.write(chunk)) {
-            hugeBytesSent += chunk.length;
+          while (!res.destroyed) {
             if (hugeBytesSent > 512 * 1024 ** 2) return res.destroy(); // a safety stop for the fixture itself
+            hugeBytesSent += chunk.length;
+            if (!res.write(chunk)) return res.once("drain", pump);
           }
-          if (!res.destroyed) res.once("drain", pump);
         };
         res.on("close", () => open.delete(res));
         return pump();
