@@ -83,8 +83,10 @@ export async function runMint(config: Config, logger: Logger, deps: { onSignal?:
   // SIGTERM/SIGINT (a pod deleted mid-mint) stop it before anything is written. Files are written
   // synchronously, so a handler never runs halfway through a write: no temporary file survives.
   let stoppedBy: string | undefined;
+  let settled = false;
   const stopped = new Promise<number>((resolve) =>
     deps.onSignal?.((signal) => {
+      if (settled) return; // the token is written (or the mint failed): nothing left to stop
       stoppedBy = signal;
       logger.warn(`stopped by ${signal} before the token was written; nothing was written`);
       resolve(SIGNAL_EXIT[signal] ?? 143);
@@ -97,6 +99,9 @@ export async function runMint(config: Config, logger: Logger, deps: { onSignal?:
     logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started) });
     return 0;
   });
-  void minted.catch(() => undefined); // a failure after a signal has nobody left to report to
+  void minted.then(
+    () => (settled = true),
+    () => (settled = true), // and a failure after a signal has nobody left to report to
+  );
   return Promise.race([minted, stopped]);
 }
