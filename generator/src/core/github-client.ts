@@ -41,6 +41,8 @@ export interface RateLimitState {
 
 /** A skew beyond this is not a clock worth believing (a hostile or broken Date header): ignored. */
 export const MAX_TRUSTED_SKEW_MS = 24 * 3_600_000;
+/** Date has whole seconds (truncated), so a difference this small is its resolution, not skew. */
+export const SKEW_RESOLUTION_MS = 2000;
 
 export interface GitHubResponse<T> {
   data: T;
@@ -184,7 +186,10 @@ export class GitHubClient {
 
   private noteClock(headers: Headers): void {
     const skew = skewFromDate(headers.get("date"), this.now());
-    if (skew !== undefined && Math.abs(skew) <= MAX_TRUSTED_SKEW_MS) this.skewMs = skew;
+    if (skew === undefined || Math.abs(skew) > MAX_TRUSTED_SKEW_MS) return;
+    // Below the header's resolution the clocks agree: reading -0.6 s as skew would make short
+    // tokens look longer-lived than they are (and a refresh land after expiry).
+    this.skewMs = Math.abs(skew) < SKEW_RESOLUTION_MS ? 0 : skew;
   }
 
   private noteRateLimit(headers: Headers): void {
