@@ -9,7 +9,8 @@ const BINARY = resolve(import.meta.dir, "../dist/ghapp-token");
 const work = mkdtempSync(join(tmpdir(), "ghapp-demo-"));
 const bold = (s: string) => `\x1b[1m${s}\x1b[0m`;
 const step = (s: string) => console.log(`\n${bold(`▶ ${s}`)}`);
-const mask = (t: string) => `${t.slice(0, 4)}${"*".repeat(Math.max(0, t.length - 4))}`;
+// Shows the form and length of a token, never its characters: tokens are ghs_ + 36, or ghs_<appid>_<JWT> (~520).
+const mask = (t: string) => `${t.slice(0, 4)}${"*".repeat(8)} (${t.length} characters)`;
 
 async function ghappToken(env: Record<string, string>, args: string[] = []) {
   const proc = Bun.spawn([BINARY, ...args], { env, stdout: "pipe", stderr: "pipe" });

@@ -161,7 +161,7 @@ describe("the executable in the image, as UID/GID 65532 on a read-only root", ()
     expect(r.code).toBe(0);
     const tokenFile = join(r.tokenDir, "token");
     const token = readFileSync(tokenFile, "utf8");
-    expect(token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    expect(token).toMatch(/^ghs_\d+_eyJ[A-Za-z0-9_.-]{400,}$/); // GitHub's form since April 2026
     expect(sim.tokens.has(token)).toBe(true);
     const st = statSync(tokenFile);
     expect(st.mode & 0o777).toBe(0o600);

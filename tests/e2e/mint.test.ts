@@ -41,7 +41,8 @@ describe("minting", () => {
     const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001" }));
     expect(r.code).toBe(0);
     const token = readFileSync(tokenPath(), "utf8");
-    expect(token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    // GitHub's form since April 2026 (the simulator's default): ghs_<appid>_<JWT>
+    expect(token).toMatch(new RegExp(`^ghs_${sim.app.id}_eyJ[A-Za-z0-9_.-]{400,}$`));
     expect(sim.tokens.has(token)).toBe(true);
     expect(statSync(tokenPath()).mode & 0o777).toBe(0o600);
     const meta = JSON.parse(readFileSync(join(out, "token.json"), "utf8"));
@@ -222,8 +223,8 @@ describe("when GitHub misbehaves", () => {
   });
 
   test("retries a request that times out", async () => {
-    sim.inject({ kind: "delay", ms: 2000, times: 1 });
-    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REQUEST_TIMEOUT: "300ms" }));
+    sim.inject({ kind: "delay", ms: 2500, times: 1 });
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", REQUEST_TIMEOUT: "1s" }));
     expect(r.code).toBe(0);
     expect(logLines(r.stderr).some((l) => l.reason === "timeout")).toBe(true);
   });
@@ -321,6 +322,40 @@ describe("secrets", () => {
       expect(r.stderr).not.toContain("BEGIN RSA");
     }
     expect(sim.requests.length).toBe(0);
+  });
+});
+
+describe("token forms and metadata", () => {
+  test("mints, records and revokes a 40-character token as well as the ~520-character form", async () => {
+    const classic = await startSimulator({ tokenFormat: "classic" });
+    try {
+      writeFileSync(join(tmp.dir, "classic.pem"), classic.app.privateKeyPem);
+      for (const s of [classic, sim]) {
+        const env = podEnv({ INSTALLATION_ID: "1001", PRIVATE_KEY_FILE: join(tmp.dir, s === sim ? "privateKey" : "classic.pem"), LOG_LEVEL: "debug" }, s);
+        const r = await runGenerator([], env);
+        expect(r.code).toBe(0);
+        const token = readFileSync(tokenPath(), "utf8");
+        expect(token).toMatch(s === sim ? /^ghs_\d+_eyJ[A-Za-z0-9_.-]{400,}$/ : /^ghs_[A-Za-z0-9]{36}$/);
+        expect(JSON.parse(readFileSync(join(out, "token.json"), "utf8")).expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        const revoked = await runGenerator(["revoke"], { GITHUB_API_URL: s.url, OUTPUT_PATH: tokenPath() });
+        expect(revoked.code).toBe(0);
+        expect(logLines(revoked.stderr).at(-1)!.message).toBe("token revoked");
+        expect(s.tokens.get(token)!.revoked).toBe(true);
+        expectNoSecrets(r.stderr + revoked.stderr, [token]);
+      }
+    } finally {
+      await classic.close();
+    }
+  });
+
+  test("the log and the metadata file say the same about repositories and permissions", async () => {
+    for (const extra of [{}, { REPOSITORIES: "api,web", PERMISSIONS: "contents=read" }] as Array<Record<string, string>>) {
+      const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", ...extra }));
+      expect(r.code).toBe(0);
+      const meta = JSON.parse(readFileSync(join(out, "token.json"), "utf8"));
+      const written = logLines(r.stderr).find((l) => l.message === "token written")!;
+      for (const key of ["repositories", "repository_selection", "permissions", "expires_at", "installation_id"]) expect(written[key]).toEqual(meta[key]);
+    }
   });
 });
 

@@ -91,7 +91,7 @@ describe("refresh sidecar", () => {
     while (Date.now() < until) {
       try {
         const t = readFileSync(s.tokenPath, "utf8");
-        if (!/^ghs_[A-Za-z0-9]{36}$/.test(t)) bad++;
+        if (!/^ghs_\d+_eyJ[A-Za-z0-9_.-]{400,}$/.test(t)) bad++;
         seen.add(t);
       } catch {
         bad++;

@@ -5,7 +5,8 @@ import { expect } from "bun:test";
 const SHAPES: Array<[string, RegExp]> = [
   ["a PEM block", /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ["a JWT", /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
-  ["a GitHub token", /\b(gh[opsu]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/],
+  // both installation-token forms: ghs_ + 36 alphanumerics, and ghs_<appid>_<JWT>
+  ["a GitHub token", /(gh[opsu]_[A-Za-z0-9_.-]{20,}|github_pat_[A-Za-z0-9_]{20,})/],
 ];
 
 /** Lines of a PEM's base64 body: any one of them appearing in output is a leak. */

@@ -196,3 +196,22 @@ describe("simulator CLI for people", () => {
     expect(down.stdout).toBe("");
   });
 });
+
+describe("simulator CLI token formats", () => {
+  test("issues ghs_<appid>_<JWT> tokens by default and 40-character ones with --token-format classic", async () => {
+    for (const [args, shape] of [[[], /^ghs_\d+_eyJ[A-Za-z0-9_.-]{400,}$/], [["--token-format", "classic"], /^ghs_[A-Za-z0-9]{36}$/]] as const) {
+      const stateDir = join(work.dir, `format-${args.length}`);
+      const { proc, state } = await start([process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", stateDir, "--app-key-file", keyFile, ...args], stateDir);
+      try {
+        const res = await fetch(`${state.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${appJwt(Number(state.appId))}` } });
+        expect(((await res.json()) as { token: string }).token).toMatch(shape);
+      } finally {
+        proc.kill();
+        await proc.exited;
+      }
+    }
+    const bad = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s3"), "--token-format", "long"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--token-format is jwt or classic");
+  });
+});

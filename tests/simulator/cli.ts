@@ -8,7 +8,7 @@
 //
 // Usage: npm run simulator -- --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
 //          [--tls | --tls-cert FILE --tls-key FILE] [--public-url URL]
-//          [--app-id N] [--app-key-file FILE] [--token-ttl 3600]
+//          [--app-id N] [--app-key-file FILE] [--token-ttl 3600] [--token-format jwt|classic]
 //        npm run simulator -- oidc-token --url ORIGIN --sub S --aud A [--claim k=v]...   (prints a token)
 //        npm run simulator -- --help
 // (`npm run simulator` is `bun tests/simulator/cli.ts`, with the project's own bun.)
@@ -26,7 +26,7 @@ import { makeSelfSignedCert } from "./tls.ts";
 
 const USAGE =
   "usage: npm run simulator -- --state-dir DIR [--listen HOST:PORT] [--prefix /api/v3] " +
-  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS]\n" +
+  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS] [--token-format jwt|classic]\n" +
   "       npm run simulator -- oidc-token --url ORIGIN --sub SUBJECT --aud AUDIENCE [--claim NAME=VALUE]... (see oidc-token --help)\n" +
   "       npm run simulator -- --help";
 
@@ -44,6 +44,7 @@ ${USAGE}
   --app-id N            the App's id (default 424242)
   --app-key-file FILE   the App's private key (PEM; default: a new one)
   --token-ttl SECONDS   lifetime of installation tokens (default 3600)
+  --token-format F      jwt (ghs_<appid>_<JWT>, GitHub's form since April 2026; default) or classic (ghs_ + 36)
   -h, --help            this help
 
 Control endpoints (faults, clock, runners, OIDC tokens and key rotation) are listed at the top of
@@ -78,6 +79,7 @@ try {
       "app-key-file": { type: "string" },
       "token-ttl": { type: "string", default: "3600" },
       prefix: { type: "string", default: "" },
+      "token-format": { type: "string", default: "jwt" },
     },
   });
 } catch (e) {
@@ -85,6 +87,7 @@ try {
 }
 const { values } = parsed;
 const stateDir = values["state-dir"] ?? fail("--state-dir is required");
+const tokenFormat = values["token-format"] === "classic" || values["token-format"] === "jwt" ? values["token-format"] : fail("--token-format is jwt or classic");
 const [hostname = "127.0.0.1", port = "0"] = values.listen!.split(/:(?=\d+$)/);
 if (!!values["tls-cert"] !== !!values["tls-key"]) fail("--tls-cert and --tls-key go together");
 const appId = values["app-id"] === undefined ? undefined : Number(values["app-id"]);
@@ -113,6 +116,7 @@ const sim = await startSimulator({
   port: Number(port),
   prefix: values.prefix,
   tokenTtlSeconds: Number(values["token-ttl"]),
+  tokenFormat,
   ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
   ...(appId !== undefined ? { appId } : {}),
   ...(values["app-key-file"] ? { appPrivateKeyPem: readFileSync(values["app-key-file"], "utf8") } : {}),

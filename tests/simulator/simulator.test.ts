@@ -80,10 +80,28 @@ describe("installation tokens", () => {
     });
     expect(res.status).toBe(201);
     const body = await json(res);
-    expect(body.token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+    // GitHub's form since April 2026: ghs_<appid>_<JWT>, about 520 characters
+    expect(body.token).toMatch(new RegExp(`^ghs_${sim.app.id}_eyJ[A-Za-z0-9_-]+\\.eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    expect(body.token.length).toBeGreaterThan(450);
+    expect(body.token.length).toBeLessThan(600);
     expect(body.permissions).toEqual({ contents: "read" });
-    const repos = await json(await get("/installation/repositories", `token ${body.token}`));
-    expect(repos.repositories.map((r: { full_name: string }) => r.full_name)).toEqual(["acme-org/api"]);
+    for (const scheme of ["token", "Bearer"]) {
+      const repos = await json(await get("/installation/repositories", `${scheme} ${body.token}`));
+      expect(repos.repositories.map((r: { full_name: string }) => r.full_name)).toEqual(["acme-org/api"]);
+    }
+  });
+
+  test("issues the 40-character form with tokenFormat: classic", async () => {
+    const classic = await startSimulator({ tokenFormat: "classic" });
+    try {
+      const jwtFor = () => jwt.sign({ iat: Math.floor(Date.now() / 1000) - 30, exp: Math.floor(Date.now() / 1000) + 300, iss: String(classic.app.id) }, classic.app.privateKeyPem, { algorithm: "RS256" });
+      const res = await fetch(`${classic.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${jwtFor()}` } });
+      const body = (await res.json()) as { token: string };
+      expect(body.token).toMatch(/^ghs_[A-Za-z0-9]{36}$/);
+      expect((await fetch(`${classic.url}/installation/repositories`, { headers: { authorization: `token ${body.token}` } })).status).toBe(200);
+    } finally {
+      await classic.close();
+    }
   });
 
   test("answers 422 for repositories outside the installation and for ungranted permissions", async () => {

@@ -90,7 +90,12 @@ export interface SimulatorOptions {
    * (a pod listening on 0.0.0.0:8443 behind https://github-sim.NS.svc). Absolute URLs the
    * simulator writes (Link headers, access_tokens_url) use it, as GitHub's use its public host. */
   publicOrigin?: string;
+  /** The form of the installation tokens issued: "jwt" (default; GitHub's since April 2026,
+   * `ghs_<appid>_<JWT>`, about 520 characters) or "classic" (`ghs_` + 36 alphanumerics). */
+  tokenFormat?: TokenFormat;
 }
+
+export type TokenFormat = "jwt" | "classic";
 
 export interface Simulator {
   url: string; // API base URL, including the prefix
@@ -131,6 +136,20 @@ export function generateAppKey(): { privateKeyPem: string; publicKeyPem: string 
     publicKeyEncoding: { type: "spki", format: "pem" },
   });
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+/** `ghs_` + 36 alphanumerics: the form GitHub issued until April 2026. */
+function classicToken(): string {
+  return `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "x").slice(0, 36)}`;
+}
+
+/** `ghs_<appid>_<JWT>`, shaped like GitHub's stateless tokens (about 520 characters). The JWT is
+ * opaque to clients; here its signature is random bytes of an RS256 signature's length. */
+function jwtFormToken(appId: number, installationId: number, expiresAtMs: number): string {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const iat = Math.floor(Date.now() / 1000);
+  const payload = { iss: String(appId), sub: String(installationId), iat, exp: Math.floor(expiresAtMs / 1000), jti: randomBytes(16).toString("base64url") };
+  return `ghs_${appId}_${part({ alg: "RS256", typ: "JWT" })}.${part(payload)}.${randomBytes(256).toString("base64url")}`;
 }
 
 function repo(id: number, owner: string, name: string): Repository {
@@ -175,6 +194,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const requests: RecordedRequest[] = [];
   let faults: Array<Fault & { left: number }> = [];
   const rate = { limit: 5000, used: 0, resetAt: 0 };
+  const tokenFormat: TokenFormat = opts.tokenFormat ?? "jwt";
 
   const now = () => Date.now() + clockOffset * 1000;
 
@@ -218,7 +238,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const header = req.headers.get("authorization");
     if (!header) return null;
     const [scheme, credential = ""] = header.split(/\s+/, 2);
-    if (/^bearer$/i.test(scheme ?? "") && credential.split(".").length === 3) return verifyJwt(credential);
+    // An installation token of the new form holds a JWT too, behind its ghs_ prefix.
+    if (/^bearer$/i.test(scheme ?? "") && !credential.startsWith("ghs_") && credential.split(".").length === 3) return verifyJwt(credential);
     if (/^(bearer|token)$/i.test(scheme ?? "")) {
       const token = tokens.get(credential);
       if (!token || token.revoked || token.expiresAt <= now()) return { kind: "error", response: error(401, "Bad credentials") };
@@ -439,8 +460,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       permissions = asked;
     }
-    const token = `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "x").slice(0, 36)}`;
     const expiresAt = now() + tokenTtl * 1000;
+    const token = tokenFormat === "classic" ? classicToken() : jwtFormToken(appId, inst.id, expiresAt);
     tokens.set(token, { token, installationId: inst.id, expiresAt, permissions, repositories, revoked: false });
     return json(
       201,

@@ -39,3 +39,47 @@ describe("parseArgv", () => {
     expect(r.kind === "run" && r.flags["private-key"]).toBe(pem);
   });
 });
+
+describe("help and mistakes at a terminal", () => {
+  const error = async (argv: string[]) => (await parseArgv(argv).catch((e: unknown) => e)) as GhappError;
+
+  test("a mistyped command suggests the right one, without repeating what was typed", async () => {
+    for (const [typed, meant] of [["mnit", "mint"], ["refesh", "refresh"], ["revok", "revoke"], ["instalations", "installations"]] as const) {
+      const e = await error([typed]);
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain(`did you mean ${meant}?`);
+      expect(e.message.replace(meant, "")).not.toContain(typed);
+    }
+    expect((await error(["ghs_0123456789abcdefghijABCDEFGHIJ012345"])).message).not.toContain("did you mean");
+  });
+
+  test("each command's help lists only that command's options", async () => {
+    const help = async (argv: string[]) => {
+      const r = await parseArgv(argv);
+      return r.kind === "output" ? r.text : "";
+    };
+    const revoke = await help(["revoke", "--help"]);
+    expect(revoke).toContain("--output-path");
+    expect(revoke).toContain("--github-api-url");
+    for (const foreign of ["--app-id", "--private-key", "--permissions", "--listen-addr"]) expect(revoke).not.toContain(foreign);
+    const refresh = await help(["refresh", "--help"]);
+    for (const own of ["--listen-addr", "--refresh-interval", "--revoke-on-exit", "--app-id"]) expect(refresh).toContain(own);
+    const installations = await help(["installations", "--help"]);
+    for (const foreign of ["--output-path", "--listen-addr", "--permissions"]) expect(installations).not.toContain(foreign);
+    const mint = await help(["--help"]);
+    expect(mint).not.toContain("--listen-addr");
+  });
+
+  test("a flag of another command is refused, naming the command", async () => {
+    expect((await error(["revoke", "--app-id", "1"])).message).toContain("--app-id is not an option of revoke");
+  });
+
+  test("the exit-code line includes 1 and points at a URL, not a file the image lacks", async () => {
+    const r = await parseArgv(["--help"]);
+    const text = r.kind === "output" ? r.text : "";
+    const line = text.split("\n").find((l) => l.startsWith("Exit codes:"))!;
+    for (const code of ["0 ", "1 a bug", "2 ", "3 ", "4 ", "5 "]) expect(line).toContain(code);
+    expect(line).toContain("https://github.com/ghapp-tokens/ghapp-tokens#exit-codes");
+    expect(text).not.toContain("README.md");
+  });
+});

@@ -80,8 +80,31 @@ describe("anything else is refused with exit 2, naming the accepted shapes, neve
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
     expect(() => loadPrivateKey(ec)).toThrow(/RSA/);
   });
+  test("a key that is a JSON document (an ExternalSecret without remoteRef.property) says so, as text or base64", () => {
+    const blob = JSON.stringify({ appId: "1", privateKey: pkcs1 });
+    for (const value of [blob, Buffer.from(blob).toString("base64")]) {
+      const error = (() => {
+        try {
+          loadPrivateKey(value);
+        } catch (e) {
+          return e as GhappError;
+        }
+      })();
+      expect(error?.exitCode).toBe(2);
+      expect(error?.message).toMatch(/the secret holds JSON: set remoteRef\.property in the chart's values/);
+      for (const line of pkcs1.split("\n").filter((l) => l.length > 20)) expect(error?.message).not.toContain(line);
+    }
+    const file = join(tmp.dir, "json-key");
+    writeFileSync(file, blob);
+    expect(() => loadPrivateKeyFile(file)).toThrow(/^PRIVATE_KEY_FILE is not a key: the secret holds JSON/);
+  });
+  test("a file far larger than a key is refused without reading it whole", () => {
+    const file = join(tmp.dir, "huge-key");
+    writeFileSync(file, Buffer.alloc(1024 * 1024, 0x41));
+    expect(() => loadPrivateKeyFile(file)).toThrow(/^PRIVATE_KEY_FILE is far larger than a private key/);
+  });
   test("says which file is missing and how to fix it", () => {
-    expect(() => loadPrivateKeyFile(join(tmp.dir, "absent.pem"))).toThrow(/absent\.pem does not exist: mount the app's privateKey there/);
+    expect(() => loadPrivateKeyFile(join(tmp.dir, "absent.pem"))).toThrow(/^PRIVATE_KEY_FILE does not exist: mount the app's privateKey there/);
   });
 });
 

@@ -42,3 +42,18 @@ test("the logger writes one JSON object per line with secrets masked in message 
   expect(text).not.toContain(token);
   expect(text).not.toContain("BEGIN RSA PRIVATE KEY");
 });
+
+test("masks both installation-token forms whole, wherever they sit in text", () => {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const jwtForm = `ghs_424242_${part({ alg: "RS256", typ: "JWT" })}.${part({ sub: "1001", exp: 1_900_000_000 })}.${Buffer.alloc(256, 9).toString("base64url")}`;
+  for (const secret of [ghs, jwtForm]) {
+    for (const text of [`token ${secret} end`, `x-access-token:${secret}@github.com`, `"${secret}"`, `${secret}.`]) {
+      const out = redactString(text);
+      expect(out).not.toContain(secret.slice(4, 24));
+      expect(out).not.toContain(secret.slice(-30));
+      expect(out).toContain("[REDACTED]");
+    }
+  }
+  // the JWT part alone, behind ghs_<appid>_ (no word boundary before "eyJ"), is masked too
+  expect(redactString(`id_${jwtForm.slice(11)}`)).not.toContain(jwtForm.slice(-30));
+});

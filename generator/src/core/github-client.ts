@@ -5,10 +5,16 @@
 //
 // Proxies and private CAs are Bun's: fetch honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY and trusts
 // the extra CA bundle in NODE_EXTRA_CA_CERTS (see README, "Proxies and private CAs").
+//
+// Every answer is untrusted input: http-fetch.ts bounds its size and time and refuses redirects to
+// other hosts; here a success must be JSON (an HTML page or an empty body is exit 5 naming the
+// likely causes), and GitHub's clock is learnt from the Date header of every answer, so the JWT
+// and the sidecar's schedule run in GitHub's time (githubNow()).
 import ky, { HTTPError, TimeoutError, isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type { KeyObject } from "node:crypto";
 import { configError, credentialsError, GhappError, notFoundError, unavailableError } from "./errors.ts";
 import { isClockSkewMessage, skewFromDate } from "./clock-skew.ts";
+import { boundedFetch } from "./http-fetch.ts";
 import { signAppJwt } from "./jwt.ts";
 import type { Logger } from "./logger.ts";
 import { backoffDelayMs, jitter, MAX_ATTEMPTS, rateLimitWait } from "./retry.ts";
@@ -33,6 +39,11 @@ export interface RateLimitState {
   resetAt?: number; // unix seconds
 }
 
+/** A skew beyond this is not a clock worth believing (a hostile or broken Date header): ignored. */
+export const MAX_TRUSTED_SKEW_MS = 24 * 3_600_000;
+/** Date has whole seconds (truncated), so a difference this small is its resolution, not skew. */
+export const SKEW_RESOLUTION_MS = 2000;
+
 export interface GitHubResponse<T> {
   data: T;
   status: number;
@@ -54,14 +65,32 @@ function causeCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** What an answer that is not GitHub's JSON looks like, for messages: never its content. */
+function describeNonJson(text: string, contentType: string | null): string {
+  if (!text.trim()) return "an empty answer";
+  if (/html/i.test(contentType ?? "") || /^\s*</.test(text)) return "an HTML page";
+  return "an answer that is not JSON";
+}
+
+function notGitHub(what: string, where: string, status: number): GhappError {
+  return unavailableError(
+    `${where} got ${what} (HTTP ${status}) rather than GitHub's JSON: a proxy or captive portal answered, or GITHUB_API_URL is a web address rather than the API (GitHub Enterprise Server: https://HOST/api/v3); check GITHUB_API_URL, HTTPS_PROXY and NO_PROXY`,
+    { status, request: where, reason: "not GitHub's JSON" },
+  );
+}
+
+/** GitHub's own message, quoted in errors: one line of printable text, at most 300 characters. */
 function githubMessage(data: unknown): string | undefined {
-  if (data && typeof data === "object" && typeof (data as { message?: unknown }).message === "string") return (data as { message: string }).message;
-  return undefined;
+  if (!data || typeof data !== "object") return undefined;
+  const message = (data as { message?: unknown }).message;
+  if (typeof message !== "string") return undefined;
+  const clean = message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }
 
 export class GitHubClient {
   readonly rateLimit: RateLimitState = {};
-  /** GitHub's clock minus ours, learnt from a clock-skew rejection */
+  /** GitHub's clock minus ours, learnt from the Date header of every answer */
   private skewMs = 0;
   private readonly http: KyInstance;
   private readonly now: () => number;
@@ -76,6 +105,7 @@ export class GitHubClient {
     this.http = ky.create({
       prefix: opts.apiUrl,
       timeout: opts.timeoutMs,
+      fetch: boundedFetch({ origin: new URL(opts.apiUrl).origin }) as typeof fetch,
       headers: {
         accept: "application/vnd.github+json",
         "x-github-api-version": "2022-11-28",
@@ -91,6 +121,8 @@ export class GitHubClient {
         delay: backoffDelayMs,
         jitter: (d) => jitter(d),
         shouldRetry: ({ error }) => {
+          // An answer refused for its shape (too large, a redirect elsewhere) will be refused again.
+          if (error instanceof GhappError) return false;
           const code = causeCode(error) ?? "";
           // A certificate the host does not trust will not start being trusted: fail at once.
           if (TLS_CODES.test(code)) return false;
@@ -107,6 +139,7 @@ export class GitHubClient {
         afterResponse: [
           async ({ request, response, retryCount }) => {
             this.noteRateLimit(response.headers);
+            this.noteClock(response.headers);
             const began = started.get(attemptKey(request));
             started.delete(attemptKey(request));
             opts.onResponse?.({
@@ -118,7 +151,8 @@ export class GitHubClient {
             log.debug("github response", { method: request.method, path: new URL(request.url).pathname, status: response.status, attempt: retryCount + 1 });
             if (response.status !== 403 && response.status !== 429) return;
             const message = githubMessage(await response.clone().json().catch(() => undefined));
-            const limit = rateLimitWait(response.status, response.headers, message, this.now());
+            // x-ratelimit-reset is in GitHub's clock
+            const limit = rateLimitWait(response.status, response.headers, message, this.githubNow());
             if (!limit || retryCount >= MAX_ATTEMPTS - 1) return;
             if (limit.waitMs > opts.maxRetryWaitMs) {
               throw unavailableError(
@@ -140,6 +174,24 @@ export class GitHubClient {
     });
   }
 
+  /** GitHub's clock: ours corrected by the skew learnt from its answers. */
+  githubNow(): number {
+    return this.now() + this.skewMs;
+  }
+
+  /** The skew currently applied, in ms (GitHub's clock minus ours). */
+  get skew(): number {
+    return this.skewMs;
+  }
+
+  private noteClock(headers: Headers): void {
+    const skew = skewFromDate(headers.get("date"), this.now());
+    if (skew === undefined || Math.abs(skew) > MAX_TRUSTED_SKEW_MS) return;
+    // Below the header's resolution the clocks agree: reading -0.6 s as skew would make short
+    // tokens look longer-lived than they are (and a refresh land after expiry).
+    this.skewMs = Math.abs(skew) < SKEW_RESOLUTION_MS ? 0 : skew;
+  }
+
   private noteRateLimit(headers: Headers): void {
     const remaining = headers.get("x-ratelimit-remaining");
     const limit = headers.get("x-ratelimit-limit");
@@ -151,18 +203,27 @@ export class GitHubClient {
 
   /** Sends one request (with ky's retries); on a clock-skew 401 re-signs the JWT once. */
   async request<T>(method: "GET" | "POST" | "DELETE", path: string, auth: Auth, body?: unknown): Promise<GitHubResponse<T>> {
+    const sign = () => ("token" in auth ? `token ${auth.token}` : `Bearer ${signAppJwt(auth.app.appId, auth.app.key, this.githubNow())}`);
+    // Each retry gets a JWT signed afresh in GitHub's time (learnt from the answer that caused
+    // it): a rate-limit wait may outlast the JWT's 9 minutes, and the first answer may have
+    // shown this host's clock to be off.
+    const resign = "app" in auth ? { hooks: { beforeRetry: [({ request }: { request: Request }) => void request.headers.set("authorization", sign())] } } : {};
     const send = async () => {
-      const authorization = "token" in auth ? `token ${auth.token}` : `Bearer ${signAppJwt(auth.app.appId, auth.app.key, this.now() + this.skewMs)}`;
-      const res = await this.http(path.replace(/^\//, ""), { method, headers: { authorization }, ...(body === undefined ? {} : { json: body }) });
+      const res = await this.http(path.replace(/^\//, ""), { method, headers: { authorization: sign() }, ...resign, ...(body === undefined ? {} : { json: body }) });
       const text = await res.text();
-      return { data: (text ? JSON.parse(text) : undefined) as T, status: res.status, headers: res.headers };
+      if (res.status === 204) return { data: undefined as T, status: res.status, headers: res.headers };
+      try {
+        return { data: JSON.parse(text) as T, status: res.status, headers: res.headers };
+      } catch {
+        throw notGitHub(describeNonJson(text, res.headers.get("content-type")), `${method} ${path.split("?")[0]}`, res.status);
+      }
     };
     try {
       return await send();
     } catch (error) {
       if ("app" in auth && isHTTPError(error) && error.response.status === 401 && isClockSkewMessage(githubMessage(error.data))) {
         const skew = skewFromDate(error.response.headers.get("date"), this.now());
-        if (skew !== undefined) {
+        if (skew !== undefined && Math.abs(skew) <= MAX_TRUSTED_SKEW_MS) {
           this.skewMs = skew;
           this.opts.logger.warn("clock skew: GitHub's clock differs from this host's; re-signing the JWT with GitHub's time", {
             skewSeconds: Math.round(skew / 1000),
@@ -199,12 +260,17 @@ export class GitHubClient {
     const where = `${method} ${path.split("?")[0]}`;
     if (error instanceof HTTPError) {
       const status = error.response.status;
+      // GitHub's API answers every error with a JSON object; anything else below 500 came from
+      // something else (a 5xx page from a load balancer is GitHub being down, retried above).
+      if (status < 500 && (error.data === null || typeof error.data !== "object")) {
+        return notGitHub(describeNonJson(typeof error.data === "string" ? error.data : "", error.response.headers.get("content-type")), where, status);
+      }
       const message = githubMessage(error.data);
       const gh = message ? `GitHub said: "${message}"` : `GitHub answered HTTP ${status}`;
       const details = { status, githubMessage: message, request: where };
       if (status === 401) return credentialsError(`${gh} (${where}): the App ID or private key is wrong, or the key was revoked; check the secret's appId and privateKey`, details);
       if (status === 403 || status === 429) {
-        if (rateLimitWait(status, error.response.headers, message, this.now())) {
+        if (rateLimitWait(status, error.response.headers, message, this.githubNow())) {
           return unavailableError(`${gh} (${where}): still rate limited after ${MAX_ATTEMPTS} attempts; retry later`, details);
         }
         return credentialsError(`${gh} (${where}): the App may not have the permission, or the installation is suspended; check the App's installation settings`, details);
@@ -222,7 +288,8 @@ export class GitHubClient {
       return configError(`TLS: the certificate of ${new URL(this.opts.apiUrl).host} is not trusted (${code}): for GitHub Enterprise Server with a private CA, set NODE_EXTRA_CA_CERTS to the CA bundle`);
     }
     if (isNetworkError(error) || code) {
-      return unavailableError(`cannot reach GitHub at ${this.opts.apiUrl} (${code ?? "network error"}) for ${where} after ${MAX_ATTEMPTS} attempts: check GITHUB_API_URL, DNS, proxy settings (HTTPS_PROXY/NO_PROXY) and network policies`);
+      // The host only: config.ts refuses credentials in GITHUB_API_URL, and a path may carry more.
+      return unavailableError(`cannot reach GitHub at ${new URL(this.opts.apiUrl).host} (${code ?? "network error"}) for ${where} after ${MAX_ATTEMPTS} attempts: check GITHUB_API_URL, DNS, proxy settings (HTTPS_PROXY/NO_PROXY) and network policies`);
     }
     return error;
   }

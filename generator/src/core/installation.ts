@@ -3,7 +3,7 @@
 // GET /repos/{owner}/{repo}/installation or GET /users/{owner}/installation (which also finds
 // organisations); else the app's only installation, paging through GET /app/installations.
 // https://docs.github.com/rest/apps/apps
-import { configError, GhappError, notFoundError } from "./errors.ts";
+import { configError, GhappError, notFoundError, unavailableError } from "./errors.ts";
 import type { Auth, GitHubClient } from "./github-client.ts";
 
 export interface RepositorySelector {
@@ -33,12 +33,32 @@ interface InstallationJson {
   suspended_at: string | null;
 }
 
+// GitHub's answers are untrusted: an installation must have a positive safe-integer id (it goes
+// into the next request's path) and, where shown, an account login of GitHub's login characters.
+function malformed(what: string): GhappError {
+  return unavailableError(`GitHub's answer about ${what} is malformed: a proxy or another server answered, or GITHUB_API_URL does not point at GitHub's API (GitHub Enterprise Server: https://HOST/api/v3)`, {
+    reason: "malformed installation answer",
+  });
+}
+
+function checkInstallation(data: unknown, what: string): InstallationJson {
+  const i = data as Partial<InstallationJson> | null;
+  if (!i || typeof i !== "object" || typeof i.id !== "number" || !Number.isSafeInteger(i.id) || i.id <= 0) throw malformed(what);
+  const login = i.account?.login;
+  if (login !== undefined && (typeof login !== "string" || !/^[A-Za-z0-9-]{1,39}$/.test(login))) throw malformed(what);
+  return i as InstallationJson;
+}
+
 function summarise(i: InstallationJson): InstallationSummary {
-  return { id: i.id, account: i.account?.login ?? "", accountType: i.account?.type ?? "", repositorySelection: i.repository_selection, suspended: !!i.suspended_at };
+  const text = (v: unknown) => (typeof v === "string" && /^[A-Za-z]{1,20}$/.test(v) ? v : "");
+  return { id: i.id, account: i.account?.login ?? "", accountType: text(i.account?.type), repositorySelection: text(i.repository_selection), suspended: !!i.suspended_at };
 }
 
 export async function listInstallations(client: GitHubClient, auth: Auth): Promise<InstallationSummary[]> {
-  const all = await client.paginate<InstallationJson>("/app/installations", auth, (page) => page as InstallationJson[]);
+  const all = await client.paginate<InstallationJson>("/app/installations", auth, (page) => {
+    if (!Array.isArray(page)) throw malformed("the App's installations");
+    return page.map((i) => checkInstallation(i, "the App's installations"));
+  });
   return all.map(summarise);
 }
 
@@ -50,8 +70,8 @@ export async function findInstallation(client: GitHubClient, auth: Auth, config:
     const repo = config.repositories[0]?.name;
     const path = repo ? `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/installation` : `/users/${encodeURIComponent(owner)}/installation`;
     try {
-      const res = await client.request<InstallationJson>("GET", path, auth);
-      return res.data.id;
+      const res = await client.request<unknown>("GET", path, auth);
+      return checkInstallation(res.data, "the installation").id;
     } catch (e) {
       if (e instanceof GhappError && e.details.status === 404) {
         throw notFoundError(

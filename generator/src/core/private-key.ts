@@ -20,17 +20,24 @@ const ACCEPTED =
   "the same with literal \\n escapes or CRLF line ends or surrounding quotes, base64 of the PEM, or a path to the PEM file";
 
 const BEGIN = Buffer.from("-----BEGIN");
+/** An RSA key's PEM is under 4 KiB; anything past this is not a key, and is not read whole. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+const HOLDS_JSON = "is not a key: the secret holds JSON: set remoteRef.property in the chart's values (the JSON field that holds the PEM), so that only the key reaches the pod";
 
 /** Reads a key from PRIVATE_KEY_FILE. */
 export function loadPrivateKeyFile(path: string): LoadedKey {
   let raw: Buffer;
   try {
-    if (!statSync(path).isFile()) throw new Error("not a file");
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error("not a file");
+    if (st.size > MAX_KEY_FILE_BYTES) throw Object.assign(new Error("too large"), { code: "EFBIG" });
     raw = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by this user (check the secret volume's defaultMode and fsGroup)" : "is not a readable file";
-    throw configError(`PRIVATE_KEY_FILE ${path} ${why}: mount the app's privateKey there`);
+    const why =
+      code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by this user (check the secret volume's defaultMode and fsGroup)" : code === "EFBIG" ? "is far larger than a private key" : "is not a readable file";
+    // The path is not repeated: it is the variable's value, and the user knows it.
+    throw configError(`PRIVATE_KEY_FILE ${why}: mount the app's privateKey there`);
   }
   return parseKey(raw, "PRIVATE_KEY_FILE");
 }
@@ -52,6 +59,7 @@ function parseKey(raw: Buffer, source: string): LoadedKey {
   };
   try {
     let pem = normalise(raw, held);
+    if (pem[0] === 0x7b /* { */) throw configError(`${source} ${HOLDS_JSON}`);
     if (!pem.includes(BEGIN)) {
       // Not PEM: maybe the whole PEM was base64-encoded (a common way to fit it on one line).
       const compact = Buffer.from(pem.toString("latin1").replace(/\s+/g, ""), "latin1");
@@ -60,6 +68,7 @@ function parseKey(raw: Buffer, source: string): LoadedKey {
       const decoded = Buffer.from(compact.toString("latin1"), "base64");
       held.push(decoded);
       pem = normalise(decoded, held);
+      if (pem[0] === 0x7b /* { */) throw configError(`${source} ${HOLDS_JSON}`);
       if (!pem.includes(BEGIN)) throw configError(`${source} is not a private key; ${ACCEPTED}`);
     }
     if (pem.includes(Buffer.from("ENCRYPTED"))) {

@@ -1,11 +1,15 @@
 // Defence in depth: the code never logs a secret on purpose, and this masks anything shaped like
 // one anyway, in the message and in every nested field: GitHub tokens (ghs_, ghp_, gho_, ghu_,
 // github_pat_), JWTs, and PEM blocks.
+//
+// Both installation-token forms: `ghs_` + 36 alphanumerics, and `ghs_<appid>_<JWT>` (dots and
+// underscores, ~520 characters): the token pattern runs over the whole token charset, and the JWT
+// pattern needs no word boundary, since `_eyJ` has none.
 const PATTERNS: RegExp[] = [
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
-  /\bgh[opsur]_[A-Za-z0-9]{20,}/g,
-  /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
+  /github_pat_[A-Za-z0-9_]{20,}/g,
+  /gh[opsur]_[A-Za-z0-9_.-]{16,}/g,
+  /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
 ];
 
 export const REDACTED = "[REDACTED]";

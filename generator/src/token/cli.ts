@@ -3,6 +3,7 @@
 import { configError } from "../core/errors.ts";
 import { COMMANDS, isCommand, OPTIONS, type Command } from "./options.ts";
 import { redactString } from "../core/redact.ts";
+import { closest } from "../core/suggest.ts";
 import { VERSION } from "../core/version.ts";
 
 export type CliResult = { kind: "output"; text: string } | { kind: "run"; command: Command; flags: Record<string, unknown> };
@@ -39,19 +40,38 @@ function joinFlagValues(argv: string[]): string[] {
   return out;
 }
 
+/** Where the exit codes are documented: the image holds no README. */
+export const EXIT_CODES_URL = "https://github.com/ghapp-tokens/ghapp-tokens#exit-codes";
+const EXIT_CODES =
+  `Exit codes: 0 token written (or nothing to do), 1 a bug in ghapp-token (please report it), 2 configuration or input error, ` +
+  `3 credentials rejected, 4 not found or not accessible, 5 GitHub unavailable or its answer unusable; 130/143 stopped by SIGINT/SIGTERM. See ${EXIT_CODES_URL}`;
+
+const DESCRIPTIONS: Record<Command, string> = {
+  mint: "mint an installation token into OUTPUT_PATH (the default command; for initContainers)",
+  refresh: "mint, then keep OUTPUT_PATH fresh before it expires; serves /livez, /healthz, /readyz and /metrics (for sidecars)",
+  revoke: "revoke the token in OUTPUT_PATH (for exit handlers); needs no App credentials",
+  installations: "list the App's installations as JSON, to choose OWNER or INSTALLATION_ID",
+};
+
 /**
  * yargs names unknown arguments by their text, which for a stray value may be a key or a token
- * (`ghapp-token ghs_…`). Name unknown flags only, and never repeat a value.
+ * (`ghapp-token ghs_…`). Name unknown flags only, and never repeat a value; a word close to a
+ * command is answered with the command ("did you mean mint?"), not with the word.
  */
-function describeUnknown(argv: string[]): string {
-  const known = new Set([...VALUE_FLAGS, "--help", "-h", "--version"]);
+function describeUnknown(argv: string[], command: Command): string {
+  const own = new Set(OPTIONS.filter((o) => (o.commands as readonly string[]).includes(command)).map((o) => `--${o.flag}`));
+  const known = new Set([...own, "--help", "-h", "--version"]);
   const name = (a: string) => a.split("=")[0]!;
   const isFlag = (a: string) => /^--?[a-zA-Z][a-zA-Z0-9-]*$/.test(name(a));
   const flags = argv.filter((a) => isFlag(a) && !known.has(name(a))).map(name);
-  const values = argv.filter((a) => !isFlag(a) && !isCommand(a)).length;
+  const foreign = flags.filter((f) => VALUE_FLAGS.has(f));
+  const unknown = flags.filter((f) => !VALUE_FLAGS.has(f));
+  const words = argv.filter((a) => !isFlag(a) && !isCommand(a));
+  const guess = words.length && !argv.some(isCommand) ? closest(words[0]!, COMMANDS) : undefined;
   const parts = [
-    ...(flags.length ? [`unknown option ${flags.join(", ")}`] : []),
-    ...(values ? [`an unexpected argument (not shown: it may be a secret); the commands are ${COMMANDS.join(", ")}`] : []),
+    ...(unknown.length ? [`unknown option ${unknown.join(", ")}`] : []),
+    ...(foreign.length ? [`${foreign.join(", ")} ${foreign.length > 1 ? "are not options" : "is not an option"} of ${command}`] : []),
+    ...(guess ? [`unknown command: did you mean ${guess}?`] : words.length ? [`an unexpected argument (not shown: it may be a secret); the commands are ${COMMANDS.join(", ")}`] : []),
   ];
   return parts.length ? parts.join(" and ") : "unexpected arguments";
 }
@@ -59,25 +79,28 @@ function describeUnknown(argv: string[]): string {
 export async function parseCli(rawArgv: string[]): Promise<CliResult> {
   const argv = joinFlagValues(rawArgv);
   const { default: yargs } = await import("yargs");
+  // Each command declares only its own options, so its --help lists only those and a flag of
+  // another command is refused (strict).
+  const withOptions = <T>(y: ReturnType<typeof yargs>, command: Command) => {
+    let out = y;
+    for (const o of OPTIONS) {
+      if (!(o.commands as readonly string[]).includes(command)) continue;
+      out = out.option(o.flag, { type: "string", describe: `${o.description} [env ${o.env}]${"default" in o ? ` (default ${o.default})` : ""}` });
+    }
+    return out as unknown as T;
+  };
   let parser = yargs()
     .scriptName("ghapp-token")
-    .usage("$0 [command] [options]\n\nGitHub App installation tokens in a file. Every option is also read from the environment variable shown; a flag beats the variable.")
-    .command(["mint", "$0"], "mint an installation token into OUTPUT_PATH (the default command; for initContainers)")
-    .command("refresh", "mint, then keep OUTPUT_PATH fresh before it expires; serves /healthz and /metrics (for sidecars)")
-    .command("revoke", "revoke the token in OUTPUT_PATH (for exit handlers); needs no App credentials")
-    .command("installations", "list the App's installations as JSON, to choose OWNER or INSTALLATION_ID")
-    .epilogue("Exit codes: 0 token written, 2 configuration or input error, 3 credentials rejected, 4 not found or not accessible, 5 GitHub unavailable.\nDocs: README.md")
+    .usage("$0 [command] [options]\n\nGitHub App installation tokens in a file. Every option is also read from the environment variable shown; a flag beats the variable. `ghapp-token COMMAND --help` lists a command's options.")
+    .epilogue(EXIT_CODES)
     .strict()
     .version(VERSION)
     .help()
     .alias("help", "h")
     .wrap(null)
     .exitProcess(false);
-  for (const o of OPTIONS) {
-    parser = parser.option(o.flag, {
-      type: "string",
-      describe: `${o.description} [env ${o.env}]${"default" in o ? ` (default ${o.default})` : ""}`,
-    });
+  for (const command of COMMANDS) {
+    parser = parser.command(command === "mint" ? ["mint", "$0"] : command, DESCRIPTIONS[command], (y) => withOptions(y, command));
   }
   let output = "";
   let failure: Error | undefined;
@@ -85,12 +108,15 @@ export async function parseCli(rawArgv: string[]): Promise<CliResult> {
     output = out;
     if (err) failure = err;
   });
+  const command = (parsed._[0] as string | undefined) ?? "mint";
   if (failure) {
-    const message = /^Unknown (argument|command)/.test(failure.message) ? describeUnknown(argv) : redactString(failure.message);
+    const message = /^Unknown (argument|command)/.test(failure.message) ? describeUnknown(argv, isCommand(command) ? command : "mint") : redactString(failure.message);
     throw configError(`${message}: see \`ghapp-token --help\``);
   }
   if (output) return { kind: "output", text: output.endsWith("\n") ? output : `${output}\n` };
-  const command = (parsed._[0] as string | undefined) ?? "mint";
-  if (!isCommand(command)) throw configError(`unknown command "${command}": use one of ${COMMANDS.join(", ")}`);
+  if (!isCommand(command)) {
+    const guess = closest(command, COMMANDS);
+    throw configError(`unknown command${guess ? `: did you mean ${guess}?` : ""}; the commands are ${COMMANDS.join(", ")}`);
+  }
   return { kind: "run", command, flags: parsed as Record<string, unknown> };
 }

@@ -1,7 +1,7 @@
 // Entry point. main() is the only function that sees argv and the environment, and returns the
 // exit code; the last lines are the only ones that touch `process`.
 import { parseArgv } from "./cli.ts";
-import { parseConfig } from "./config.ts";
+import { checkEnvironment, parseConfig } from "./config.ts";
 import { GhappError } from "../core/errors.ts";
 import { correlationId, createLogger, flushLogger, type Logger } from "../core/logger.ts";
 import { mergeOptions } from "./options.ts";
@@ -29,6 +29,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       io.stdout(cli.text);
       return 0;
     }
+    checkEnvironment(env);
     const config = parseConfig(mergeOptions(cli.flags, env), cli.command === "revoke" ? "token-file" : "app");
     logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) });
     if (cli.flags["private-key"]) {
@@ -44,7 +45,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "installations":
         return await (await import("./commands/installations.ts")).runInstallations(config, logger, io.stdout);
       default:
-        return await runMint(config, logger);
+        return await runMint(config, logger, { onSignal: io.onSignal });
     }
   } catch (e) {
     if (e instanceof GhappError) {

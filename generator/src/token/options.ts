@@ -6,32 +6,36 @@ export interface OptionSpec {
   env: string;
   description: string;
   default?: string;
-  /** subcommands that take it; all when absent */
-  commands?: string[];
+  /** the commands that take it (each command's --help lists only its own) */
+  commands: readonly Command[];
 }
 
 export const COMMANDS = ["mint", "refresh", "revoke", "installations"] as const;
 export type Command = (typeof COMMANDS)[number];
 export const isCommand = (word: string): word is Command => (COMMANDS as readonly string[]).includes(word);
 
+const APP = ["mint", "refresh", "installations"] as const; // need the App's credentials
+const WRITE = ["mint", "refresh"] as const; // write the token file
+const GITHUB = ["mint", "refresh", "revoke", "installations"] as const; // talk to GitHub
+
 export const OPTIONS = [
-  { flag: "app-id", env: "APP_ID", description: "GitHub App ID, or the App's Client ID (Iv23…); the JWT issuer" },
-  { flag: "private-key-file", env: "PRIVATE_KEY_FILE", description: "path to the App's private key (a mounted secret file); preferred" },
-  { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process" },
-  { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered" },
-  { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive" },
-  { flag: "repositories", env: "REPOSITORIES", description: "comma list of repo or owner/repo to scope the token to" },
-  { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to" },
-  { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token" },
-  { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, or 0640 for a reader in the same group (fsGroup)", default: "0600" },
-  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json" },
-  { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
-  { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
-  { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub", default: "10s" },
-  { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit; a longer one fails with exit 5", default: "60s" },
-  { flag: "refresh-interval", env: "REFRESH_INTERVAL", description: "refresh: replace the token this often (e.g. 45m) instead of at 80% of its lifetime", commands: ["refresh"] },
-  { flag: "listen-addr", env: "LISTEN_ADDR", description: "refresh: address of /healthz and /metrics", default: "0.0.0.0:8080", commands: ["refresh"] },
-  { flag: "revoke-on-exit", env: "REVOKE_ON_EXIT", description: "refresh: revoke the token on SIGTERM/SIGINT (true/false)", default: "false", commands: ["refresh"] },
+  { flag: "app-id", env: "APP_ID", description: "GitHub App ID, or the App's Client ID (Iv23…); the JWT issuer", commands: APP },
+  { flag: "private-key-file", env: "PRIVATE_KEY_FILE", description: "path to the App's private key (a mounted secret file); preferred", commands: APP },
+  { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process", commands: APP },
+  { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered", commands: WRITE },
+  { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive", commands: WRITE },
+  { flag: "repositories", env: "REPOSITORIES", description: "comma list of repo or owner/repo to scope the token to", commands: WRITE },
+  { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to", commands: WRITE },
+  { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token", commands: ["mint", "refresh", "revoke"] as const },
+  { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, 0640 for a reader in the same group (fsGroup), 0400 or 0440", default: "0600", commands: WRITE },
+  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
+  { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com", commands: GITHUB },
+  { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info", commands: GITHUB },
+  { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "time for each request to GitHub, body included (1s to 5m)", default: "10s", commands: GITHUB },
+  { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit (0s to 1h); a longer one fails with exit 5", default: "60s", commands: GITHUB },
+  { flag: "refresh-interval", env: "REFRESH_INTERVAL", description: "replace the token this often (1m to 55m, e.g. 45m) instead of at 80% of its lifetime", commands: ["refresh"] as const },
+  { flag: "listen-addr", env: "LISTEN_ADDR", description: "address of /livez, /healthz, /readyz and /metrics", default: "0.0.0.0:8080", commands: ["refresh"] as const },
+  { flag: "revoke-on-exit", env: "REVOKE_ON_EXIT", description: "revoke the token on SIGTERM/SIGINT (true/false)", default: "false", commands: ["refresh"] as const },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof OPTIONS)[number]["flag"];

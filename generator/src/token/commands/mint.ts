@@ -7,7 +7,7 @@ import { GitHubClient, type GitHubClientOptions } from "../../core/github-client
 import { findInstallation } from "../../core/installation.ts";
 import type { Logger } from "../../core/logger.ts";
 import { loadPrivateKey, loadPrivateKeyFile, type LoadedKey } from "../../core/private-key.ts";
-import { checkOutputFolder, writeFileAtomically, writeTokenAtomically } from "../token-file.ts";
+import { checkNotAliased, checkOutputFolder, removeLeftoverTemps, writeFileAtomically, writeTokenAtomically } from "../token-file.ts";
 
 export function loadKey(config: Pick<Config, "privateKey" | "privateKeyFile">): LoadedKey {
   return config.privateKeyFile ? loadPrivateKeyFile(config.privateKeyFile) : loadPrivateKey(config.privateKey ?? "");
@@ -36,40 +36,72 @@ export async function mintInstallationToken(config: Config, client: GitHubClient
   }
 }
 
+/**
+ * Everything checked before the first request: the key parses, the output folders exist and are
+ * writable, the two files are distinct after resolving symlinks, and temporary files a killed
+ * run left behind are removed.
+ */
+export function preflight(config: Config, logger: Logger): void {
+  loadKey(config).wipe();
+  checkOutputFolder(config.outputPath);
+  if (config.metadataPath) {
+    checkOutputFolder(config.metadataPath, "METADATA_PATH");
+    checkNotAliased(config.outputPath, config.metadataPath);
+  }
+  const removed = removeLeftoverTemps(config.outputPath) + (config.metadataPath ? removeLeftoverTemps(config.metadataPath) : 0);
+  if (removed) logger.warn("removed temporary files an interrupted run left beside the token", { count: removed });
+}
+
+/** What the log says about a token: the same fields, with the same values, as the metadata file. */
+export function tokenSummary(token: InstallationToken): Record<string, unknown> {
+  return {
+    installation_id: token.installationId,
+    expires_at: token.expiresAt,
+    permissions: token.permissions,
+    repository_selection: token.repositorySelection,
+    repositories: token.repositories,
+  };
+}
+
 /** Writes the token file, then the metadata beside it (never the token itself). */
 export function writeToken(config: Config, token: InstallationToken): void {
   writeTokenAtomically(config.outputPath, token.token, config.tokenFileMode);
   if (config.metadataPath) {
-    const metadata = {
-      expires_at: token.expiresAt,
-      installation_id: token.installationId,
-      app_id: config.appId,
-      permissions: token.permissions,
-      repository_selection: token.repositorySelection,
-      repositories: token.repositories,
-      written_at: new Date().toISOString(),
-    };
+    const metadata = { ...tokenSummary(token), app_id: config.appId, written_at: new Date().toISOString() };
     writeFileAtomically(config.metadataPath, `${JSON.stringify(metadata, null, 2)}\n`, config.tokenFileMode, "METADATA_PATH");
   }
 }
 
-export async function runMint(config: Config, logger: Logger): Promise<number> {
+/** 128 + the signal's number, as a shell reports a process ended by it. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+export async function runMint(config: Config, logger: Logger, deps: { onSignal?: (handler: (signal: string) => void) => void } = {}): Promise<number> {
   const started = performance.now();
   // Fail before any request when the key is unusable or there is nowhere to write.
-  loadKey(config).wipe();
-  checkOutputFolder(config.outputPath);
-  if (config.metadataPath) checkOutputFolder(config.metadataPath, "METADATA_PATH");
+  preflight(config, logger);
 
+  // SIGTERM/SIGINT (a pod deleted mid-mint) stop it before anything is written. Files are written
+  // synchronously, so a handler never runs halfway through a write: no temporary file survives.
+  let stoppedBy: string | undefined;
+  let settled = false;
+  const stopped = new Promise<number>((resolve) =>
+    deps.onSignal?.((signal) => {
+      if (settled) return; // the token is written (or the mint failed): nothing left to stop
+      stoppedBy = signal;
+      logger.warn(`stopped by ${signal} before the token was written; nothing was written`);
+      resolve(SIGNAL_EXIT[signal] ?? 143);
+    }),
+  );
   const client = createClient(config, logger);
-  const token = await mintInstallationToken(config, client, logger);
-  writeToken(config, token);
-  logger.info("token written", {
-    path: config.outputPath,
-    installation_id: token.installationId,
-    expires_at: token.expiresAt,
-    permissions: token.permissions,
-    repositories: token.repositories ?? "all",
-    duration_ms: Math.round(performance.now() - started),
+  const minted = mintInstallationToken(config, client, logger).then((token) => {
+    if (stoppedBy) return SIGNAL_EXIT[stoppedBy] ?? 143;
+    writeToken(config, token);
+    logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started) });
+    return 0;
   });
-  return 0;
+  void minted.then(
+    () => (settled = true),
+    () => (settled = true), // and a failure after a signal has nobody left to report to
+  );
+  return Promise.race([minted, stopped]);
 }

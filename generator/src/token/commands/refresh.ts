@@ -6,14 +6,17 @@
 // the file. The key file is re-read at every refresh, so a key rotated by External Secrets and the
 // kubelet is used without a restart. SIGTERM/SIGINT stop it within 2 s (revoking first with
 // REVOKE_ON_EXIT=true).
+//
+// Time is GitHub's: the schedule and /healthz compare GitHub's expires_at with GitHub's clock
+// (client.githubNow(), learnt from every answer's Date header), never with this node's alone.
+// Liveness (/livez) watches the loop itself, so an outage makes the pod unready, never dead.
 import type { Config } from "../config.ts";
-import { ExitCode, GhappError } from "../../core/errors.ts";
+import { configError, ExitCode, GhappError } from "../../core/errors.ts";
 import { startHealthServer } from "../health-server.ts";
 import type { Logger } from "../../core/logger.ts";
 import { Metrics, type RefreshReason } from "../metrics.ts";
-import { nextRefreshDelayMs, retryDelayMs } from "../refresh-schedule.ts";
-import { checkOutputFolder } from "../token-file.ts";
-import { createClient, loadKey, mintInstallationToken, writeToken } from "./mint.ts";
+import { clampDelay, isLoopAlive, nextRefreshDelayMs, refreshBudgetMs, retryDelayMs, type LoopState } from "../refresh-schedule.ts";
+import { createClient, mintInstallationToken, preflight, tokenSummary, writeToken } from "./mint.ts";
 import { revokeToken } from "./revoke.ts";
 
 const REASONS: Record<number, RefreshReason> = {
@@ -28,13 +31,25 @@ export interface RefreshDeps {
   /** registers the shutdown handler for SIGTERM and SIGINT */
   onSignal: (handler: (signal: string) => void) => void;
   now?: () => number;
+  /** a monotonic clock, for liveness (injectable for tests) */
+  monotonic?: () => number;
+}
+
+/** Starts the health server, turning a port in use or not allowed into a configuration error. */
+function serve(config: Config, sources: Parameters<typeof startHealthServer>[1]) {
+  try {
+    return startHealthServer(config.listen, sources);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    const why = code === "EADDRINUSE" ? "the port is already in use" : code === "EACCES" ? "this user may not listen there (ports below 1024 need privileges)" : `it cannot be listened on (${code || "error"})`;
+    throw configError(`LISTEN_ADDR: ${why}: pick a free port, e.g. 0.0.0.0:8080, and match the pod's probes to it`);
+  }
 }
 
 export async function runRefresh(config: Config, logger: Logger, deps: RefreshDeps): Promise<number> {
   const now = deps.now ?? Date.now;
-  loadKey(config).wipe();
-  checkOutputFolder(config.outputPath);
-  if (config.metadataPath) checkOutputFolder(config.metadataPath, "METADATA_PATH");
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  preflight(config, logger);
 
   const metrics = new Metrics();
   // The client reports each answered attempt; metrics never see bodies or headers with secrets.
@@ -54,31 +69,43 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));
 
-  const server = startHealthServer(config.listen, () => ({ outputPath: config.outputPath, ...(current ? { expiresAt: current.expiresAt } : {}) }), metrics, now);
-  logger.info("serving /healthz and /metrics", { listen: `${config.listen.hostname}:${server.port}` });
+  const githubNow = () => client.githubNow();
+  let loop: LoopState = { phase: "starting" };
+  const budget = refreshBudgetMs(config.requestTimeoutMs, config.maxRetryWaitMs);
+  // Before the first request: a port in use is exit 2 before any token is minted.
+  const server = serve(config, {
+    state: () => ({ outputPath: config.outputPath, ...(current ? { expiresAt: current.expiresAt } : {}) }),
+    alive: () => isLoopAlive(loop, monotonic(), budget),
+    metrics,
+    now: githubNow,
+  });
+  logger.info("serving /livez, /healthz, /readyz and /metrics", { listen: `${config.listen.hostname}:${server.port}` });
 
   const schedule = (delayMs: number, why: string) => {
     if (stopping) return;
     clearTimeout(timer);
-    timer = setTimeout(() => void refresh(), delayMs);
-    logger.debug("next refresh scheduled", { in_ms: Math.round(delayMs), why });
+    const delay = clampDelay(delayMs);
+    loop = { phase: "scheduled", dueAt: monotonic() + delay };
+    timer = setTimeout(() => void refresh(), delay);
+    logger.debug("next refresh scheduled", { in_ms: Math.round(delay), why });
   };
 
   async function refresh(): Promise<void> {
     const started = performance.now();
+    loop = { phase: "running", since: monotonic() };
     try {
       const token = await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger);
       if (stopping) return;
       writeToken(config, token);
       installationId = token.installationId;
       const expiresAt = Date.parse(token.expiresAt);
-      current = { token: token.token, expiresAt, issuedAt: now() };
+      current = { token: token.token, expiresAt, issuedAt: githubNow() };
       failures = 0;
       metrics.refreshes.inc({ result: "success", reason: "ok" });
       metrics.expiry.set(Math.floor(expiresAt / 1000));
       metrics.lastSuccess.set(Math.floor(now() / 1000));
-      logger.info("token written", { path: config.outputPath, installation_id: token.installationId, expires_at: token.expiresAt, duration_ms: Math.round(performance.now() - started) });
-      schedule(nextRefreshDelayMs(current, now(), config.refreshIntervalMs), config.refreshIntervalMs ? "REFRESH_INTERVAL" : "80% of the token's lifetime");
+      logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started), ...(Math.abs(client.skew) > 60_000 ? { skewSeconds: Math.round(client.skew / 1000) } : {}) });
+      schedule(nextRefreshDelayMs(current, githubNow(), config.refreshIntervalMs), config.refreshIntervalMs ? "REFRESH_INTERVAL" : "80% of the token's lifetime");
     } catch (e) {
       if (stopping) return;
       const error = e instanceof GhappError ? e : new GhappError(ExitCode.unavailable, `unexpected error: ${(e as Error).message}`);
@@ -93,7 +120,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
       // A discovered installation may have been replaced (the App reinstalled): look again next time.
       if (error.exitCode === ExitCode.notFound && config.installationId === undefined) installationId = undefined;
       failures++;
-      const valid = current && current.expiresAt > now();
+      const valid = current && current.expiresAt > githubNow();
       const delay = retryDelayMs(failures);
       logger[valid ? "warn" : "error"](`refresh failed; ${valid ? "keeping the current token, which is still valid" : current ? "the token on disk has expired" : "no token yet"}; retrying`, {
         reason,
@@ -109,8 +136,9 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
   async function stop(why: string, code: number): Promise<void> {
     if (stopping) return;
     stopping = true;
+    loop = { phase: "stopping" };
     clearTimeout(timer);
-    if (config.revokeOnExit && current && current.expiresAt > now()) {
+    if (config.revokeOnExit && current && current.expiresAt > githubNow()) {
       const revoked = await Promise.race([revokeToken(client, current.token).then((r) => (r ? "revoked" : "already invalid")), Bun.sleep(STOP_BUDGET_MS).then(() => "timed out")]).catch((e: Error) => `failed: ${e.message}`);
       logger.info(`revoking the token on exit: ${revoked}`);
     }
