@@ -1,0 +1,15 @@
+// The broker's schema migrations, numbered from 1, applied in order by ../migrate.ts and recorded
+// in schema_migrations. A migration is never edited after it was released (a database that ran it
+// would differ from one that runs the edited text): change the schema with a new, higher number.
+import { migration0001 } from "./0001-initial.ts";
+
+export interface Migration {
+  version: number;
+  /** A few words, recorded beside the version. */
+  name: string;
+  /** The statements for each dialect; each migration runs in one transaction. */
+  sqlite: string;
+  postgres: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [migration0001];
