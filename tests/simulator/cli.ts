@@ -6,9 +6,12 @@
 //   ca.pem           with --tls and no --tls-cert: the self-signed certificate clients must trust
 // Faults can be injected over HTTP: POST {origin}/_simulator/faults with a Fault (see simulator.ts).
 //
-// Usage: bun tests/simulator/cli.ts --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
+// Usage: npm run simulator -- --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
 //          [--tls | --tls-cert FILE --tls-key FILE] [--public-url URL]
 //          [--app-id N] [--app-key-file FILE] [--token-ttl 3600]
+//        npm run simulator -- oidc-token --url ORIGIN --sub S --aud A [--claim k=v]...   (prints a token)
+//        npm run simulator -- --help
+// (`npm run simulator` is `bun tests/simulator/cli.ts`, with the project's own bun.)
 //
 // In a pod: --listen 0.0.0.0:8443 --public-url https://github-sim.NS.svc/api/v3 (the name clients
 // use, so Link headers and access_tokens_url point there), --tls-cert/--tls-key from a Secret
@@ -17,32 +20,70 @@
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { oidcTokenCommand } from "./oidc-token-command.ts";
 import { startSimulator } from "./simulator.ts";
 import { makeSelfSignedCert } from "./tls.ts";
 
 const USAGE =
-  "usage: bun tests/simulator/cli.ts --state-dir DIR [--listen HOST:PORT] [--prefix /api/v3] " +
-  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS]";
+  "usage: npm run simulator -- --state-dir DIR [--listen HOST:PORT] [--prefix /api/v3] " +
+  "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS]\n" +
+  "       npm run simulator -- oidc-token --url ORIGIN --sub SUBJECT --aud AUDIENCE [--claim NAME=VALUE]... (see oidc-token --help)\n" +
+  "       npm run simulator -- --help";
+
+const HELP = `A GitHub API simulator (App authentication, installation tokens, self-hosted runners) with an
+OpenID Connect issuer at ORIGIN/oidc, for tests and the demo. It runs until SIGTERM or SIGINT.
+
+${USAGE}
+
+  --state-dir DIR       where to write app.pem (0600), simulator.json and, with --tls, ca.pem (required)
+  --listen HOST:PORT    address to listen on (default 127.0.0.1:0, a free port)
+  --prefix /api/v3      serve the API under /api/v3, as GitHub Enterprise Server does (default: none)
+  --tls                 serve HTTPS with a self-signed certificate written to DIR/ca.pem
+  --tls-cert FILE, --tls-key FILE   serve HTTPS with this certificate and key
+  --public-url URL      the URL clients use when it is not the listening address (behind a Service)
+  --app-id N            the App's id (default 424242)
+  --app-key-file FILE   the App's private key (PEM; default: a new one)
+  --token-ttl SECONDS   lifetime of installation tokens (default 3600)
+  -h, --help            this help
+
+Control endpoints (faults, clock, runners, OIDC tokens and key rotation) are listed at the top of
+tests/simulator/simulator.ts, runners.ts and oidc-issuer.ts.
+
+Exit codes: 0 stopped by a signal, 2 bad arguments.`;
 
 function fail(message: string): never {
   console.error(`simulator: ${message}\n${USAGE}`);
   process.exit(2);
 }
 
-const { values } = parseArgs({
-  options: {
-    "state-dir": { type: "string" },
-    listen: { type: "string", default: "127.0.0.1:0" },
-    tls: { type: "boolean", default: false },
-    "tls-cert": { type: "string" },
-    "tls-key": { type: "string" },
-    "public-url": { type: "string" },
-    "app-id": { type: "string" },
-    "app-key-file": { type: "string" },
-    "token-ttl": { type: "string", default: "3600" },
-    prefix: { type: "string", default: "" },
-  },
-});
+const argv = process.argv.slice(2);
+if (argv[0] === "oidc-token") process.exit(await oidcTokenCommand(argv.slice(1)));
+if (argv.includes("--help") || argv.includes("-h")) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: argv,
+    options: {
+      "state-dir": { type: "string" },
+      listen: { type: "string", default: "127.0.0.1:0" },
+      tls: { type: "boolean", default: false },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "public-url": { type: "string" },
+      "app-id": { type: "string" },
+      "app-key-file": { type: "string" },
+      "token-ttl": { type: "string", default: "3600" },
+      prefix: { type: "string", default: "" },
+    },
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+const { values } = parsed;
 const stateDir = values["state-dir"] ?? fail("--state-dir is required");
 const [hostname = "127.0.0.1", port = "0"] = values.listen!.split(/:(?=\d+$)/);
 if (!!values["tls-cert"] !== !!values["tls-key"]) fail("--tls-cert and --tls-key go together");

@@ -14,6 +14,8 @@ import jwt from "jsonwebtoken";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { createOidcIssuer, type OidcIssuer } from "./oidc-issuer.ts";
+import { createRunners, type RunnerGroup, type Runners } from "./runners.ts";
 
 export interface Repository {
   id: number;
@@ -85,6 +87,8 @@ export interface SimulatorOptions {
    * (a pod listening on 0.0.0.0:8443 behind https://github-sim.NS.svc). Absolute URLs the
    * simulator writes (Link headers, access_tokens_url) use it, as GitHub's use its public host. */
   publicOrigin?: string;
+  /** runner groups of every organization (runners.ts); default Default (1) and brokered (2) */
+  runnerGroups?: RunnerGroup[];
 }
 
 export interface Simulator {
@@ -102,6 +106,9 @@ export interface Simulator {
   /** Replace the app's key pair (as when a key is rotated on GitHub); the old key stops working. */
   rotateKey(): string;
   suspend(installationId: number): void;
+  /** self-hosted runners (runners.ts) and the OIDC issuer at `${origin}/oidc` (oidc-issuer.ts) */
+  runners: Runners;
+  oidc: OidcIssuer;
   reset(): void;
   close(): Promise<void>;
 }
@@ -137,7 +144,7 @@ export function defaultInstallations(): Installation[] {
       account: { login: "acme-org", id: 5001, type: "Organization" },
       repository_selection: "selected",
       repositories: [repo(9001, "acme-org", "api"), repo(9002, "acme-org", "web"), repo(9003, "acme-org", "infra")],
-      permissions: { contents: "write", metadata: "read", pull_requests: "write", issues: "write" },
+      permissions: { contents: "write", metadata: "read", pull_requests: "write", issues: "write", organization_self_hosted_runners: "write" },
       suspended_at: null,
     },
     {
@@ -151,7 +158,7 @@ export function defaultInstallations(): Installation[] {
   ];
 }
 
-const DEFAULT_APP_PERMISSIONS = { contents: "write", metadata: "read", pull_requests: "write", issues: "write", checks: "write" };
+const DEFAULT_APP_PERMISSIONS = { contents: "write", metadata: "read", pull_requests: "write", issues: "write", checks: "write", organization_self_hosted_runners: "write" };
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const prefix = opts.prefix ?? "";
@@ -321,6 +328,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const auth = authenticate(req);
     if (auth?.kind === "error") return auth.response;
     const rl = rateHeaders();
+    const caller = auth?.kind === "token" ? { installationId: auth.token.installationId, permissions: auth.token.permissions } : auth ? ("app" as const) : null;
+    const runnerAnswer = runners.route({ method, path, url, body, rl, caller });
+    if (runnerAnswer) return runnerAnswer;
 
     // ---- endpoints that take the app's JWT ----
     const appOnly = (): Response | undefined => {
@@ -446,6 +456,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   async function control(req: Request, path: string): Promise<Response> {
     // Control API for other processes (demo, container and pod-wiring tests); not part of GitHub.
+    const extension = (await runners.control(req, path)) ?? (await oidc.control(req, path));
+    if (extension) return extension;
     if (path === "/_simulator/faults" && req.method === "POST") {
       const body = (await readBody(req)) as Fault | Fault[];
       sim.inject(...(Array.isArray(body) ? body : [body]));
@@ -473,12 +485,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   let origin = "";
   const DROP = Symbol("drop");
+  const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin }, opts.runnerGroups);
+  const oidc = createOidcIssuer({ origin: () => origin, now });
 
   async function handle(req: Request): Promise<Response | typeof DROP> {
     const url = new URL(req.url);
     if (url.pathname.startsWith("/_simulator/")) return control(req, url.pathname);
-    if (prefix && !url.pathname.startsWith(prefix)) return error(404, "Not Found");
-    const path = url.pathname.slice(prefix.length).replace(/\/+$/, "") || "/";
+    // The OIDC issuer lives beside the API, outside its prefix; faults and the request log cover it too.
+    const isOidc = url.pathname === "/oidc" || url.pathname.startsWith("/oidc/");
+    if (prefix && !isOidc && !url.pathname.startsWith(prefix)) return error(404, "Not Found");
+    const path = (isOidc ? url.pathname : url.pathname.slice(prefix.length)).replace(/\/+$/, "") || "/";
     const body = await readBody(req);
     const headers: Record<string, string> = {};
     req.headers.forEach((v, k) => (headers[k] = v));
@@ -520,6 +536,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
             await Bun.sleep(fault.ms);
         }
       }
+      if (isOidc) return (await oidc.route(req.method, path))!;
       return (await route(req, url, path, body)) ?? error(404, "Not Found");
     })();
     record.status = res === DROP ? 0 : res.status;
@@ -574,6 +591,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     installations,
     tokens,
     requests,
+    runners,
+    oidc,
     inject(...fs) {
       for (const f of fs) faults.push({ ...f, left: f.times ?? 1 });
     },
