@@ -8,6 +8,7 @@
 import { configError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import type { LogLevel } from "../core/logger.ts";
+import { parseDatabaseUrl } from "./storage/database-url.ts";
 
 export interface BrokerOptionSpec {
   flag: string;
@@ -59,8 +60,6 @@ export function mergeBrokerOptions(flags: Record<string, unknown>, env: Record<s
   return merged;
 }
 
-export type DatabaseTarget = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
-
 export interface BrokerConfig {
   appId: string;
   privateKeyFile: string;
@@ -68,7 +67,8 @@ export interface BrokerConfig {
   installationId?: number;
   apiUrl: string;
   githubUrl: string;
-  database: DatabaseTarget;
+  /** DATABASE_URL as given (it may hold a password: never log it; storage/database-url.ts masks it) */
+  databaseUrl: string;
   listen: { hostname: string; port: number };
   oidc: { issuer: string; audience: string; jwksUrl?: string; identityClaim: string };
   adminIdentities: string[];
@@ -86,26 +86,6 @@ export interface BrokerConfig {
 export type BrokerNeeds = "serve" | "github" | "database";
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
-
-/** The database a DATABASE_URL names. `sqlite:///abs/path` is absolute, `sqlite://rel` relative. */
-export function parseDatabaseUrl(text: string): DatabaseTarget {
-  if (text.startsWith("sqlite://")) {
-    const path = text.slice("sqlite://".length);
-    if (!path || path.endsWith("/")) throw configError(`DATABASE_URL "${text}" names no file: write sqlite:///var/lib/runner-broker/broker.db`);
-    return { kind: "sqlite", path };
-  }
-  if (/^postgres(ql)?:\/\//.test(text)) {
-    try {
-      const u = new URL(text);
-      if (!u.hostname && !u.searchParams.get("host")) throw new Error("no host");
-    } catch {
-      throw configError("DATABASE_URL is not a valid postgres:// URL: write postgres://USER:PASSWORD@HOST:5432/DATABASE");
-    }
-    return { kind: "postgres", url: text };
-  }
-  // Never echo it: a database URL may carry a password.
-  throw configError("DATABASE_URL is neither sqlite://PATH nor postgres://…: e.g. sqlite:///var/lib/runner-broker/broker.db or postgres://broker@db:5432/broker");
-}
 
 function httpUrl(name: string, text: string, example: string): string {
   let u: URL;
@@ -139,7 +119,8 @@ function duration(name: string, text: string, min: number, max: number, example:
 }
 
 export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "serve"): BrokerConfig {
-  const database = parseDatabaseUrl(o["database-url"] ?? "sqlite://runner-broker.db");
+  const databaseUrl = o["database-url"] ?? "sqlite://runner-broker.db";
+  parseDatabaseUrl(databaseUrl);
 
   const logLevel = (o["log-level"] ?? "info").toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) throw configError(`LOG_LEVEL "${logLevel.slice(0, 20)}" is not one of debug, info, warn, error`);
@@ -202,7 +183,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     ...(installationId !== undefined ? { installationId } : {}),
     apiUrl,
     githubUrl,
-    database,
+    databaseUrl,
     listen,
     oidc,
     adminIdentities,

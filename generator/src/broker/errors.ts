@@ -11,6 +11,7 @@ export const BROKER_ERRORS = {
   name_taken: { status: 409, title: "Runner name taken" },
   runner_busy: { status: 409, title: "Runner busy" },
   invalid_request: { status: 422, title: "Invalid request" },
+  payload_too_large: { status: 413, title: "Payload too large" },
   rate_limited: { status: 429, title: "Too many requests" },
   github_misconfigured: { status: 502, title: "GitHub refused the broker" },
   github_unavailable: { status: 503, title: "GitHub unavailable" },

@@ -53,6 +53,8 @@ export interface GitHubRunnerApi {
   generateJitConfig(input: { name: string; runnerGroupId: number; labels: string[] }): Promise<{ runner: GitHubRunner; encodedJitConfig: string }>;
   createRegistrationToken(): Promise<{ token: string; expiresAt: string }>;
   listRunners(): Promise<GitHubRunner[]>;
+  /** Every runner in one runner group (paginated). */
+  listGroupRunners(runnerGroupId: number): Promise<GitHubRunner[]>;
   findRunnerByName(name: string): Promise<GitHubRunner | null>;
   getRunner(id: number): Promise<GitHubRunner | null>;
   /** true when removed, false when it was already gone; BrokerError runner_busy when busy. */
@@ -108,17 +110,28 @@ export class GitHubRunners implements GitHubRunnerApi {
     }
   }
 
-  async listRunners(): Promise<GitHubRunner[]> {
+  listRunners(): Promise<GitHubRunner[]> {
+    return this.listAll(`${this.base}/runners`, "list runners");
+  }
+
+  async listGroupRunners(runnerGroupId: number): Promise<GitHubRunner[]> {
+    const runners = await this.listAll(`${this.base}/runner-groups/${runnerGroupId}/runners`, "list a runner group's runners");
+    // The group endpoint may leave runner_group_id out; it is the group asked about.
+    return runners.map((r) => ({ ...r, runnerGroupId }));
+  }
+
+  private async listAll(path: string, what: string): Promise<GitHubRunner[]> {
     try {
       const token = await this.tokens.token();
-      const raw = await this.client.paginate<unknown>(`${this.base}/runners`, { token }, (page) => {
+      const raw = await this.client.paginate<unknown>(path, { token }, (page) => {
         const p = RunnerList.safeParse(page);
         if (!p.success) throw shapeError("list runners");
         return p.data.runners;
       });
+      if (raw.length > 100_000) throw shapeError(what);
       return raw.map(toRunner);
     } catch (e) {
-      throw mapError(e, "list runners");
+      throw mapError(e, what);
     }
   }
 
