@@ -6,11 +6,12 @@ import { z } from "@hono/zod-openapi";
 import { BROKER_ERRORS, BrokerError, type BrokerErrorCode } from "../errors.ts";
 import { ExitCode, GhappError } from "../../core/errors.ts";
 
-export const PROBLEM_TYPE_BASE = "https://github.com/ghapp-tokens/ghapp-tokens/blob/main/docs/runner-broker.md#errors";
+/** Problem types are URNs (RFC 9457 allows any URI); docs/runner-broker.md lists each code. */
+export const PROBLEM_TYPE_BASE = "urn:ghapp-runner-broker:problem";
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: `${PROBLEM_TYPE_BASE}-policy_denied` }),
+    type: z.string().openapi({ example: `${PROBLEM_TYPE_BASE}:policy_denied` }),
     title: z.string().openapi({ example: "Refused by policy" }),
     status: z.number().int().openapi({ example: 403 }),
     detail: z.string().openapi({ example: "labels not allowed by this identity's policy: gpu" }),
@@ -33,7 +34,7 @@ export function problemFor(code: BrokerErrorCode, detail: string, extra: { retry
   if (code === "unauthenticated") headers["www-authenticate"] = 'Bearer error="invalid_token"';
   const retry = extra.retryAfterSeconds ?? (status === 503 ? 30 : status === 429 ? 60 : undefined);
   if (retry !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(retry)));
-  return { status, headers, body: { type: `${PROBLEM_TYPE_BASE}-${code}`, title, status, detail, ...(extra.extensions ?? {}) } };
+  return { status, headers, body: { type: `${PROBLEM_TYPE_BASE}:${code}`, title, status, detail, ...(extra.extensions ?? {}) } };
 }
 
 /** Any thrown value as a problem answer; `onUnexpected` logs what is not a known error. */
