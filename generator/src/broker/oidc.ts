@@ -42,6 +42,8 @@ export interface OidcSettings {
   jwksUrl?: string;
   identityClaim: string;
   timeoutMs: number;
+  /** after a key fetch (or a failed one), no other for this long (default REFETCH_COOLDOWN_MS) */
+  refetchCooldownMs?: number;
 }
 
 export interface VerifiedCaller {
@@ -56,6 +58,7 @@ export class OidcVerifier {
   private jwksUrl: string | undefined;
   private lastFailureAt = -Infinity;
   private discovering: Promise<void> | undefined;
+  private readonly cooldownMs: number;
 
   constructor(
     private readonly s: OidcSettings,
@@ -63,6 +66,7 @@ export class OidcVerifier {
     private readonly fetchImpl: typeof fetch = fetch,
   ) {
     this.jwksUrl = s.jwksUrl;
+    this.cooldownMs = s.refetchCooldownMs ?? REFETCH_COOLDOWN_MS;
   }
 
   /** Where the keys come from (after discovery), for /ready and logs. */
@@ -94,7 +98,7 @@ export class OidcVerifier {
       if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL");
       this.jwksUrl = u.toString();
     }
-    this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: this.s.timeoutMs, cooldownDuration: REFETCH_COOLDOWN_MS, cacheMaxAge: 10 * 60_000 });
+    this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: this.s.timeoutMs, cooldownDuration: this.cooldownMs, cacheMaxAge: 10 * 60_000 });
   }
 
   private async fetchJson(url: string): Promise<unknown> {
@@ -121,7 +125,7 @@ export class OidcVerifier {
   private keyFor = async (header: Parameters<KeyFn>[0], token: Parameters<KeyFn>[1]) => {
     const remote = this.jwks!;
     const known = remote.jwks() as JSONWebKeySet | undefined;
-    if (known && this.now() - this.lastFailureAt < REFETCH_COOLDOWN_MS) return createLocalJWKSet(known)(header, token);
+    if (known && this.now() - this.lastFailureAt < this.cooldownMs) return createLocalJWKSet(known)(header, token);
     try {
       return await remote(header, token);
     } catch (e) {
@@ -138,7 +142,7 @@ export class OidcVerifier {
     if (token.length > MAX_TOKEN_BYTES) throw new AuthError("too_large", `the token is longer than ${MAX_TOKEN_BYTES} bytes`);
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) throw new AuthError("malformed", "the token is not a signed JWT (three base64url parts)");
     if (!this.jwks) {
-      if (this.now() - this.lastFailureAt < REFETCH_COOLDOWN_MS) throw new IssuerUnavailableError("the OIDC issuer could not be reached recently: retry later");
+      if (this.now() - this.lastFailureAt < this.cooldownMs) throw new IssuerUnavailableError("the OIDC issuer could not be reached recently: retry later");
       try {
         await this.discover();
       } catch (e) {
