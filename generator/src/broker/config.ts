@@ -169,8 +169,8 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const adminIdentities = (o["admin-identities"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (adminIdentities.includes("*")) throw configError("ADMIN_IDENTITIES contains \"*\": name each administrator's identity (the value of OIDC_IDENTITY_CLAIM in their token)");
 
-  const pendingRunnerTtlMs = duration("PENDING_RUNNER_TTL", o["pending-runner-ttl"] ?? "15m", 10_000, 24 * 3_600_000, "15m");
-  const offlineRunnerTtlMs = o["offline-runner-ttl"] ? duration("OFFLINE_RUNNER_TTL", o["offline-runner-ttl"], 10_000, 30 * 24 * 3_600_000, "24h") : undefined;
+  const pendingRunnerTtlMs = duration("PENDING_RUNNER_TTL", o["pending-runner-ttl"] ?? "15m", 1_000, 24 * 3_600_000, "15m");
+  const offlineRunnerTtlMs = o["offline-runner-ttl"] ? duration("OFFLINE_RUNNER_TTL", o["offline-runner-ttl"], 1_000, 30 * 24 * 3_600_000, "24h") : undefined;
   const syncIntervalMs = duration("SYNC_INTERVAL", o["sync-interval"] ?? "1m", 1_000, 3_600_000, "1m");
   const callerRatePerMinute = positiveInt("CALLER_RATE_LIMIT", o["caller-rate-limit"] ?? "120", "requests per minute per identity, e.g. 120");
   const requestTimeoutMs = duration("REQUEST_TIMEOUT", o["request-timeout"] ?? "10s", 1_000, 300_000, "10s");
