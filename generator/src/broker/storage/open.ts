@@ -1,6 +1,6 @@
 // openStorage(DATABASE_URL): the one way the broker (service and CLI) gets its Storage.
 import { parseDatabaseUrl } from "./database-url.ts";
-import { configError } from "../../core/errors.ts";
+import { PostgresStorage } from "./postgres.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { Storage, StorageOptions } from "./storage.ts";
 
@@ -12,5 +12,5 @@ import type { Storage, StorageOptions } from "./storage.ts";
 export function openStorage(databaseUrl: string, options: StorageOptions = {}): Storage {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === "sqlite") return SqliteStorage.open(target.path, options);
-  throw configError("DATABASE_URL postgres:// is not supported by this build yet: use sqlite:///path/to/broker.db");
+  return PostgresStorage.open(target.url, target.display, options);
 }
