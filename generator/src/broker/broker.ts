@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { GitHubClient } from "../core/github-client.ts";
+import { MAX_ATTEMPTS } from "../core/retry.ts";
 import { findInstallation } from "../core/installation.ts";
 import { InstallationTokenCache } from "../core/installation-token-cache.ts";
 import type { Logger } from "../core/logger.ts";
@@ -82,9 +83,9 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     logger,
     pendingTtlMs: config.pendingRunnerTtlMs,
     ...(config.offlineRunnerTtlMs !== undefined ? { offlineTtlMs: config.offlineRunnerTtlMs } : {}),
-    // A provision takes at most a few GitHub attempts; after that a reservation without a
-    // handed-out secret is one whose broker died.
-    abandonAfterMs: Math.max(60_000, 6 * config.requestTimeoutMs),
+    // A provision takes at most MAX_ATTEMPTS GitHub attempts and their back-off (under 10 s in
+    // all); after that a reservation without a handed-out secret is one whose broker died.
+    abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
   });
   return { github, tokens, baseline, sync };
 }

@@ -202,7 +202,7 @@ export class Sync {
 
 /**
  * Runs the sync every interval on whichever replica holds the lease. The lease lives three
- * intervals (at least 15 s), so a replica that dies is replaced within that time; the holder
+ * intervals (at least 5 s), so a replica that dies is replaced within that time; the holder
  * renews it before each run and stops acting the moment a renewal fails.
  */
 export class SyncLoop {
@@ -220,7 +220,7 @@ export class SyncLoop {
   ) {}
 
   get leaseTtlMs(): number {
-    return Math.max(3 * this.intervalMs, 15_000);
+    return Math.max(3 * this.intervalMs, 5_000);
   }
 
   start(): void {
