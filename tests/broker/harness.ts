@@ -76,9 +76,7 @@ export interface Broker {
 export async function startBroker(env: Record<string, string>, args: string[] = ["serve"]): Promise<Broker> {
   const proc = Bun.spawn([requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   let stderr = "";
-  let resolveUrl: (u: string) => void;
-  let rejectUrl: (e: Error) => void;
-  const urlP = new Promise<string>((res, rej) => ((resolveUrl = res), (rejectUrl = rej)));
+  const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
   void (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {

@@ -17,6 +17,7 @@ export const BROKER_ERRORS = {
   github_unavailable: { status: 503, title: "GitHub unavailable" },
   issuer_unavailable: { status: 503, title: "OIDC issuer unavailable" },
   database_unavailable: { status: 503, title: "Database unavailable" },
+  not_ready: { status: 503, title: "Not ready" },
   internal: { status: 500, title: "Internal error" },
 } as const;
 

@@ -50,8 +50,7 @@ export function operationsRouter(metrics: BrokerMetrics, checks: ReadinessChecks
       );
       if (Object.values(results).every((v) => v === "ok")) return c.json({ status: "ready" as const, checks: results }, 200);
       const failing = Object.keys(results).filter((k) => results[k] !== "ok");
-      const p = problemFor("database_unavailable", `not ready: ${failing.join(", ")} failing`, { extensions: { checks: results } });
-      p.body.title = "Not ready";
+      const p = problemFor("not_ready", `not ready: ${failing.join(", ")} failing`, { extensions: { checks: results } });
       return new Response(JSON.stringify(p.body), { status: 503, headers: p.headers }) as never;
     })
     .openapi(metricsRoute, async (c) => {
