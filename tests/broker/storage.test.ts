@@ -183,6 +183,7 @@ for (const backend of BACKENDS) {
       expect(await names({ runnerGroupId: 3 })).toEqual(["r3"]);
       expect(await names({ since: new Date(Date.parse("2026-03-01T12:00:02.000Z")) })).toEqual(["r3", "r2"]);
       expect(await names({ limit: 1 })).toEqual(["r3"]);
+      expect(await names({ order: "asc", limit: 2, afterId: ids[1]! })).toEqual(["r2", "r3"]);
       await expect(storage.listRunners({ limit: 1001 })).rejects.toThrow("limit must be an integer from 1 to 1000");
       await expect(storage.listRunners({ status: "gone" as never })).rejects.toThrow("status must be one of");
     });
@@ -323,6 +324,19 @@ for (const backend of BACKENDS) {
       expect(await storage.listAudit({ limit: 100 })).toHaveLength(50);
     }, 30_000);
 
+    test("three separate processes making 17 reservations each for one identity with max_runners 5 get 5 between them", async () => {
+      await fresh();
+      const startAt = String(Date.now() + 1500);
+      const procs = [1, 2, 3].map((tag) =>
+        Bun.spawn(["bun", join(import.meta.dir, "fixtures/reserve-many.ts"), db.url, "17", String(tag)], { stdout: "pipe", stderr: "pipe", env: { ...process.env, START_AT: startAt } }),
+      );
+      const outputs = await Promise.all(procs.map(async (p) => ({ code: await p.exited, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() })));
+      for (const o of outputs) expect(o.err + o.code).toBe("0");
+      expect(outputs.reduce((n, o) => n + Number(o.out.trim()), 0)).toBe(5);
+      expect(await storage.countLiveRunners("shared-identity")).toBe(5);
+      expect(await storage.listAudit({ limit: 100 })).toHaveLength(51);
+    }, 60_000);
+
     test("20 identities racing for one runner name: exactly one gets it", async () => {
       await fresh();
       const handles = [storage, another(), another()];
@@ -444,6 +458,17 @@ for (const backend of BACKENDS) {
         expect(error.message).toContain("DATABASE_URL");
         expect(error.message).toContain(":***@127.0.0.1");
         for (const secret of ["wrong-Passw0rd-xyz", right]) expect(error.message.includes(secret) ? "password in message" : "clean").toBe("clean");
+      });
+
+      test("a read-only database (a standby) is 'unavailable' for writes, never a silent success", async () => {
+        await fresh();
+        const name = new URL(db.url).pathname.slice(1);
+        await db.raw(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+        const s = another(); // a new pool: the setting applies to new sessions
+        const error = await s.appendAudit({ actor: "a", action: "x", result: "success" }).catch((e) => e);
+        expect(error).toBeInstanceOf(GhappError);
+        expect(error.exitCode).toBe(5);
+        expect(await s.listAudit()).toEqual([]);
       });
 
       test("a database that does not exist is a configuration error", async () => {

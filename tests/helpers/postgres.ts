@@ -4,7 +4,8 @@
 //
 // PostgreSQL refuses to run as root, so under root (CI, this machine) the server runs as `nobody`.
 // It is started with a parent-death signal (setpriv --pdeathsig), so a test process killed
-// outright takes its server with it; clusters left by such a process are removed on the next start.
+// outright takes its server with it; the folder such a process leaves (its pid is in `owner`) is
+// removed by the next start.
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,24 +55,22 @@ function serverIds(): { uid: number; gid: number } | null {
   return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : null;
 }
 
-/** Removes clusters whose server is gone (left by a test process that was killed). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+};
+
+/** Removes clusters whose test process is gone (it was killed; its server died with it). */
 function removeStaleClusters(): void {
   for (const name of readdirSync(tmpdir())) {
     if (!name.startsWith(PREFIX)) continue;
     const dir = join(tmpdir(), name);
-    const pidFile = join(dir, "data", "postmaster.pid");
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").split("\n")[0]) : NaN;
-    let alive = false;
-    if (Number.isInteger(pid) && pid > 0) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch {}
-    }
-    // A folder without a pid file may be a cluster being created right now by another process:
-    // leave it unless it is old.
-    const old = Date.now() - Bun.file(dir).lastModified > 10 * 60_000;
-    if (!alive && (existsSync(pidFile) || old)) rmSync(dir, { recursive: true, force: true });
+    const owner = Number(existsSync(join(dir, "owner")) ? readFileSync(join(dir, "owner"), "utf8") : NaN);
+    if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -89,6 +88,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   const data = join(dir, "data");
   const password = randomBytes(18).toString("base64url");
   const ids = serverIds();
+  writeFileSync(join(dir, "owner"), String(process.pid));
   writeFileSync(join(dir, "pwfile"), `${password}\n`, { mode: 0o600 });
   if (ids) {
     chownSync(dir, ids.uid, ids.gid);

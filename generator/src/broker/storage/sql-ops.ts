@@ -288,6 +288,7 @@ export class SqlOps implements StorageOps {
     }
     if (filter.runnerGroupId !== undefined) where.add("runner_group_id = ?", checkInt(filter.runnerGroupId, "runnerGroupId"));
     if (filter.since !== undefined) where.add("created_at >= ?", filter.since.getTime());
+    if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
     const rows = await this.db.all(`SELECT * FROM runners${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
     return rows.map(toRunner);
   }

@@ -103,6 +103,8 @@ export interface RunnerFilter {
   runnerGroupId?: number;
   /** Created at or after. */
   since?: Date;
+  /** Runners with id greater than this: page through every runner with `order: "asc"` (the sync does, past MAX_LIST_LIMIT). */
+  afterId?: number;
   limit?: number;
   order?: "asc" | "desc";
 }
