@@ -197,6 +197,10 @@ describe("refusals", () => {
     }
     isProblem(await provision(alice, "{not json" as unknown as Record<string, unknown>), 422);
   });
+  test("a body over 64 KiB is 413", async () => {
+    const r = await provision(alice, { runner_name: "big", labels: ["team-a"], pad: "x".repeat(70 * 1024) });
+    isProblem(r, 413);
+  });
   test("a name that is taken is 409", async () => {
     isProblem(await provision(alice, { runner_name: "bob-1", labels: ["team-a"] }), 409);
   });

@@ -177,4 +177,19 @@ describe("operator commands at GitHub", () => {
     expect(r.stdout).toContain("removed intruder-cli (unprovisioned_runner)");
     expect(w.sim.runners.get(intruder.id)).toBeUndefined();
   });
+
+  test("sync-github refuses (exit 5) while a running broker holds the sync lease", async () => {
+    const e = w.env({ SYNC_INTERVAL: "1s" });
+    const b = await startBroker(e);
+    try {
+      await Bun.sleep(300);
+      const r = await runBroker(["sync-github"], e);
+      expect(r.code).toBe(5);
+      expect(lastError(r.stderr)).toContain("holds the sync lease");
+    } finally {
+      await b.stop();
+    }
+    // Stopped gracefully, it gave the lease up: the command runs at once.
+    expect((await runBroker(["sync-github"], e)).code).toBe(0);
+  });
 });
