@@ -74,6 +74,19 @@ export function compilePolicy(policy: LabelPolicy): CompiledPolicy {
   return compiled;
 }
 
+/** A policy in the API's (snake_case) shape: the answer's body, a policy file's entry, an audit record's details. */
+export function policyAsJson(p: LabelPolicy) {
+  return {
+    user_identity: p.userIdentity,
+    allowed_labels: p.allowedLabels,
+    label_patterns: p.labelPatterns,
+    required_labels: p.requiredLabels,
+    max_runners: p.maxRunners,
+    allow_registration_token: p.allowRegistrationToken,
+    runner_group_id: p.runnerGroupId,
+  };
+}
+
 /** Case-insensitive de-duplication, keeping the first spelling. */
 export function dedupe(labels: string[]): string[] {
   const seen = new Set<string>();

@@ -11,23 +11,16 @@
 // Runners that were in a group before the broker first looked at it are never touched.
 import type { Logger } from "../core/logger.ts";
 import { BrokerError } from "./errors.ts";
-import type { GitHubRunner, GitHubRunnerApi } from "./github-runners.ts";
+import type { GitHubRunner } from "./github-runners.ts";
 import type { BrokerMetrics } from "./metrics.ts";
 import { unexpectedLabels } from "./policy.ts";
 import type { RunnerRecord, Storage } from "./storage/storage.ts";
-import type { Baseline } from "./service/baseline.ts";
-import type { PolicyService } from "./service/policies.ts";
+import type { BrokerDeps } from "./service/deps.ts";
 import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
 
 export const SYNC_LEASE = "github-sync";
 
-export interface SyncDeps {
-  storage: Storage;
-  github: GitHubRunnerApi;
-  policies: PolicyService;
-  baseline: Baseline;
-  metrics: BrokerMetrics;
-  logger: Logger;
+export interface SyncDeps extends BrokerDeps {
   pendingTtlMs: number;
   offlineTtlMs?: number;
   /** a reservation without a handed-out secret older than this is abandoned (its provision died) */

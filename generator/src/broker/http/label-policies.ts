@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { LabelPolicy, LabelPolicyRecord } from "../storage/storage.ts";
 import type { PolicyService } from "../service/policies.ts";
+import { policyAsJson } from "../policy.ts";
 import { problemResponse } from "./problem.ts";
 import { router } from "./router.ts";
 
@@ -33,17 +34,7 @@ export function policyFromJson(b: z.infer<typeof PolicyBody>): LabelPolicy {
 }
 
 export function policyJson(p: LabelPolicyRecord): z.infer<typeof PolicyRecordSchema> {
-  return {
-    user_identity: p.userIdentity,
-    allowed_labels: p.allowedLabels,
-    label_patterns: p.labelPatterns,
-    required_labels: p.requiredLabels,
-    max_runners: p.maxRunners,
-    allow_registration_token: p.allowRegistrationToken,
-    runner_group_id: p.runnerGroupId,
-    created_at: p.createdAt.toISOString(),
-    updated_at: p.updatedAt.toISOString(),
-  };
+  return { ...policyAsJson(p), created_at: p.createdAt.toISOString(), updated_at: p.updatedAt.toISOString() };
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });

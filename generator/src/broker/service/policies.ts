@@ -1,7 +1,7 @@
 // Label policies as a service: create or replace, read, list, delete (each audited in the same
 // transaction), and the compiled policy that governs one identity (its own, else "*", else none).
 // Knows nothing of HTTP.
-import { compilePolicy, PolicyError, type CompiledPolicy } from "../policy.ts";
+import { compilePolicy, policyAsJson, PolicyError, type CompiledPolicy } from "../policy.ts";
 import type { LabelPolicy, LabelPolicyRecord, Storage } from "../storage/storage.ts";
 import { BrokerError } from "../errors.ts";
 
@@ -23,7 +23,7 @@ export class PolicyService {
     }
     return this.storage.transaction(async (tx) => {
       const r = await tx.putLabelPolicy(policy);
-      await tx.appendAudit({ actor, action: "policy.put", result: "success", details: { user_identity: policy.userIdentity, created: r.created, policy: policyDetails(policy) } });
+      await tx.appendAudit({ actor, action: "policy.put", result: "success", details: { user_identity: policy.userIdentity, created: r.created, policy: policyAsJson(policy) } });
       return r;
     });
   }
@@ -69,15 +69,4 @@ export class PolicyService {
   async managedGroups(): Promise<number[]> {
     return [...new Set((await this.storage.listLabelPolicies()).map((p) => p.runnerGroupId))].sort((a, b) => a - b);
   }
-}
-
-export function policyDetails(p: LabelPolicy): Record<string, unknown> {
-  return {
-    allowed_labels: p.allowedLabels,
-    label_patterns: p.labelPatterns,
-    required_labels: p.requiredLabels,
-    max_runners: p.maxRunners,
-    allow_registration_token: p.allowRegistrationToken,
-    runner_group_id: p.runnerGroupId,
-  };
 }

@@ -5,14 +5,11 @@
 // same transaction as the change it describes. The secret handed out (JIT config, registration
 // token) is returned once and only its SHA-256 is kept. Knows nothing of HTTP.
 import { createHash } from "node:crypto";
-import type { Logger } from "../../core/logger.ts";
 import { BrokerError } from "../errors.ts";
 import type { GitHubRunner, GitHubRunnerApi } from "../github-runners.ts";
-import type { BrokerMetrics } from "../metrics.ts";
+import type { BrokerDeps } from "./deps.ts";
 import { checkLabels, isBuiltinLabel } from "../policy.ts";
 import type { RunnerMode, RunnerRecord, RunnerStatus, Storage } from "../storage/storage.ts";
-import type { Baseline } from "./baseline.ts";
-import type { PolicyService } from "./policies.ts";
 
 export interface ProvisionRequest {
   runnerName: string;
@@ -34,13 +31,7 @@ export function statusFromGitHub(r: GitHubRunner, current: RunnerStatus): Runner
   return current === "pending" ? "pending" : "offline";
 }
 
-export interface RunnerServiceDeps {
-  storage: Storage;
-  github: GitHubRunnerApi;
-  policies: PolicyService;
-  baseline: Baseline;
-  metrics: BrokerMetrics;
-  logger: Logger;
+export interface RunnerServiceDeps extends BrokerDeps {
   githubUrl: string;
   org: string;
 }
