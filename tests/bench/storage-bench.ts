@@ -17,8 +17,8 @@ const CONCURRENCY = 16;
 const REPLICAS = 3;
 
 /** postgres.js behind the same PgDriver seam Bun.SQL uses in the product. */
-function postgresJsDriver(url: string, max: number): PgDriver {
-  const sql = postgres(url, { max, onnotice: () => {}, idle_timeout: 60, connect_timeout: 10 });
+function postgresJsDriver(url: string, max: number, settings: Record<string, string>): PgDriver {
+  const sql = postgres(url, { max, onnotice: () => {}, idle_timeout: 60, connect_timeout: 10, connection: settings });
   const connection = (handle: postgres.Sql | postgres.TransactionSql): PgConnection => ({
     query: async (text, params) => [...(await handle.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }))],
     script: async (text) => void (await handle.unsafe(text)),

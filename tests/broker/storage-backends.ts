@@ -19,6 +19,11 @@ export interface TestDatabase {
   raw(sql: string, params?: (string | number | boolean | null)[]): Promise<Record<string, unknown>[]>;
   /** Everything the database holds, as text: the SQLite file with its WAL, or a pg_dump. */
   contents(): Promise<string>;
+  /**
+   * Another process's transaction holding what a reservation for `identity` needs (SQLite: the
+   * write lock; PostgreSQL: the identity's advisory lock) until the returned function is called.
+   */
+  holdQuotaLock(identity: string): Promise<() => Promise<void>>;
 }
 
 export interface Backend {
@@ -55,6 +60,14 @@ export function sqliteBackend(): Backend {
         async contents() {
           return [path, `${path}-wal`].filter(existsSync).map((p) => readFileSync(p).toString("latin1")).join("\n");
         },
+        async holdQuotaLock() {
+          const holder = new Database(path);
+          holder.run("BEGIN IMMEDIATE");
+          return async () => {
+            holder.run("ROLLBACK");
+            holder.close();
+          };
+        },
       };
     },
   };
@@ -81,6 +94,15 @@ export function postgresBackend(): Backend {
         open: (options) => openStorage(url, options),
         raw: async (sql, params = []) => (await client.unsafe(sql, params)) as Record<string, unknown>[],
         contents: () => server!.dump(url),
+        async holdQuotaLock(identity) {
+          const connection = await client.reserve();
+          await connection.unsafe("BEGIN");
+          await connection.unsafe("SELECT pg_advisory_xact_lock(7313, hashtext($1))", [`quota:${identity}`]);
+          return async () => {
+            await connection.unsafe("ROLLBACK");
+            connection.release();
+          };
+        },
       };
     },
   };

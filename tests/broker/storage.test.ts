@@ -147,7 +147,10 @@ for (const backend of BACKENDS) {
       clock.advance(10);
       const deleted = await storage.updateRunner(r.runner.id, { status: "deleted" });
       expect(deleted?.deletedAt?.getTime()).toBe(clock.at());
-      await expect(storage.updateRunner(r.runner.id, { status: "active" })).rejects.toThrow("stays deleted");
+      clock.advance(10);
+      const revived = await storage.updateRunner(r.runner.id, { status: "active", lastSeenAt: clock.now() });
+      expect(revived).toMatchObject({ status: "deleted", deletedAt: deleted!.deletedAt, lastSeenAt: clock.now() });
+      expect((await storage.updateRunner(r.runner.id, { status: "deleted" }))?.deletedAt).toEqual(deleted!.deletedAt);
       expect(await storage.countLiveRunners(r.runner.provisionedBy)).toBe(0);
       expect(await storage.getRunnerByName("runner-1")).toBeNull();
       expect((await storage.getRunnerByName("runner-1", { includeDeleted: true }))?.id).toBe(r.runner.id);
@@ -301,6 +304,36 @@ for (const backend of BACKENDS) {
       expect(await storage.getLabelPolicy("team-a")).not.toBeNull();
       // And the handle still works afterwards.
       expect((await storage.reserveRunner(reservation())).ok).toBe(true);
+    });
+
+    test("calling the Storage itself inside its own transaction is refused at once, not a hang", async () => {
+      await fresh();
+      const error = await storage
+        .transaction(async () => {
+          await storage.reserveRunner(reservation());
+        })
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toContain("use the transaction's tx argument");
+      expect(await storage.listRunners()).toEqual([]);
+      // Concurrent top-level calls are not nested ones.
+      const [a, b] = await Promise.all([storage.reserveRunner(reservation({ name: "a" })), storage.transaction((tx) => tx.reserveRunner(reservation({ name: "b" })))]);
+      expect([a.ok, b.ok]).toEqual([true, true]);
+    });
+
+    test("a write held up by another process's lock longer than lockTimeoutMs fails as unavailable, and works once it is free", async () => {
+      await fresh();
+      const impatient = db.open({ now: clock.now, lockTimeoutMs: 300 });
+      opened.push(impatient);
+      const release = await db.holdQuotaLock("repo:acme/app:ref:refs/heads/main");
+      const started = Date.now();
+      const error = await impatient.reserveRunner(reservation()).catch((e) => e);
+      const waited = Date.now() - started;
+      await release();
+      expect(error).toBeInstanceOf(GhappError);
+      expect(error.exitCode).toBe(5);
+      expect(waited).toBeGreaterThanOrEqual(250);
+      expect((await impatient.reserveRunner(reservation())).ok).toBe(true);
     });
 
     // ---- quota and names under concurrency ------------------------------------------------

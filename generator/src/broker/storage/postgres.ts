@@ -12,7 +12,7 @@
 //   the password is scrubbed from any text a driver error carries.
 import { SQL } from "bun";
 import type { Row, SqlValue } from "./sql-ops.ts";
-import { databaseError, SqlStorage, type ScriptExecutor } from "./sql-storage.ts";
+import { databaseError, DEFAULT_LOCK_TIMEOUT_MS, SqlStorage, type ScriptExecutor } from "./sql-storage.ts";
 import type { StorageOptions } from "./storage.ts";
 
 /** One connection's statements, as a driver runs them ($1-numbered placeholders). */
@@ -35,12 +35,26 @@ export interface PostgresOptions extends StorageOptions {
   /** Connections in this process's pool (default 10). */
   maxConnections?: number;
   /** Another driver (the benchmark's postgres.js); default Bun.SQL. */
-  driver?: (url: string, maxConnections: number) => PgDriver;
+  driver?: (url: string, maxConnections: number, settings: Record<string, string>) => PgDriver;
+}
+
+/**
+ * Session settings every connection starts with: a wait for a lock, a statement, and a transaction
+ * left open by a stalled replica are all bounded, so one stuck process cannot hold the quota lock
+ * (and every provision of that identity) for ever.
+ */
+export function sessionSettings(lockTimeoutMs: number): Record<string, string> {
+  return {
+    application_name: "ghapp-runner-broker",
+    lock_timeout: `${lockTimeoutMs}ms`,
+    statement_timeout: `${Math.max(30_000, 3 * lockTimeoutMs)}ms`,
+    idle_in_transaction_session_timeout: "60s",
+  };
 }
 
 /** Bun's built-in PostgreSQL client. */
-export function bunSqlDriver(url: string, maxConnections: number): PgDriver {
-  const sql = new SQL(url, { max: maxConnections, idleTimeout: 60, connectionTimeout: 10, bigint: false });
+export function bunSqlDriver(url: string, maxConnections: number, settings: Record<string, string>): PgDriver {
+  const sql = new SQL(url, { max: maxConnections, idleTimeout: 60, connectionTimeout: 10, bigint: false, connection: settings });
   const connection = (handle: SQL): PgConnection => ({
     query: async (text, params) => (await handle.unsafe(text, params)) as Row[],
     script: async (text) => void (await handle.unsafe(text).simple()),
@@ -98,7 +112,7 @@ export class PostgresStorage extends SqlStorage {
       password = decodeURIComponent(new URL(url).password);
     } catch {}
     this.password = password;
-    this.driver = (options.driver ?? bunSqlDriver)(url, options.maxConnections ?? 10);
+    this.driver = (options.driver ?? bunSqlDriver)(url, options.maxConnections ?? 10, sessionSettings(options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS));
   }
 
   /** `display` is the URL with its password masked (database-url.ts). Connects on first use. */
@@ -155,10 +169,6 @@ export class PostgresStorage extends SqlStorage {
     } catch (error) {
       throw thrownByFn ? error : this.fail(error);
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.withTransaction("read", (db) => db.all("SELECT 1 AS ok"));
   }
 
   async close(): Promise<void> {

@@ -299,25 +299,26 @@ export class SqlOps implements StorageOps {
   }
 
   async updateRunner(id: number, patch: RunnerPatch): Promise<RunnerRecord | null> {
-    const current = await this.getRunnerById(id);
-    if (!current) return null;
-    if (current.status === "deleted" && patch.status !== undefined && patch.status !== "deleted") fail(`runner ${id} is deleted and stays deleted`);
     const sets: string[] = [];
     const params: SqlValue[] = [];
-    const set = (column: string, value: SqlValue) => {
-      sets.push(`${column} = ?`);
-      params.push(value);
+    const set = (assignment: string, ...values: SqlValue[]) => {
+      sets.push(assignment);
+      params.push(...values);
     };
-    if (patch.githubRunnerId !== undefined) set("github_runner_id", patch.githubRunnerId === null ? null : checkInt(patch.githubRunnerId, "githubRunnerId"));
-    if (patch.labels !== undefined) set("labels", checkStrings(patch.labels, "labels"));
-    if (patch.secretSha256 !== undefined) set("secret_sha256", checkSha(patch.secretSha256));
-    if (patch.lastSeenAt !== undefined) set("last_seen_at", patch.lastSeenAt === null ? null : patch.lastSeenAt.getTime());
+    checkInt(id, "id");
+    if (patch.githubRunnerId !== undefined) set("github_runner_id = ?", patch.githubRunnerId === null ? null : checkInt(patch.githubRunnerId, "githubRunnerId"));
+    if (patch.labels !== undefined) set("labels = ?", checkStrings(patch.labels, "labels"));
+    if (patch.secretSha256 !== undefined) set("secret_sha256 = ?", checkSha(patch.secretSha256));
+    if (patch.lastSeenAt !== undefined) set("last_seen_at = ?", patch.lastSeenAt === null ? null : patch.lastSeenAt.getTime());
     const now = this.ms();
-    if (patch.status !== undefined && patch.status !== current.status) {
-      set("status", checkOneOf(patch.status, RUNNER_STATUSES, "status"));
-      if (patch.status === "deleted") set("deleted_at", now);
+    if (patch.status !== undefined) {
+      // Decided in the statement, against the row as it is when the update runs (PostgreSQL
+      // re-reads it after waiting for a concurrent writer): a deleted runner stays deleted even
+      // when a sync read it as alive a moment earlier, and keeps its first deleted_at.
+      set("status = CASE WHEN status = 'deleted' THEN status ELSE ? END", checkOneOf(patch.status, RUNNER_STATUSES, "status"));
+      if (patch.status === "deleted") set("deleted_at = CASE WHEN status = 'deleted' THEN deleted_at ELSE ? END", now);
     }
-    set("updated_at", now);
+    set("updated_at = ?", now);
     const row = await this.one(`UPDATE runners SET ${sets.join(", ")} WHERE id = ? RETURNING *`, [...params, id]);
     return row && toRunner(row);
   }

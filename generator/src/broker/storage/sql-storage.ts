@@ -1,6 +1,7 @@
 // What SQLite and PostgreSQL storage share beyond the statements (sql-ops.ts): transactions
 // around every top-level call, the migration runner, and how a database's failure is reported.
 // Each dialect supplies withTransaction (how to begin, commit, roll back and lock) and its name.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { configError, GhappError, unavailableError } from "../../core/errors.ts";
 import { redactString } from "../../core/redact.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
@@ -12,6 +13,8 @@ export interface ScriptExecutor extends SqlExecutor {
   script(sql: string): Promise<void>;
 }
 
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
 // Declaration merging: the StorageOps methods are installed in the constructor, each wrapped in
 // its own transaction (writes) or snapshot (reads).
 export interface SqlStorage extends StorageOps {}
@@ -19,16 +22,29 @@ export interface SqlStorage extends StorageOps {}
 export abstract class SqlStorage implements Storage {
   abstract readonly kind: "sqlite" | "postgres";
   protected readonly now: () => Date;
+  private readonly inTransaction = new AsyncLocalStorage<true>();
 
   constructor(options: StorageOptions = {}) {
     this.now = options.now ?? (() => new Date());
     const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     for (const method of WRITE_METHODS) {
-      self[method] = (...args) => this.withTransaction("write", (db) => (new SqlOps(db, this.now)[method] as (...a: unknown[]) => Promise<unknown>)(...args));
+      self[method] = (...args) => this.run("write", (db) => (new SqlOps(db, this.now)[method] as (...a: unknown[]) => Promise<unknown>)(...args));
     }
     for (const method of READ_METHODS) {
-      self[method] = (...args) => this.withTransaction("read", (db) => (new SqlOps(db, this.now)[method] as (...a: unknown[]) => Promise<unknown>)(...args));
+      self[method] = (...args) => this.run("read", (db) => (new SqlOps(db, this.now)[method] as (...a: unknown[]) => Promise<unknown>)(...args));
     }
+  }
+
+  /**
+   * Every call goes through here. A call on this Storage from inside one of its own transactions
+   * would wait for that transaction forever (SQLite: the handle's queue; PostgreSQL: a lock the
+   * transaction holds) or escape it silently: refused at once instead.
+   */
+  private run<T>(mode: "read" | "write", fn: (db: ScriptExecutor) => Promise<T>): Promise<T> {
+    if (this.inTransaction.getStore()) {
+      return Promise.reject(new TypeError("storage: called on the Storage inside its own transaction(); use the transaction's tx argument"));
+    }
+    return this.inTransaction.run(true, () => this.withTransaction(mode, fn));
   }
 
   /**
@@ -37,11 +53,14 @@ export abstract class SqlStorage implements Storage {
    */
   protected abstract withTransaction<T>(mode: "read" | "write", fn: (db: ScriptExecutor) => Promise<T>): Promise<T>;
 
-  abstract ping(): Promise<void>;
+  async ping(): Promise<void> {
+    await this.run("read", (db) => db.all("SELECT 1 AS ok"));
+  }
+
   abstract close(): Promise<void>;
 
   transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T> {
-    return this.withTransaction("write", (db) => fn(new SqlOps(db, this.now)));
+    return this.run("write", (db) => fn(new SqlOps(db, this.now)));
   }
 
   async migrate(): Promise<MigrationResult> {
@@ -50,7 +69,7 @@ export abstract class SqlStorage implements Storage {
     // One migration per transaction; each re-reads what is applied under the lock, so processes
     // starting together apply every migration exactly once between them.
     for (;;) {
-      const step = await this.withTransaction("write", async (db): Promise<{ applied: number | null; version: number }> => {
+      const step = await this.run("write", async (db): Promise<{ applied: number | null; version: number }> => {
         await db.lock("schema_migrations");
         await db.script("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
         const done = new Set((await db.all("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));

@@ -7,7 +7,7 @@
 // - bun:sqlite is synchronous: SQLite's own busy wait would freeze the event loop (and deadlock
 //   two handles in one process, the second waiting on a lock the first can only release after
 //   the event loop runs). So the write lock is tried without waiting and retried asynchronously,
-//   with jittered back-off, for up to busy_timeout; busy_timeout itself stays set for the engine's
+//   with jittered back-off, for up to lockTimeoutMs (10 s); busy_timeout stays set to it for the engine's
 //   other rare waits (WAL recovery, checkpoints).
 // - Transactions of one handle are queued in process, never interleaved on the connection.
 import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
@@ -15,13 +15,8 @@ import { chmodSync, existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { configError, unavailableError } from "../../core/errors.ts";
 import type { Row } from "./sql-ops.ts";
-import { databaseError, SqlStorage, type ScriptExecutor } from "./sql-storage.ts";
+import { databaseError, DEFAULT_LOCK_TIMEOUT_MS, SqlStorage, type ScriptExecutor } from "./sql-storage.ts";
 import type { StorageOptions } from "./storage.ts";
-
-export interface SqliteOptions extends StorageOptions {
-  /** How long a writer waits for another's write lock before giving up (default 5 s). */
-  busyTimeoutMs?: number;
-}
 
 // Extended result codes whose primary code means "try again" or "cannot work here".
 const BUSY = new Set([5 /* BUSY */, 6 /* LOCKED */]);
@@ -40,10 +35,10 @@ export class SqliteStorage extends SqlStorage {
   private constructor(
     private readonly db: Database,
     private readonly display: string,
-    options: SqliteOptions,
+    options: StorageOptions,
   ) {
     super(options);
-    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.busyTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     this.executor = {
       all: async (sql, params = []) => this.guard(() => this.statement(sql).all(...(params as SQLQueryBindings[])) as Row[]),
       lock: async () => {},
@@ -52,7 +47,7 @@ export class SqliteStorage extends SqlStorage {
   }
 
   /** Opens (creating when missing) the SQLite file at `path`, or ":memory:". */
-  static open(path: string, options: SqliteOptions = {}): SqliteStorage {
+  static open(path: string, options: StorageOptions = {}): SqliteStorage {
     const display = `sqlite://${path}`;
     if (path !== ":memory:") {
       const folder = dirname(path);
@@ -64,7 +59,7 @@ export class SqliteStorage extends SqlStorage {
     let db: Database;
     try {
       db = new Database(path, { create: true, readwrite: true });
-      db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      db.run(`PRAGMA busy_timeout = ${options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS}`);
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = FULL");
       db.run("PRAGMA foreign_keys = ON");
@@ -136,10 +131,6 @@ export class SqliteStorage extends SqlStorage {
         throw error;
       }
     });
-  }
-
-  async ping(): Promise<void> {
-    await this.withTransaction("read", (db) => db.all("SELECT 1 AS ok"));
   }
 
   async close(): Promise<void> {

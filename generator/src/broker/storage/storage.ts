@@ -260,8 +260,9 @@ export interface StorageOps {
 
   /**
    * Changes the given fields of runner `id` and sets updatedAt; returns the new record, or null
-   * when there is no such runner. Setting a deleted runner to another status is refused (a
-   * deleted runner stays deleted; its name may have been reused).
+   * when there is no such runner. A deleted runner stays deleted: a status in the patch is
+   * ignored for it (the other fields still change), also when it was deleted concurrently after
+   * the caller read it; check the returned status. Its name may have been reused meanwhile.
    */
   updateRunner(id: number, patch: RunnerPatch): Promise<RunnerRecord | null>;
 
@@ -371,4 +372,9 @@ export interface Storage extends StorageOps {
 export interface StorageOptions {
   /** The clock every timestamp comes from (default: () => new Date()). */
   now?: () => Date;
+  /**
+   * How long a write waits for a lock another holds (SQLite: the write lock; PostgreSQL: a row
+   * or advisory lock, lock_timeout) before failing as unavailable. Default 10 s.
+   */
+  lockTimeoutMs?: number;
 }
