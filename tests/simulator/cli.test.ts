@@ -2,10 +2,11 @@
 // file, listening on 0.0.0.0 behind a public https URL, with a certificate from a private CA
 // (ci/e2e-certs.sh) and an app id and key that exist before it starts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import jwt from "jsonwebtoken";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { tempDir } from "../helpers/generator.ts";
 import { runCommand } from "../helpers/run.ts";
@@ -117,5 +118,81 @@ describe("simulator CLI in a pod's shape", () => {
     const halfTls = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s2"), "--tls-cert", join(certs, "tls.crt")]);
     expect(halfTls.code).toBe(2);
     expect(halfTls.stderr).toContain("--tls-cert and --tls-key go together");
+  });
+});
+
+describe("simulator CLI for people", () => {
+  test("npm run simulator -- --help works with no bun on PATH, exits 0 and lists the options", async () => {
+    // Only node and npm on PATH, as on a fresh machine: npm finds the project's own bun.
+    const npm = Bun.which("npm");
+    expect(npm).toBeTruthy();
+    const path = [dirname(npm!), "/usr/bin", "/bin"].join(":");
+    expect(Bun.which("bun", { PATH: path })).toBeNull();
+    const r = await run(["npm", "run", "--silent", "simulator", "--", "--help"], { PATH: path });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("usage: npm run simulator -- --state-dir DIR");
+    expect(r.stdout).toContain("oidc-token --url ORIGIN --sub SUBJECT --aud AUDIENCE");
+    expect(r.stdout).toContain("--token-ttl SECONDS");
+  });
+
+  test("an unknown option or a missing --state-dir is exit 2 with the usage, not a stack trace", async () => {
+    const unknown = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s3"), "--bogus"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(unknown.stderr).toContain("usage: npm run simulator");
+    const missing = await run([process.execPath, "tests/simulator/cli.ts"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--state-dir is required");
+  });
+
+  test("oidc-token prints a token from the running simulator that verifies against its JWKS", async () => {
+    const stateDir = join(work.dir, "state-oidc");
+    const { proc, state } = await start([process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", stateDir, "--prefix", "/api/v3"], stateDir);
+    try {
+      const origin = state.origin as string;
+      expect(state.oidcIssuer).toBe(`${origin}/oidc`);
+      // The API URL works too: only its origin counts.
+      const r = await run([process.execPath, "tests/simulator/cli.ts", "oidc-token", "--url", `${origin}/api/v3`, "--sub", "team-a", "--aud", "runner-broker", "--claim", "environment=prod", "--claim", "run_id=42"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+      const { payload } = await jwtVerify(r.stdout.trim(), createRemoteJWKSet(new URL(`${origin}/oidc/jwks`)), { issuer: `${origin}/oidc`, audience: "runner-broker" });
+      expect(payload).toMatchObject({ sub: "team-a", environment: "prod", run_id: "42", repository: "acme-org/api" });
+
+      const forged = await run([process.execPath, "tests/simulator/cli.ts", "oidc-token", "--url", origin, "--sub", "s", "--aud", "a", "--alg", "none", "--expires-in=-5"]);
+      expect(forged.code).toBe(0);
+      expect(decodeProtectedHeader(forged.stdout.trim()).alg).toBe("none");
+      const exp = JSON.parse(Buffer.from(forged.stdout.split(".")[1]!, "base64url").toString()).exp as number;
+      expect(exp).toBeLessThan(Date.now() / 1000);
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  }, 20_000);
+
+  test("oidc-token: --help is exit 0; bad arguments exit 2; no simulator exits 3, each saying why", async () => {
+    const oidc = (...args: string[]) => run([process.execPath, "tests/simulator/cli.ts", "oidc-token", ...args]);
+    const help = await oidc("--help");
+    expect([help.code, help.stdout.includes("--claim NAME=VALUE")]).toEqual([0, true]);
+    for (const [args, message] of [
+      [["--sub", "s", "--aud", "a"], "--url is required"],
+      [["--url", "http://127.0.0.1:1", "--aud", "a"], "--sub is required"],
+      [["--url", "http://127.0.0.1:1", "--sub", "s"], "--aud is required"],
+      [["--url", "file:///etc/passwd", "--sub", "s", "--aud", "a"], "--url is not an http(s) URL"],
+      [["--url", "http://127.0.0.1:1", "--sub", "s", "--aud", "a", "--claim", "novalue"], "--claim wants NAME=VALUE"],
+      [["--url", "http://127.0.0.1:1", "--sub", "s", "--aud", "a", "--alg", "HS512"], "--alg must be one of"],
+      [["--url", "http://127.0.0.1:1", "--sub", "s", "--aud", "a", "--expires-in", "5m"], "--expires-in is a whole number"],
+    ] as const) {
+      const r = await oidc(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stdout).toBe("");
+    }
+    // Port 1 on loopback: nothing listens there.
+    const down = await oidc("--url", "http://127.0.0.1:1", "--sub", "s", "--aud", "a");
+    expect(down.code).toBe(3);
+    expect(down.stderr).toContain("cannot reach the simulator at http://127.0.0.1:1");
+    expect(down.stdout).toBe("");
   });
 });

@@ -2,7 +2,7 @@
 // job (ci/kind-e2e.sh, where it runs in a pod) and anything else that is not a bun test. It
 // writes what a client needs into --state-dir:
 //   app.pem          the app's private key (0600): generated now, or the --app-key-file given
-//   simulator.json   { url, origin, appId, clientId, installations, pid, port, caFile? }
+//   simulator.json   { url, origin, oidcIssuer, appId, clientId, installations, pid, port, caFile? }
 //   ca.pem           with --tls and no --tls-cert: the self-signed certificate clients must trust
 // Faults can be injected over HTTP: POST {origin}/_simulator/faults with a Fault (see simulator.ts).
 //
@@ -126,6 +126,7 @@ writeFileSync(
     {
       url: sim.url,
       origin: sim.origin,
+      oidcIssuer: sim.oidc.issuer,
       appId: sim.app.id,
       clientId: sim.app.clientId,
       installations: sim.installations.map((i) => ({ id: i.id, login: i.account.login })),

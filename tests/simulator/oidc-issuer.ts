@@ -5,8 +5,9 @@
 // Served without the API prefix; the issuer string is exactly `${origin}/oidc`:
 //   GET /oidc/.well-known/openid-configuration   {issuer, jwks_uri, id_token_signing_alg_values_supported, ...}
 //   GET /oidc/jwks                               {keys: [RS256 public keys, each with kid, alg, use]}
-// Faults (/_simulator/faults) match these paths too: {"kind":"status","status":503,"match":{"path":"/oidc"}}
-// is "the issuer is down".
+// Faults (/_simulator/faults) reach these paths when their match.path does: {"kind":"status","status":503,
+// "match":{"path":"/oidc"}} is "the issuer is down". A fault without a path is GitHub's alone, so that
+// "GitHub is down" leaves the issuer (another service, in reality) up.
 //
 // Control endpoints (no authentication):
 //   POST /_simulator/oidc/token {sub, aud, claims?, expires_in?, iat?, nbf?, exp?, iss?, kid?, alg?} -> {token}
@@ -19,7 +20,8 @@
 //          "RS256"                  (default) signed with the current key, or with the key named by `kid`,
 //                                   retired keys included
 //          "none"                   unsigned: header {"alg":"none","typ":"JWT","kid":current}, empty signature
-//          "HS256-with-public-key"  HMAC-SHA256 whose secret is the current public key's SPKI PEM, header
+//          "HS256-with-public-key"  HMAC-SHA256 whose secret is the current public key's SPKI PEM (as Node
+//                                   writes it, final newline included), header
 //                                   kid = the current key's (the RS256/HS256 key-confusion attack)
 //          "unknown-kid"            RS256 with a key that was never published, under a kid not in the JWKS
 //        expired / not yet valid / wrong issuer tokens: set exp, nbf or iss.
@@ -29,8 +31,8 @@
 //
 // Keys are RSA 2048, made on first use (so a simulator that never serves OIDC pays nothing), kid = the
 // key's RFC 7638 thumbprint. Signing goes through jose, the library the broker verifies with.
-import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
-import { randomBytes, randomUUID } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { createPublicKey, randomBytes, randomUUID } from "node:crypto";
 
 export type OidcAlg = "RS256" | "none" | "HS256-with-public-key" | "unknown-kid";
 export const OIDC_ALGS: readonly OidcAlg[] = ["RS256", "none", "HS256-with-public-key", "unknown-kid"];
@@ -79,7 +81,9 @@ async function makeKey(): Promise<Key> {
   const { privateKey, publicKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
-  return { kid, privateKey, publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" }, publicPem: await exportSPKI(publicKey), published: true };
+  // The PEM as Node writes it (final newline included): what a verifier reading a .pem file holds.
+  const publicPem = createPublicKey({ key: { kty: "RSA", n: jwk.n!, e: jwk.e! }, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+  return { kid, privateKey, publicJwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" }, publicPem, published: true };
 }
 
 export function createOidcIssuer(opts: { origin: () => string; now: () => number }): OidcIssuer {

@@ -17,7 +17,7 @@ ${USAGE}
   --sub SUBJECT         the sub claim (required)
   --aud AUDIENCE        the aud claim (required; repeat for several)
   --claim NAME=VALUE    set a claim to a string, over the defaults (repeatable)
-  --expires-in SECONDS  lifetime (default 300; negative gives an expired token)
+  --expires-in SECONDS  lifetime (default 300); --expires-in=-60 gives a token expired a minute ago
   --iss ISSUER          a different iss claim (a token from the wrong issuer)
   --alg ALG             RS256 (default) or a forged token: none, HS256-with-public-key, unknown-kid
   -h, --help            this help

@@ -25,6 +25,8 @@
 //   POST /_simulator/runners/{id}/job         busy (409 when offline or busy already)
 //   POST /_simulator/runners/{id}/job/finish  idle; an ephemeral runner (every JIT runner) is removed
 //   POST /_simulator/runners/{id}/offline | /online   status only
+//   DELETE /_simulator/runners/{id}           GitHub removes the runner itself, busy or not (someone in the UI,
+//          or GitHub's own clean-up of runners that never connected or stayed offline)
 //   POST /_simulator/runners/seed {name, labels[], runner_group_id, status?, busy?, ephemeral?, org?}
 //          201 Runner: a runner that was there before the broker (org: the first organization by default)
 //   GET  /_simulator/runners    every runner the simulated GitHub holds, all organizations
@@ -74,7 +76,6 @@ export interface Runner {
 /** What the simulator needs to know about a runner beyond what GitHub shows. */
 interface HeldRunner extends Runner {
   org: string; // the organization's login, lower case
-  jitConfigSha256?: string;
   jitConfigUsed: boolean;
 }
 
@@ -135,6 +136,8 @@ export interface Runners {
   startJob(id: number): Runner;
   finishJob(id: number): Runner | null;
   setStatus(id: number, status: "online" | "offline"): Runner;
+  /** GitHub removes a runner on its own; false when there was none. */
+  remove(id: number): boolean;
   groups: readonly RunnerGroup[];
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
@@ -154,7 +157,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
   const labelIds = new Map<string, number>();
   let nextRunnerId = 101;
 
-  const visible = ({ org: _org, jitConfigSha256: _sha, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
+  const visible = ({ org: _org, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
     ...runner,
     labels: runner.labels.map((l) => ({ ...l })),
   });
@@ -291,6 +294,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       else r.status = "offline";
       return visible(r);
     },
+    remove: (id) => runners.delete(id),
 
     route({ method, path, url, body, rl, caller }) {
       const m = path.match(/^\/orgs\/([^/]+)\/actions\/(runners|runner-groups)(?:\/([^/]+))?(?:\/([^/]+))?$/);
@@ -357,8 +361,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
         }
         const r = create(orgKey, input, true);
         const encoded = jitConfig(r, input.work_folder ?? "_work");
-        r.jitConfigSha256 = sha256(encoded);
-        jitConfigs.set(r.jitConfigSha256, r.id);
+        jitConfigs.set(sha256(encoded), r.id);
         return http.json(201, { runner: visible(r), encoded_jit_config: encoded }, rl);
       }
       if (a === "registration-token" && b === undefined && method === "POST") {
@@ -398,6 +401,10 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
           return answer(200, { id: inst.id, permissions: inst.permissions });
         }
         if (what === undefined && action === undefined && req.method === "GET") return answer(200, api.list());
+        if (what !== undefined && /^\d+$/.test(what) && action === undefined && req.method === "DELETE") {
+          if (!api.remove(Number(what))) throw new RunnerRefusal(404, `runner ${what} does not exist`);
+          return new Response(null, { status: 204 });
+        }
         if (req.method !== "POST") return undefined;
         if (what === "register" || what === "seed" || what === "connect") {
           if (action !== undefined) return undefined;

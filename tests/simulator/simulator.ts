@@ -53,7 +53,8 @@ export type Fault =
 
 export interface FaultMatch {
   method?: string;
-  /** substring of the path (without the /api/v3 prefix) */
+  /** substring of the path (without the /api/v3 prefix). The OIDC issuer (/oidc/...) is another service:
+   * only a fault whose path matches it reaches it, so "GitHub is down" leaves the issuer up. */
   path?: string;
 }
 
@@ -75,6 +76,8 @@ export interface SimulatorOptions {
   /** lifetime of installation tokens in seconds (GitHub: 3600) */
   tokenTtlSeconds?: number;
   installations?: Installation[];
+  /** runner groups of every organization (runners.ts); default Default (1) and brokered (2) */
+  runnerGroups?: RunnerGroup[];
   appId?: number;
   /** the simulator's clock runs this many seconds ahead of the host's (negative: behind) */
   clockOffsetSeconds?: number;
@@ -87,8 +90,6 @@ export interface SimulatorOptions {
    * (a pod listening on 0.0.0.0:8443 behind https://github-sim.NS.svc). Absolute URLs the
    * simulator writes (Link headers, access_tokens_url) use it, as GitHub's use its public host. */
   publicOrigin?: string;
-  /** runner groups of every organization (runners.ts); default Default (1) and brokered (2) */
-  runnerGroups?: RunnerGroup[];
 }
 
 export interface Simulator {
@@ -290,7 +291,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   function takeFault(method: string, path: string): Fault | undefined {
     const i = faults.findIndex(
-      (f) => (!f.match?.method || f.match.method.toUpperCase() === method) && (!f.match?.path || path.includes(f.match.path)),
+      (f) => (!f.match?.method || f.match.method.toUpperCase() === method) && (f.match?.path ? path.includes(f.match.path) : !path.startsWith("/oidc")),
     );
     if (i < 0) return undefined;
     const f = faults[i]!;
