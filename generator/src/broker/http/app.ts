@@ -49,7 +49,13 @@ export function createApp(d: AppDeps) {
     await next();
     c.header("x-content-type-options", "nosniff");
     const route = c.req.routePath && c.req.routePath !== "/*" && c.req.routePath !== "*" ? c.req.routePath : "unmatched";
-    d.metrics.httpRequests.observe({ route, method: c.req.method, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    d.metrics.httpRequests.observe({ route, method: c.req.method, status: String(c.res.status) }, seconds);
+    // An access line per API call: who did what and how it ended. Never a header or a body.
+    if (c.req.path.startsWith("/api/")) {
+      const identity = c.get("identity");
+      d.logger.info("request", { method: c.req.method, route, status: c.res.status, duration_ms: Math.round(seconds * 10_000) / 10, ...(identity ? { identity } : {}) });
+    }
   });
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
   app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics));

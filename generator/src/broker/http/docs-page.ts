@@ -6,19 +6,28 @@ const esc = (s: unknown) =>
 type Doc = { info?: { title?: string; version?: string; description?: string }; paths?: Record<string, Record<string, Operation>>; components?: { schemas?: Record<string, unknown> } };
 type Operation = { summary?: string; tags?: string[]; security?: unknown[]; parameters?: Array<{ name: string; in: string; required?: boolean; schema?: unknown }>; requestBody?: { content?: Record<string, { schema?: unknown }> }; responses?: Record<string, { description?: string }> };
 
-function schemaBlock(schema: unknown): string {
+const REF = "#/components/schemas/";
+
+/** A schema as JSON; a reference to a named schema is shown resolved, with a link to its section. */
+function schemaBlock(schema: unknown, schemas: Record<string, unknown>): string {
+  const ref = (schema as { $ref?: unknown } | undefined)?.$ref;
+  if (typeof ref === "string" && ref.startsWith(REF)) {
+    const name = ref.slice(REF.length);
+    return `<p>schema <a href="#schema-${esc(name)}">${esc(name)}</a></p><pre>${esc(JSON.stringify(schemas[name] ?? {}, null, 2))}</pre>`;
+  }
   return `<pre>${esc(JSON.stringify(schema, null, 2))}</pre>`;
 }
 
 export function renderDocsPage(doc: Doc): string {
   const ops: string[] = [];
+  const named = doc.components?.schemas ?? {};
   const nav: string[] = [];
   for (const [path, methods] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(methods)) {
       const id = `${method}-${path}`.replace(/[^A-Za-z0-9]+/g, "-");
       nav.push(`<li><a href="#${esc(id)}"><code>${esc(method.toUpperCase())} ${esc(path)}</code></a></li>`);
       const params = (op.parameters ?? []).map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${p.required ? "yes" : "no"}</td><td><code>${esc(JSON.stringify(p.schema ?? {}))}</code></td></tr>`).join("");
-      const body = op.requestBody?.content ? Object.entries(op.requestBody.content).map(([type, c]) => `<h4>Request body (${esc(type)})</h4>${schemaBlock(c.schema)}`).join("") : "";
+      const body = op.requestBody?.content ? Object.entries(op.requestBody.content).map(([type, c]) => `<h4>Request body (${esc(type)})</h4>${schemaBlock(c.schema, named)}`).join("") : "";
       const responses = Object.entries(op.responses ?? {}).map(([status, r]) => `<tr><td><code>${esc(status)}</code></td><td>${esc(r.description)}</td></tr>`).join("");
       ops.push(
         `<section id="${esc(id)}"><h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>` +
@@ -29,7 +38,7 @@ export function renderDocsPage(doc: Doc): string {
       );
     }
   }
-  const schemas = Object.entries(doc.components?.schemas ?? {}).map(([name, s]) => `<section id="schema-${esc(name)}"><h3>${esc(name)}</h3>${schemaBlock(s)}</section>`).join("");
+  const schemas = Object.entries(named).map(([name, s]) => `<section id="schema-${esc(name)}"><h3>${esc(name)}</h3>${schemaBlock(s, named)}</section>`).join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(doc.info?.title)} ${esc(doc.info?.version)}</title>
