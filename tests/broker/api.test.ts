@@ -128,6 +128,9 @@ describe("runners", () => {
     expect((await b.call("POST", "/api/v1/runners/bob-1/refresh", { token: alice })).status).toBe(404);
     expect((await b.call("DELETE", "/api/v1/runners/bob-1", { token: alice })).status).toBe(404);
     expect(w.sim.runners.list().some((r) => r.name === "bob-1")).toBe(true);
+    // The attempts are recorded for the administrators, never shown to the caller.
+    const ev = await b.call("GET", `/api/v1/admin/security-events?event_type=foreign_runner_access&user=${encodeURIComponent(ALICE)}`, { token: admin });
+    expect(ev.json.events.map((e: any) => `${e.runner_name}:${e.details.action}`).sort()).toEqual(["bob-1:runner.deprovision", "bob-1:runner.get", "bob-1:runner.refresh"]);
   });
 
   test("POST refresh re-reads the runner from GitHub", async () => {
@@ -244,6 +247,7 @@ describe("admin", () => {
     const actions = all.json.records.map((a: any) => `${a.action}:${a.result}`);
     for (const a of ["runner.provision:success", "runner.provision:denied", "runner.refresh:success", "runner.deprovision:success", "runner.deprovision:denied", "request.denied:denied"]) expect(actions).toContain(a);
     expect(all.json.records.every((a: any) => a.actor === ALICE)).toBe(true);
+    expect(all.json.records.some((a: any) => a.action === "request.denied" && a.details.reason === "invalid_request")).toBe(true);
     const provisioned = all.json.records.find((a: any) => a.action === "runner.provision" && a.result === "success");
     expect(provisioned.details.secret_sha256).toMatch(/^[0-9a-f]{64}$/);
     const future = await b.call("GET", `/api/v1/admin/audit-log?since=${new Date(Date.now() + 60_000).toISOString()}`, { token: admin });

@@ -178,6 +178,26 @@ describe("operator commands at GitHub", () => {
     expect(w.sim.runners.get(intruder.id)).toBeUndefined();
   });
 
+  test("sync-github pages through a large group: 150 runners that were there first are all kept", async () => {
+    const w2 = await startWorld();
+    try {
+      for (let i = 0; i < 150; i++) w2.sim.runners.seed({ name: `old-${i}`, labels: ["whatever"], runner_group_id: 2 });
+      const e = w2.env();
+      const file = join(w2.dir, "p.yaml");
+      writeFileSync(file, "- user_identity: '*'\n  allowed_labels: [team-a]\n  runner_group_id: 2\n");
+      expect((await runBroker(["policies", "apply", file], e)).code).toBe(0);
+      expect((await runBroker(["sync-github"], e)).stdout).toContain("150 runners seen, 0 status changes, 0 marked deleted, 0 removed");
+      const late = w2.sim.runners.seed({ name: "late-1", labels: ["team-a"], runner_group_id: 2 });
+      const second = await runBroker(["sync-github"], e);
+      expect(second.stdout).toContain("151 runners seen");
+      expect(second.stdout).toContain("removed late-1 (unprovisioned_runner)");
+      expect(w2.sim.runners.get(late.id)).toBeUndefined();
+      expect(w2.sim.runners.list().filter((r) => r.name.startsWith("old-")).length).toBe(150);
+    } finally {
+      await w2.close();
+    }
+  });
+
   test("sync-github refuses (exit 5) while a running broker holds the sync lease", async () => {
     const e = w.env({ SYNC_INTERVAL: "1s" });
     const b = await startBroker(e);

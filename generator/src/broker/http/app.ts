@@ -79,10 +79,15 @@ export function createApp(d: AppDeps) {
   });
 
   app.notFound(() => problemResponseOf(problemFor("not_found", "no such resource")));
-  app.onError((e) =>
-    problemResponseOf(
-      toProblem(e, (err) => d.logger.error("unexpected error handling a request; please report it", { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) })),
-    ),
-  );
+  app.onError(async (e, c) => {
+    const problem = toProblem(e, (err) => d.logger.error("unexpected error handling a request; please report it", { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) }));
+    // Refusals the services do not see themselves (the body or query failed validation) are
+    // audited too when the caller is known; the services audit their refusals by policy or quota.
+    const identity = c.get("identity");
+    if (identity && e instanceof BrokerError && e.code === "invalid_request") {
+      await d.journal.refused(identity, c.req.routePath || c.req.path.slice(0, 200), e.code).catch(() => undefined);
+    }
+    return problemResponseOf(problem);
+  });
   return app;
 }

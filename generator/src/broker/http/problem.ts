@@ -32,7 +32,7 @@ export function problemFor(code: BrokerErrorCode, detail: string, extra: { retry
   const { status, title } = BROKER_ERRORS[code];
   const headers: Record<string, string> = { "content-type": "application/problem+json", "cache-control": "no-store" };
   if (code === "unauthenticated") headers["www-authenticate"] = 'Bearer error="invalid_token"';
-  const retry = extra.retryAfterSeconds ?? (status === 503 ? 30 : status === 429 ? 60 : undefined);
+  const retry = extra.retryAfterSeconds ?? (status === 503 ? 30 : status === 502 || status === 429 ? 60 : undefined);
   if (retry !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(retry)));
   return { status, headers, body: { type: `${PROBLEM_TYPE_BASE}:${code}`, title, status, detail, ...(extra.extensions ?? {}) } };
 }

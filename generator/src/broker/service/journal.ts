@@ -25,6 +25,11 @@ export class Journal {
     });
   }
 
+  /** An authenticated request refused for its content (invalid body, unknown resource). */
+  async refused(identity: string, route: string, reason: string): Promise<void> {
+    await this.storage.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason, route } });
+  }
+
   async rateLimited(identity: string, route: string): Promise<void> {
     await this.storage.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason: "rate_limited", route } });
   }

@@ -122,14 +122,21 @@ export class RunnerService {
   }
 
   /** The caller's runner by name; anyone else's is "not found", exactly like a missing one. */
-  async get(identity: string, name: string): Promise<RunnerRecord> {
+  async get(identity: string, name: string, action = "runner.get"): Promise<RunnerRecord> {
     const r = await this.d.storage.getRunnerByName(name);
+    if (r && r.provisionedBy !== identity) {
+      // Someone else's runner: recorded, and answered exactly as a missing one.
+      await this.d.storage.transaction(async (tx) => {
+        await tx.appendAudit({ actor: identity, action, result: "denied", runnerName: name, details: { reason: "not_owner" } });
+        await tx.recordSecurityEvent({ eventType: "foreign_runner_access", severity: "low", userIdentity: identity, runnerName: name, actionTaken: "answered_not_found", details: { action } });
+      });
+    }
     if (!r || r.provisionedBy !== identity) throw new BrokerError("not_found", `no runner named "${name}"`);
     return r;
   }
 
   async refresh(identity: string, name: string): Promise<RunnerRecord> {
-    const r = await this.get(identity, name);
+    const r = await this.get(identity, name, "runner.refresh");
     const gh = r.githubRunnerId !== null ? await this.d.github.getRunner(r.githubRunnerId) : await this.d.github.findRunnerByName(r.name);
     const patch = gh
       ? { githubRunnerId: gh.id, labels: gh.labels, status: statusFromGitHub(gh, r.status), lastSeenAt: new Date() }
@@ -144,7 +151,7 @@ export class RunnerService {
   }
 
   async remove(identity: string, name: string): Promise<void> {
-    const r = await this.get(identity, name);
+    const r = await this.get(identity, name, "runner.deprovision");
     try {
       await removeAtGitHub(this.d.github, r);
     } catch (e) {
