@@ -94,6 +94,20 @@ describe("verification", () => {
   });
 });
 
+describe("policy changes", () => {
+  test("a runner whose policy was deleted stays as it is", async () => {
+    const carol = "repo:acme-org/carol:ref:refs/heads/main";
+    await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(carol) });
+    const t = await w.token(carol);
+    const p = await provision(t, { runner_name: "orphaned-policy-1", labels: ["team-a"] });
+    w.sim.runners.connect(p.json.encoded_jit_config);
+    expect((await b.call("DELETE", `/api/v1/admin/label-policies/${encodeURIComponent(carol)}`, { token: admin })).status).toBe(204);
+    await eventually(async () => (await statusOf(t, "orphaned-policy-1")) === "active", 8000, "still tracked");
+    await Bun.sleep(2500);
+    expect(w.sim.runners.get(p.json.github_runner_id)?.status).toBe("online");
+  });
+});
+
 describe("clean-up", () => {
   test("a runner that never connects within PENDING_RUNNER_TTL is removed at GitHub", async () => {
     const p = await provision(alice, { runner_name: "never-1", labels: ["team-a"] });

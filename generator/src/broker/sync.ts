@@ -44,15 +44,34 @@ export class Sync {
     this.now = d.now ?? Date.now;
   }
 
-  async run(): Promise<SyncReport> {
-    const { storage, github } = this.d;
+  /** Every runner not deleted, oldest first, paged (there may be more than one page). */
+  private async liveRunners(): Promise<RunnerRecord[]> {
+    const out: RunnerRecord[] = [];
+    for (let afterId = 0; ; ) {
+      const page = await this.d.storage.listRunners({ order: "asc", afterId, limit: 1000 });
+      out.push(...page);
+      if (page.length < 1000) return out;
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * One round. `stillLeader` is asked before each group and before judging runners gone: a replica
+   * that lost the lease mid-round (a long round, a paused process) stops instead of racing the new
+   * leader.
+   */
+  async run(stillLeader: () => Promise<boolean> = async () => true): Promise<SyncReport> {
+    const { github } = this.d;
     const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
-    const live = await storage.listRunners({ limit: 1000, order: "asc" });
-    const groups = [...new Set([...(await this.d.policies.managedGroups()), ...live.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
+    // The broker's runners as they were BEFORE GitHub was read: a runner provisioned while the
+    // round runs is not in GitHub's list yet and must not be judged gone.
+    const before = await this.liveRunners();
+    const groups = [...new Set([...(await this.d.policies.managedGroups()), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
     report.groups = groups;
     const listed = new Set<number>();
     const seenIds = new Set<number>();
     for (const group of groups) {
+      if (!(await stillLeader())) return report;
       await this.d.baseline.ensure(group);
       let runners: GitHubRunner[];
       try {
@@ -69,11 +88,14 @@ export class Sync {
         await this.judge(gh, group, report);
       }
     }
+    if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
     // runners after their job, runners removed at GitHub by hand.
-    for (const r of await storage.listRunners({ limit: 1000, order: "asc" })) {
-      if (!listed.has(r.runnerGroupId)) continue;
-      if (r.githubRunnerId !== null && !seenIds.has(r.githubRunnerId)) {
+    const stillLive = new Map((await this.liveRunners()).map((r) => [r.id, r]));
+    for (const old of before) {
+      const r = stillLive.get(old.id);
+      if (!r || !listed.has(r.runnerGroupId)) continue;
+      if (old.githubRunnerId !== null && r.githubRunnerId === old.githubRunnerId && !seenIds.has(old.githubRunnerId)) {
         await this.change(r, { status: "deleted" }, "sync.status_change", { from: r.status, to: "deleted", reason: "gone_at_github" });
         report.deleted++;
         continue;
@@ -106,8 +128,9 @@ export class Sync {
       await this.removeRunner(gh, null, "unprovisioned_runner", report, true);
       return;
     }
+    // With its policy deleted (and no "*"), a runner stays as it is: there is nothing to verify against.
     const policy = await this.d.policies.effective(record.provisionedBy);
-    const bad = policy ? unexpectedLabels(policy, gh.labels) : gh.labels;
+    const bad = policy ? unexpectedLabels(policy, gh.labels) : [];
     if (bad.length) {
       await this.removeRunner(gh, record, "label_not_allowed", report, true, { refused_labels: bad });
       return;
@@ -141,7 +164,7 @@ export class Sync {
   async cleanupStale(dryRun: boolean): Promise<{ name: string; reason: string; provisionedBy: string }[]> {
     const out: { name: string; reason: string; provisionedBy: string }[] = [];
     const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
-    for (const r of await this.d.storage.listRunners({ limit: 1000, order: "asc" })) {
+    for (const r of await this.liveRunners()) {
       const reason = this.staleReason(r);
       if (!reason) continue;
       if (!dryRun) {
@@ -241,7 +264,7 @@ export class SyncLoop {
     this.metrics.syncLeader.set(lease ? 1 : 0);
     if (!lease) return false;
     try {
-      const report = await this.sync.run();
+      const report = await this.sync.run(async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null);
       this.metrics.syncRuns.inc({ result: "success" });
       this.logger.info("sync done", { holder: this.holder, groups: report.groups, seen: report.seen, status_changes: report.statusChanges, removed: report.removed.length, deleted: report.deleted });
     } catch (e) {
