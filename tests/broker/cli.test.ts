@@ -30,6 +30,20 @@ describe("configuration", () => {
     expect(lastError(r.stderr)).toMatch(message);
   });
 
+  test("a missing key file and a port in use are exit 2 naming the setting", async () => {
+    const noKey = await runBroker(["serve"], w.env({ GITHUB_APP_PRIVATE_KEY_FILE: join(w.dir, "absent.pem") }));
+    expect(noKey.code).toBe(2);
+    expect(lastError(noKey.stderr)).toContain(`GITHUB_APP_PRIVATE_KEY_FILE ${join(w.dir, "absent.pem")} does not exist`);
+    const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    try {
+      const busy = await runBroker(["serve"], w.env({ LISTEN_ADDR: `127.0.0.1:${blocker.port}` }));
+      expect(busy.code).toBe(2);
+      expect(lastError(busy.stderr)).toContain(`LISTEN_ADDR 127.0.0.1:${blocker.port} cannot be listened on`);
+    } finally {
+      blocker.stop(true);
+    }
+  });
+
   test("a bad DATABASE_URL is exit 2 and never shows its password", async () => {
     const r = await runBroker(["serve"], w.env({ DATABASE_URL: "mysql://u:hunter2secret@db/x" }));
     expect(r.code).toBe(2);

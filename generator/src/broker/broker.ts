@@ -45,7 +45,7 @@ export interface GitHubParts {
 
 /** GitHub's side: the App's key, the installation, runner calls, the sync. */
 export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: Logger): GitHubParts {
-  const { key } = loadPrivateKeyFile(config.privateKeyFile);
+  const { key } = loadPrivateKeyFile(config.privateKeyFile, "GITHUB_APP_PRIVATE_KEY_FILE");
   const { metrics } = parts;
   const client = new GitHubClient({
     apiUrl: config.apiUrl,

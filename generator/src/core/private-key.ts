@@ -21,8 +21,8 @@ const ACCEPTED =
 
 const BEGIN = Buffer.from("-----BEGIN");
 
-/** Reads a key from PRIVATE_KEY_FILE. */
-export function loadPrivateKeyFile(path: string): LoadedKey {
+/** Reads a key from PRIVATE_KEY_FILE (`name`: the setting messages name, e.g. the broker's GITHUB_APP_PRIVATE_KEY_FILE). */
+export function loadPrivateKeyFile(path: string, name = "PRIVATE_KEY_FILE"): LoadedKey {
   let raw: Buffer;
   try {
     if (!statSync(path).isFile()) throw new Error("not a file");
@@ -30,9 +30,9 @@ export function loadPrivateKeyFile(path: string): LoadedKey {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by this user (check the secret volume's defaultMode and fsGroup)" : "is not a readable file";
-    throw configError(`PRIVATE_KEY_FILE ${path} ${why}: mount the app's privateKey there`);
+    throw configError(`${name} ${path} ${why}: mount the app's privateKey there`);
   }
-  return parseKey(raw, "PRIVATE_KEY_FILE");
+  return parseKey(raw, name);
 }
 
 /** Reads a key from PRIVATE_KEY (the key itself, or a path to it). */

@@ -1,5 +1,6 @@
 // `serve`: the API and the background sync until SIGTERM/SIGINT, then a graceful stop (requests
 // in flight finish, the sync lease is released so another replica takes over at once).
+import { configError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { connectGitHub, createService, openDatabase } from "../broker.ts";
 import type { BrokerConfig } from "../config.ts";
@@ -19,7 +20,13 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
   const svc = createService(config, parts, gh, logger);
   svc.verifier.discover().catch(() => logger.warn("OIDC discovery failed at start; it is retried on the first request", { issuer: config.oidc.issuer }));
 
-  const server = Bun.serve({ hostname: config.listen.hostname, port: config.listen.port, fetch: svc.app.fetch, maxRequestBodySize: 1024 * 1024 });
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({ hostname: config.listen.hostname, port: config.listen.port, fetch: svc.app.fetch, maxRequestBodySize: 1024 * 1024 });
+  } catch {
+    await parts.storage.close();
+    throw configError(`LISTEN_ADDR ${config.listen.hostname}:${config.listen.port} cannot be listened on (in use, or not an address of this host): choose another port or address`);
+  }
   logger.info("listening", { address: `${server.hostname}:${server.port}`, port: server.port, database: parts.storage.kind, org: config.org, issuer: config.oidc.issuer });
   svc.loop.start();
   const flush = setInterval(() => parts.journal.flush().catch(() => undefined), Math.min(60_000, config.syncIntervalMs));
