@@ -135,3 +135,45 @@ describe("keys", () => {
     expect(await refusal(v, await mint())).toBe("issuer_unavailable");
   });
 });
+
+describe("a hostile issuer", () => {
+  let hostile: ReturnType<typeof Bun.serve>;
+  const base = () => `http://127.0.0.1:${hostile.port}`;
+  beforeAll(() => {
+    const huge = "x".repeat(10 * 1024 * 1024);
+    hostile = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => {
+        const { pathname } = new URL(req.url);
+        const issuer = `${base()}${pathname.split("/.well-known")[0]}`;
+        const discovery = (jwks_uri: string) => Response.json({ issuer, jwks_uri });
+        if (pathname === "/big/.well-known/openid-configuration") return new Response(`{"issuer":"${huge}"}`);
+        if (pathname === "/html/.well-known/openid-configuration") return new Response("<html>login</html>", { headers: { "content-type": "text/html" } });
+        if (pathname === "/redirect/.well-known/openid-configuration") return Response.redirect(`${sim.origin}/oidc/.well-known/openid-configuration`, 302);
+        if (pathname === "/plain-http/.well-known/openid-configuration") return discovery("http://issuer.example.com/jwks");
+        if (pathname === "/huge-jwks/.well-known/openid-configuration") return discovery(`${base()}/huge-jwks/jwks`);
+        if (pathname === "/huge-jwks/jwks") return new Response(`{"keys":[],"pad":"${huge}"}`);
+        if (pathname === "/redirect-jwks/.well-known/openid-configuration") return discovery(`${base()}/redirect-jwks/jwks`);
+        if (pathname === "/redirect-jwks/jwks") return Response.redirect(`${sim.origin}/oidc/jwks`, 302);
+        return new Response("no", { status: 404 });
+      },
+    });
+  });
+  afterAll(() => hostile.stop(true));
+
+  for (const [name, path] of [
+    ["a discovery document of 10 MiB", "/big"],
+    ["HTML instead of a discovery document", "/html"],
+    ["a redirect from the discovery URL", "/redirect"],
+    ["a jwks_uri over plain http to another host", "/plain-http"],
+    ["a key set of 10 MiB", "/huge-jwks"],
+    ["a redirect from the jwks_uri to real keys", "/redirect-jwks"],
+  ] as const) {
+    test(`${name}: no token is accepted, and the answer is "issuer unavailable"`, async () => {
+      const issuer = `${base()}${path}`;
+      const v = verifier({ issuer });
+      expect(await refusal(v, await mint({ iss: issuer }))).toBe("issuer_unavailable");
+    });
+  }
+});

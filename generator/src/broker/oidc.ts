@@ -4,7 +4,7 @@
 // cannot hammer the issuer) and jwtVerify with the exact issuer, the audience, a required exp,
 // asymmetric algorithms only (no `none`, no HMAC keyed with a public key) and a small clock
 // tolerance. When the issuer is down the keys already fetched keep working.
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload, type JSONWebKeySet } from "jose";
 import { isLoopback } from "./config.ts";
 
 /** The algorithms a token may be signed with: asymmetric only. */
@@ -15,6 +15,26 @@ export const CLOCK_TOLERANCE_SECONDS = 30;
 /** A token valid for longer than this is refused (iat..exp): OIDC tokens for machines are short-lived. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
+const MAX_JWKS_BYTES = 256 * 1024;
+
+/** The body of an answer, read only up to `limit` bytes: a hostile issuer cannot make us buffer gigabytes. */
+async function readBounded(res: Response, limit: number): Promise<string | undefined> {
+  const reader = res.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 /** Between two failed discoveries or key fetches, requests use what is known instead of asking again. */
 export const REFETCH_COOLDOWN_MS = 30_000;
 
@@ -98,7 +118,18 @@ export class OidcVerifier {
       if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL");
       this.jwksUrl = u.toString();
     }
-    this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), { timeoutDuration: this.s.timeoutMs, cooldownDuration: this.cooldownMs, cacheMaxAge: 10 * 60_000 });
+    this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), {
+      timeoutDuration: this.s.timeoutMs,
+      cooldownDuration: this.cooldownMs,
+      cacheMaxAge: 10 * 60_000,
+      // jose reads the whole answer; this hands it at most MAX_JWKS_BYTES and never follows a redirect.
+      [customFetch]: async (url, init) => {
+        const res = await this.fetchImpl(url, { ...init, redirect: "manual" });
+        const text = res.status === 200 ? await readBounded(res, MAX_JWKS_BYTES) : "";
+        if (text === undefined) return new Response("", { status: 502 });
+        return new Response(text, { status: res.status, headers: { "content-type": "application/json" } });
+      },
+    });
   }
 
   private async fetchJson(url: string): Promise<unknown> {
@@ -109,8 +140,8 @@ export class OidcVerifier {
       throw new IssuerUnavailableError(`cannot reach the OIDC issuer's discovery document: check OIDC_ISSUER, network policies and proxies, or set OIDC_JWKS_URL`);
     }
     if (res.status !== 200) throw new IssuerUnavailableError(`the OIDC issuer's discovery document answered HTTP ${res.status}: check OIDC_ISSUER, or set OIDC_JWKS_URL`);
-    const text = await res.text();
-    if (text.length > MAX_DISCOVERY_BYTES) throw new IssuerUnavailableError("the OIDC issuer's discovery document is too large: set OIDC_JWKS_URL");
+    const text = await readBounded(res, MAX_DISCOVERY_BYTES);
+    if (text === undefined) throw new IssuerUnavailableError("the OIDC issuer's discovery document is larger than 64 KiB: set OIDC_JWKS_URL");
     try {
       return JSON.parse(text);
     } catch {
