@@ -66,6 +66,7 @@ describe("a broker whose App cannot manage runners", () => {
       const r = await b2.call("POST", "/api/v1/runners/provision", { token: await w2.token(ALICE), body: { runner_name: "p-1", labels: ["team-a"] } });
       expect(r.status).toBe(502);
       expect(r.json.detail).toContain("Self-hosted runners: read and write");
+      expect((await b2.call("GET", "/ready")).status).toBe(200);
     } finally {
       await b2.stop();
       await w2.close();
