@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { openStorage } from "../../generator/src/broker/storage/open.ts";
 import { defaultInstallations, generateAppKey } from "../simulator/simulator.ts";
 import { ADMIN, ALICE, policy, startBroker, startWorld, type Broker, type World } from "./harness.ts";
 
@@ -102,6 +103,27 @@ describe("callers and the issuer", () => {
       expect(audit.filter((a: any) => a.action === "request.denied" && a.details.reason === "rate_limited").length).toBe(1);
     } finally {
       await b2.stop();
+    }
+  });
+
+  test("a flood of junk tokens becomes a few aggregate rows, not one row per request", async () => {
+    const e = w.env({ SYNC_INTERVAL: "1s" });
+    const b2 = await startBroker(e);
+    try {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => b2.call("GET", "/api/v1/runners", { token: i % 2 ? "junk" : undefined })));
+      await Bun.sleep(1500);
+    } finally {
+      await b2.stop();
+    }
+    const storage = openStorage(e.DATABASE_URL!);
+    try {
+      const buckets = await storage.listUnauthenticatedFailures();
+      expect(buckets.reduce((n, x) => n + x.count, 0)).toBe(200);
+      expect(buckets.length).toBeLessThanOrEqual(4);
+      expect(new Set(buckets.map((x) => x.reason))).toEqual(new Set(["missing_token", "malformed"]));
+      expect((await storage.listAudit({ limit: 1000 })).length).toBe(0);
+    } finally {
+      await storage.close();
     }
   });
 
