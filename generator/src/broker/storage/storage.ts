@@ -359,6 +359,8 @@ export interface Storage extends StorageOps {
    * back when it throws (the error is re-thrown). PostgreSQL: READ COMMITTED on one connection
    * (reserveRunner adds its own lock); SQLite: BEGIN IMMEDIATE, and transactions of one Storage are
    * queued, never interleaved. Do not call GitHub inside: the transaction holds locks meanwhile.
+   * Inside `fn`, use `tx` only: a call on this Storage itself is refused with a TypeError (it would
+   * wait for the transaction it runs in, or escape it).
    */
   transaction<T>(fn: (tx: StorageOps) => Promise<T>): Promise<T>;
 

@@ -7,7 +7,7 @@ export interface Migration {
   version: number;
   /** A few words, recorded beside the version. */
   name: string;
-  /** The statements for each dialect; each migration runs in one transaction. */
+  /** The statements for each dialect (a migration file renders both from one text); each migration runs in one transaction. */
   sqlite: string;
   postgres: string;
 }
