@@ -45,6 +45,33 @@ describe("GitHub faults", () => {
     expect((await provision(alice, "flaky-2")).status).toBe(201);
   });
 
+  test("GitHub's answer lost to a timeout: the runner it created is replaced, and the caller gets one working config", async () => {
+    const b2 = await startBroker(w.env({ REQUEST_TIMEOUT: "1s" }));
+    try {
+      await b2.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE) });
+      // The first attempt is answered after the client gave up (GitHub created the runner anyway);
+      // the client's retry then meets the name.
+      w.sim.inject({ kind: "delay", ms: 1200, match: { path: "generate-jitconfig" }, times: 1 });
+      const r = await b2.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "lost-1", labels: ["team-a"] } });
+      expect(r.status).toBe(201);
+      const named = w.sim.runners.list().filter((x) => x.name === "lost-1");
+      expect(named.map((x) => x.id)).toEqual([r.json.github_runner_id]);
+      expect(w.sim.runners.connect(r.json.encoded_jit_config).status).toBe("online");
+      const audit = (await b2.call("GET", `/api/v1/admin/audit-log?user=${encodeURIComponent(ALICE)}`, { token: admin })).json.records;
+      expect(audit.some((a: any) => a.action === "runner.provision_retry" && a.runner_name === "lost-1")).toBe(true);
+    } finally {
+      w.sim.clearFaults();
+      await b2.stop();
+    }
+  }, 20_000);
+
+  test("a name GitHub already has outside the broker's knowledge is 409, and that runner is left alone", async () => {
+    const foreign = w.sim.runners.seed({ name: "taken-at-github", labels: ["x"], runner_group_id: 1, status: "online" });
+    const r = await provision(alice, "taken-at-github");
+    expect(r.status).toBe(409);
+    expect(w.sim.runners.get(foreign.id)?.name).toBe("taken-at-github");
+  });
+
   test("a GitHub rate limit longer than MAX_RETRY_WAIT: 503 with GitHub's wait as Retry-After", async () => {
     w.sim.inject({ kind: "retry-after", retryAfter: 120, match: { path: "generate-jitconfig" }, times: 5 });
     const r = await provision(alice, "limited-1");

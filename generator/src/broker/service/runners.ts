@@ -87,7 +87,11 @@ export class RunnerService {
     try {
       if (req.mode === "jit") {
         const labels = decision.labels.filter((l) => !isBuiltinLabel(l));
-        const answer = await this.d.github.generateJitConfig({ name: req.runnerName, runnerGroupId: groupId, labels: labels.length ? labels : decision.labels });
+        const input = { name: req.runnerName, runnerGroupId: groupId, labels: labels.length ? labels : decision.labels };
+        const answer = await this.d.github.generateJitConfig(input).catch(async (e) => {
+          if (!(e instanceof BrokerError && e.code === "name_taken") || !(await this.removeOwnOrphan(identity, req.runnerName, groupId))) throw e;
+          return this.d.github.generateJitConfig(input);
+        });
         const secretSha256 = sha256(answer.encodedJitConfig);
         const updated = await this.d.storage.transaction(async (tx) => {
           const u = await tx.updateRunner(runner.id, { githubRunnerId: answer.runner.id, labels: answer.runner.labels, secretSha256 });
@@ -115,6 +119,20 @@ export class RunnerService {
       this.d.metrics.provisions.inc({ mode: req.mode, result: e instanceof BrokerError ? e.code : "error" });
       throw e;
     }
+  }
+
+  /**
+   * GitHub says the name exists, yet the database had it free. When the runner of that name sits in
+   * this broker group and is not pre-existing, it is the leftover of this very provision: GitHub
+   * created it, its answer was lost (a timeout), and the client's retry met the name. Its JIT config
+   * was never handed out, so it is removed and the provision tried once more. Returns whether it was.
+   */
+  private async removeOwnOrphan(identity: string, name: string, groupId: number): Promise<boolean> {
+    const gh = await this.d.github.findRunnerByName(name);
+    if (!gh || gh.runnerGroupId !== groupId || gh.online || (await this.d.storage.isPreexistingRunner(gh.id))) return false;
+    await this.d.github.deleteRunner(gh.id);
+    await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
+    return true;
   }
 
   list(identity: string, status?: RunnerStatus): Promise<RunnerRecord[]> {
