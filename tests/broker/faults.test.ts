@@ -101,6 +101,25 @@ describe("a broker whose App cannot manage runners", () => {
     }
   });
 
+  test("GITHUB_APP_INSTALLATION_ID is used as given: the right one works, a wrong one is /ready 503 and 502", async () => {
+    const right = await startBroker(w.env({ GITHUB_APP_INSTALLATION_ID: "1001" }));
+    const wrong = await startBroker(w.env({ GITHUB_APP_INSTALLATION_ID: "999999" }));
+    try {
+      const start = w.sim.requests.length;
+      expect((await right.call("GET", "/ready")).status).toBe(200);
+      // Given, it is not looked up from the org.
+      expect(w.sim.requests.slice(start).map((r) => r.path).filter((p) => !p.startsWith("/oidc"))).toEqual(["/app/installations/1001/access_tokens"]);
+      const before = w.sim.requests.length;
+      expect((await wrong.call("GET", "/ready")).status).toBe(503);
+      expect(w.sim.requests.slice(before).map((r) => r.path)).toContain("/app/installations/999999/access_tokens");
+      await wrong.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE) });
+      expect((await wrong.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "w-1", labels: ["team-a"] } })).status).toBe(502);
+    } finally {
+      await right.stop();
+      await wrong.stop();
+    }
+  });
+
   test("with a key GitHub does not know: /ready is 503", async () => {
     const keyFile = join(w.dir, "wrong.pem");
     writeFileSync(keyFile, generateAppKey().privateKeyPem, { mode: 0o600 });
