@@ -7,6 +7,7 @@
 // Usage: bun run ci/build.ts [--target bun-linux-x64-baseline|bun-linux-arm64|bun-linux-x64-musl|...]
 //                            [--platform linux/amd64|linux/arm64] [--outfile PATH]
 import { $ } from "bun";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 
@@ -20,8 +21,16 @@ export const BUN_TARGETS: Record<string, string> = {
   "linux/arm64/v8": "bun-linux-arm64",
 };
 
+/** The two executables: the token generator and the runner broker (docs/runner-broker.md). */
+export const ENTRY_POINTS = {
+  "ghapp-token": "generator/src/token/main.ts",
+  "ghapp-runner-broker": "generator/src/broker/main.ts",
+} as const;
+
 export interface BuildOptions {
   outfile: string;
+  /** which executable (default ghapp-token) */
+  entry?: keyof typeof ENTRY_POINTS;
   target?: string;
   /**
    * How deep to precompile bytecode. The default is what ships; ci/image-size.ts passes the
@@ -31,8 +40,8 @@ export interface BuildOptions {
 }
 
 /** The `bun build` arguments: the one definition of the build, for every caller. */
-export function buildArgs({ outfile, target, bytecode = "top-level" }: BuildOptions): string[] {
-  const args = ["build", "generator/src/token/main.ts", "--compile", "--minify"];
+export function buildArgs({ outfile, target, bytecode = "top-level", entry = "ghapp-token" }: BuildOptions): string[] {
+  const args = ["build", ENTRY_POINTS[entry], "--compile", "--minify"];
   // Ship precompiled bytecode: parsing the bundled libraries was most of the start-up time
   // (see npm run bench). Only the top level of each module (depth 0), whose functions are
   // compiled from source when first called: a mint end to end took a median 61 ms so, 44 ms with
@@ -95,4 +104,8 @@ if (import.meta.main) {
   }
   await build({ outfile: values.outfile!, ...(target ? { target } : {}) }, { quiet: false });
   console.log(`built ${values.outfile} (ghapp-token ${pkg.version}${target ? `, ${target}` : ""})`);
+  // The broker beside it (dist/ghapp-runner-broker): its own bundle, so nothing of it reaches ghapp-token.
+  const brokerOut = join(dirname(values.outfile!), "ghapp-runner-broker");
+  await build({ outfile: brokerOut, entry: "ghapp-runner-broker", ...(target ? { target } : {}) }, { quiet: false });
+  console.log(`built ${brokerOut} (ghapp-runner-broker ${pkg.version}${target ? `, ${target}` : ""})`);
 }

@@ -3,7 +3,8 @@
 # against the simulator as a GitHub Enterprise host), bubblewrap (runs the binary in a
 # distroless-like read-only root filesystem), openssl (the simulator's TLS certificate),
 # the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks), and
-# PostgreSQL's server (the runner broker's storage tests start a throwaway one: tests/helpers/postgres.ts).
+# PostgreSQL's server (the runner broker's storage tests start a throwaway one: tests/helpers/postgres.ts),
+# and Chromium (Playwright drives it through the broker's /docs page: tests/broker/docs-page.test.ts).
 # Idempotent: does nothing when all are present. Uses sudo when not root.
 set -euo pipefail
 need=()
@@ -12,8 +13,9 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
 if [[ ${#need[@]} -eq 0 ]]; then
-  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql)"
+  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql, chromium)"
   exit 0
 fi
 sudo=""

@@ -18,7 +18,7 @@ say "set-up: npm packages"
 bash ci/npm-install.sh || die "npm install failed"
 # Bun, tsc and helm-docs' friends come from node_modules; nothing global is assumed.
 export PATH="$ROOT/node_modules/.bin:$PATH"
-say "set-up: system packages (gh, bubblewrap, openssl, shellcheck, postgresql)"
+say "set-up: system packages (gh, bubblewrap, openssl, shellcheck, postgresql, chromium)"
 bash ci/install-system-deps.sh || die "installing system packages failed"
 say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, hadolint, ...)"
 bash ci/tools.sh || die "building tools failed"

@@ -24,8 +24,8 @@ const BEGIN = Buffer.from("-----BEGIN");
 const MAX_KEY_FILE_BYTES = 64 * 1024;
 const HOLDS_JSON = "is not a key: the secret holds JSON: set remoteRef.property in the chart's values (the JSON field that holds the PEM), so that only the key reaches the pod";
 
-/** Reads a key from PRIVATE_KEY_FILE. */
-export function loadPrivateKeyFile(path: string): LoadedKey {
+/** Reads a key from PRIVATE_KEY_FILE (`name`: the setting messages name, e.g. the broker's GITHUB_APP_PRIVATE_KEY_FILE). */
+export function loadPrivateKeyFile(path: string, name = "PRIVATE_KEY_FILE"): LoadedKey {
   let raw: Buffer;
   try {
     const st = statSync(path);
@@ -37,9 +37,9 @@ export function loadPrivateKeyFile(path: string): LoadedKey {
     const why =
       code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable by this user (check the secret volume's defaultMode and fsGroup)" : code === "EFBIG" ? "is far larger than a private key" : "is not a readable file";
     // The path is not repeated: it is the variable's value, and the user knows it.
-    throw configError(`PRIVATE_KEY_FILE ${why}: mount the app's privateKey there`);
+    throw configError(`${name} ${why}: mount the app's privateKey there`);
   }
-  return parseKey(raw, "PRIVATE_KEY_FILE");
+  return parseKey(raw, name);
 }
 
 /** Reads a key from PRIVATE_KEY (the key itself, or a path to it). */

@@ -1,0 +1,116 @@
+// The operator commands that work on DATABASE_URL alone: init-db, list-runners, export-audit-log,
+// policies apply / list. They need no OIDC token and no GitHub; their output goes to stdout (or a
+// file written whole, never half).
+import { renameSync, writeFileSync } from "node:fs";
+import { configError } from "../../core/errors.ts";
+import { openDatabase } from "../broker.ts";
+import type { BrokerConfig } from "../config.ts";
+import { auditJson } from "../http/audit-log.ts";
+import { policyJson } from "../http/label-policies.ts";
+import { runnerJson } from "../http/runners.ts";
+import { readPolicyFile } from "../policy-file.ts";
+import { RUNNER_STATUSES, type RunnerStatus } from "../storage/storage.ts";
+
+export type Flags = Record<string, string | boolean | undefined>;
+type Out = (text: string) => void;
+
+export async function runInitDb(config: BrokerConfig, out: Out): Promise<number> {
+  const { storage } = await openDatabase(config).catch((e) => Promise.reject(e));
+  const again = await storage.migrate();
+  out(`database ready (${storage.kind}), schema version ${again.version}\n`);
+  await storage.close();
+  return 0;
+}
+
+export async function runListRunners(config: BrokerConfig, flags: Flags, out: Out): Promise<number> {
+  const status = flags.status as string | undefined;
+  if (status !== undefined && !(RUNNER_STATUSES as readonly string[]).includes(status)) throw configError(`--status "${status.slice(0, 20)}" is not one of ${RUNNER_STATUSES.join(", ")}`);
+  const { storage } = await openDatabase(config);
+  try {
+    const runners = await storage.listRunners({
+      ...(typeof flags.user === "string" ? { provisionedBy: flags.user } : {}),
+      ...(status ? { status: status as RunnerStatus, includeDeleted: status === "deleted" } : {}),
+      limit: 1000,
+    });
+    if (flags.json) out(`${JSON.stringify(runners.map(runnerJson), null, 2)}\n`);
+    else {
+      const rows = [["NAME", "STATUS", "MODE", "GITHUB_ID", "PROVISIONED_BY", "LABELS", "CREATED"], ...runners.map((r) => [r.name, r.status, r.mode, String(r.githubRunnerId ?? "-"), r.provisionedBy, r.labels.join(","), r.createdAt.toISOString()])];
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+      out(rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n");
+    }
+  } finally {
+    await storage.close();
+  }
+  return 0;
+}
+
+const csvCell = (v: unknown) => {
+  const s = typeof v === "string" ? v : v === null || v === undefined ? "" : JSON.stringify(v);
+  // A cell starting with = + - @ would be a formula in a spreadsheet: prefix it.
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out: Out): Promise<number> {
+  const format = (flags.format as string | undefined) ?? "jsonl";
+  if (format !== "jsonl" && format !== "csv") throw configError(`--format "${format.slice(0, 20)}" is not jsonl or csv`);
+  let since: Date | undefined;
+  if (typeof flags.since === "string") {
+    const t = Date.parse(flags.since);
+    if (!Number.isFinite(t)) throw configError(`--since "${flags.since.slice(0, 40)}" is not a time: write e.g. 2026-01-31T00:00:00Z`);
+    since = new Date(t);
+  }
+  const { storage } = await openDatabase(config);
+  const lines: string[] = format === "csv" ? ["id,at,actor,action,result,runner_name,github_runner_id,details"] : [];
+  try {
+    let afterId = 0;
+    for (;;) {
+      const page = await storage.listAudit({ order: "asc", afterId, limit: 1000, ...(since ? { since } : {}) });
+      for (const a of page) {
+        const j = auditJson(a);
+        lines.push(format === "csv" ? [j.id, j.at, j.actor, j.action, j.result, j.runner_name, j.github_runner_id, j.details].map(csvCell).join(",") : JSON.stringify(j));
+      }
+      if (page.length < 1000) break;
+      afterId = page[page.length - 1]!.id;
+    }
+  } finally {
+    await storage.close();
+  }
+  const text = lines.length ? `${lines.join("\n")}\n` : "";
+  if (typeof flags.output === "string") {
+    const tmp = `${flags.output}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, text, { mode: 0o600 });
+      renameSync(tmp, flags.output);
+    } catch {
+      throw configError(`--output ${flags.output}: cannot write there; check the folder exists and is writable`);
+    }
+  } else out(text);
+  return 0;
+}
+
+export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out): Promise<number> {
+  const policies = readPolicyFile(file, "the policy file");
+  const { storage, policies: service } = await openDatabase(config);
+  try {
+    for (const p of policies) {
+      const r = await service.put("cli", p);
+      out(`${r.created ? "created" : "replaced"} ${p.userIdentity}\n`);
+    }
+  } finally {
+    await storage.close();
+  }
+  return 0;
+}
+
+export async function runPoliciesList(config: BrokerConfig, flags: Flags, out: Out): Promise<number> {
+  const { storage, policies } = await openDatabase(config);
+  try {
+    const list = (await policies.list()).map(policyJson);
+    if (flags.json) out(`${JSON.stringify(list, null, 2)}\n`);
+    else for (const p of list) out(`${p.user_identity}: group ${p.runner_group_id}, max ${p.max_runners}, labels [${p.allowed_labels.join(", ")}] patterns [${p.label_patterns.join(", ")}] required [${p.required_labels.join(", ")}]${p.allow_registration_token ? ", registration tokens allowed" : ""}\n`);
+  } finally {
+    await storage.close();
+  }
+  return 0;
+}

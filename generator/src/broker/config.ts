@@ -1,0 +1,199 @@
+// The broker's settings: one table (flag and environment variable for each), merged flag over
+// variable, and turned into a validated BrokerConfig or a configuration error (exit 2) that names
+// the variable and the fix. Pure: receives env and flags, touches nothing.
+//
+// There is deliberately no setting that turns authentication off: prototypes of such services
+// ship ENABLE_OIDC_AUTH=false, and that switch is how brokers end up exposed. For development the
+// GitHub simulator is an OIDC issuer (docs/runner-broker.md).
+import { configError } from "../core/errors.ts";
+import { parseDuration } from "../core/duration.ts";
+import type { LogLevel } from "../core/logger.ts";
+import { parseDatabaseUrl } from "./storage/database-url.ts";
+
+export interface BrokerOptionSpec {
+  flag: string;
+  env: string;
+  /** other variable names accepted for the same setting (older spellings) */
+  aliases?: string[];
+  description: string;
+  default?: string;
+}
+
+export const BROKER_OPTIONS = [
+  { flag: "app-id", env: "GITHUB_APP_ID", description: "GitHub App ID, or its Client ID (Iv23…)" },
+  { flag: "private-key-file", env: "GITHUB_APP_PRIVATE_KEY_FILE", aliases: ["GITHUB_APP_PRIVATE_KEY_PATH"], description: "path to the App's private key (PEM)" },
+  { flag: "org", env: "GITHUB_ORG", description: "the organisation whose runners the broker manages" },
+  { flag: "installation-id", env: "GITHUB_APP_INSTALLATION_ID", description: "the App's installation on the org; found from the org when absent" },
+  { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
+  { flag: "github-url", env: "GITHUB_URL", description: "GitHub's web URL, which runners register against (config.sh --url)", default: "https://github.com" },
+  { flag: "database-url", env: "DATABASE_URL", description: "sqlite:///absolute/path.db, sqlite://relative.db or postgres://user@host/db", default: "sqlite://runner-broker.db" },
+  { flag: "listen-addr", env: "LISTEN_ADDR", description: "host:port of the API", default: "0.0.0.0:8000" },
+  { flag: "service-port", env: "SERVICE_PORT", description: "port only (host 0.0.0.0); LISTEN_ADDR wins when both are set" },
+  { flag: "oidc-issuer", env: "OIDC_ISSUER", description: "the callers' OIDC issuer; tokens' iss must equal it exactly" },
+  { flag: "oidc-audience", env: "OIDC_AUDIENCE", description: "the audience callers' tokens must carry in aud" },
+  { flag: "oidc-jwks-url", env: "OIDC_JWKS_URL", description: "the issuer's JWKS URL; discovered from the issuer when absent" },
+  { flag: "oidc-identity-claim", env: "OIDC_IDENTITY_CLAIM", description: "the claim that names the caller", default: "sub" },
+  { flag: "admin-identities", env: "ADMIN_IDENTITIES", description: "comma list of identities allowed on /api/v1/admin" },
+  { flag: "policy-file", env: "POLICY_FILE", description: "YAML list of label policies applied at start (GitOps)" },
+  { flag: "pending-runner-ttl", env: "PENDING_RUNNER_TTL", description: "remove runners that never connected after this long", default: "15m" },
+  { flag: "offline-runner-ttl", env: "OFFLINE_RUNNER_TTL", description: "remove broker runners offline for this long; unset: never" },
+  { flag: "sync-interval", env: "SYNC_INTERVAL", description: "how often one replica re-reads the org's runners", default: "1m" },
+  { flag: "caller-rate-limit", env: "CALLER_RATE_LIMIT", description: "API requests per minute one identity may make (per replica)", default: "120" },
+  { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub and the issuer", default: "10s" },
+  { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest wait for a GitHub rate limit before answering 503", default: "10s" },
+  { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
+] as const satisfies readonly BrokerOptionSpec[];
+
+export type BrokerFlag = (typeof BROKER_OPTIONS)[number]["flag"];
+export type BrokerRawOptions = Partial<Record<BrokerFlag, string>>;
+
+/** Flags over variables (and their aliases); empty values count as unset. */
+export function mergeBrokerOptions(flags: Record<string, unknown>, env: Record<string, string | undefined>): BrokerRawOptions {
+  const merged: BrokerRawOptions = {};
+  for (const o of BROKER_OPTIONS as readonly BrokerOptionSpec[]) {
+    const fromFlag = flags[o.flag];
+    const names = [o.env, ...(o.aliases ?? [])];
+    const fromEnv = names.map((n) => env[n]).find((v) => v !== undefined && v.trim() !== "");
+    const value = fromFlag !== undefined && fromFlag !== "" ? String(fromFlag) : fromEnv;
+    if (value !== undefined && value.trim() !== "") merged[o.flag as BrokerFlag] = value.trim();
+  }
+  return merged;
+}
+
+export interface BrokerConfig {
+  appId: string;
+  privateKeyFile: string;
+  org: string;
+  installationId?: number;
+  apiUrl: string;
+  githubUrl: string;
+  /** DATABASE_URL as given (it may hold a password: never log it; storage/database-url.ts masks it) */
+  databaseUrl: string;
+  listen: { hostname: string; port: number };
+  oidc: { issuer: string; audience: string; jwksUrl?: string; identityClaim: string };
+  adminIdentities: string[];
+  policyFile?: string;
+  pendingRunnerTtlMs: number;
+  offlineRunnerTtlMs?: number;
+  syncIntervalMs: number;
+  callerRatePerMinute: number;
+  requestTimeoutMs: number;
+  maxRetryWaitMs: number;
+  logLevel: LogLevel;
+}
+
+/** What a command needs: serve needs everything; the operator commands only the database. */
+export type BrokerNeeds = "serve" | "github" | "database";
+
+const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+
+function httpUrl(name: string, text: string, example: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw configError(`${name} "${text.slice(0, 200)}" is not a URL: e.g. ${example}`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw configError(`${name} must be an http(s) URL: e.g. ${example}`);
+  if (u.username || u.password) throw configError(`${name} must not carry credentials: e.g. ${example}`);
+  if (u.protocol === "http:" && !isLoopback(u.hostname)) {
+    throw configError(`${name} uses plain http to ${u.hostname}: use https (plain http is accepted on loopback only, for development)`);
+  }
+  return text.replace(/\/+$/, "");
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function positiveInt(name: string, text: string, fix: string): number {
+  if (!/^\d+$/.test(text) || Number(text) <= 0 || Number(text) > 2 ** 31) throw configError(`${name} "${text.slice(0, 40)}" is not a positive whole number: ${fix}`);
+  return Number(text);
+}
+
+function duration(name: string, text: string, min: number, max: number, example: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) throw configError(`${name} "${text}" has no unit: write ${text}s, or e.g. ${example}`);
+  const ms = parseDuration(text, name);
+  if (ms < min || ms > max) throw configError(`${name} ${text} is outside ${min / 1000}s..${max / 3_600_000}h: e.g. ${example}`);
+  return ms;
+}
+
+export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "serve"): BrokerConfig {
+  const databaseUrl = o["database-url"] ?? "sqlite://runner-broker.db";
+  parseDatabaseUrl(databaseUrl);
+
+  const logLevel = (o["log-level"] ?? "info").toLowerCase();
+  if (!LOG_LEVELS.has(logLevel)) throw configError(`LOG_LEVEL "${logLevel.slice(0, 20)}" is not one of debug, info, warn, error`);
+
+  const appId = o["app-id"] ?? "";
+  const org = o.org ?? "";
+  const privateKeyFile = o["private-key-file"] ?? "";
+  if (needs !== "database") {
+    if (!appId) throw configError("GITHUB_APP_ID is not set: give the GitHub App's ID (a number) or its Client ID (Iv23…)");
+    if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z.]+$/.test(appId)) throw configError("GITHUB_APP_ID is neither a numeric App ID nor a Client ID (Iv…): copy it from the App's settings page");
+    if (!privateKeyFile) throw configError("GITHUB_APP_PRIVATE_KEY_FILE is not set: mount the App's private key and give its path (GITHUB_APP_PRIVATE_KEY_PATH is accepted too)");
+    if (!org) throw configError("GITHUB_ORG is not set: give the login of the organisation whose runners the broker manages");
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(org)) throw configError(`GITHUB_ORG "${org.slice(0, 60)}" is not an organisation login: letters, digits and hyphens, e.g. acme-org`);
+  }
+  const installationId = o["installation-id"] ? positiveInt("GITHUB_APP_INSTALLATION_ID", o["installation-id"], "copy it from the installation's settings URL, or leave it unset to find it from GITHUB_ORG") : undefined;
+  const apiUrl = httpUrl("GITHUB_API_URL", o["github-api-url"] ?? "https://api.github.com", "https://api.github.com or https://HOST/api/v3");
+  const githubUrl = httpUrl("GITHUB_URL", o["github-url"] ?? "https://github.com", "https://github.com or https://HOST for GitHub Enterprise Server");
+
+  let listen = { hostname: "0.0.0.0", port: 8000 };
+  if (o["listen-addr"]) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]*):(\d{1,5})$/.exec(o["listen-addr"]);
+    if (!m || Number(m[2]) > 65535) throw configError(`LISTEN_ADDR "${o["listen-addr"].slice(0, 60)}" is not host:port, e.g. 0.0.0.0:8000 or 127.0.0.1:8000`);
+    listen = { hostname: (m[1] || "0.0.0.0").replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  } else if (o["service-port"]) {
+    const port = Number(o["service-port"]);
+    if (!/^\d{1,5}$/.test(o["service-port"]) || port > 65535) throw configError(`SERVICE_PORT "${o["service-port"].slice(0, 20)}" is not a port number, e.g. 8000`);
+    listen = { hostname: "0.0.0.0", port };
+  }
+
+  const issuer = o["oidc-issuer"] ?? "";
+  const audience = o["oidc-audience"] ?? "";
+  if (needs === "serve") {
+    if (!issuer) throw configError("OIDC_ISSUER is not set: give your callers' OIDC issuer, e.g. https://token.actions.githubusercontent.com (authentication cannot be turned off)");
+    if (!audience) throw configError("OIDC_AUDIENCE is not set: choose the audience callers request their tokens for, e.g. ghapp-runner-broker");
+  }
+  const oidc = {
+    issuer: issuer ? httpUrl("OIDC_ISSUER", issuer, "https://token.actions.githubusercontent.com") : "",
+    audience,
+    identityClaim: o["oidc-identity-claim"] ?? "sub",
+    ...(o["oidc-jwks-url"] ? { jwksUrl: httpUrl("OIDC_JWKS_URL", o["oidc-jwks-url"], "https://token.actions.githubusercontent.com/.well-known/jwks") } : {}),
+  };
+  // The issuer string is compared exactly; keep what the operator wrote (a trailing slash matters).
+  if (issuer) oidc.issuer = issuer;
+  if (!/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/.test(oidc.identityClaim)) throw configError(`OIDC_IDENTITY_CLAIM "${oidc.identityClaim.slice(0, 60)}" is not a claim name, e.g. sub or repository`);
+
+  const adminIdentities = (o["admin-identities"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (adminIdentities.includes("*")) throw configError("ADMIN_IDENTITIES contains \"*\": name each administrator's identity (the value of OIDC_IDENTITY_CLAIM in their token)");
+
+  const pendingRunnerTtlMs = duration("PENDING_RUNNER_TTL", o["pending-runner-ttl"] ?? "15m", 1_000, 24 * 3_600_000, "15m");
+  const offlineRunnerTtlMs = o["offline-runner-ttl"] ? duration("OFFLINE_RUNNER_TTL", o["offline-runner-ttl"], 1_000, 30 * 24 * 3_600_000, "24h") : undefined;
+  const syncIntervalMs = duration("SYNC_INTERVAL", o["sync-interval"] ?? "1m", 1_000, 3_600_000, "1m");
+  const callerRatePerMinute = positiveInt("CALLER_RATE_LIMIT", o["caller-rate-limit"] ?? "120", "requests per minute per identity, e.g. 120");
+  const requestTimeoutMs = duration("REQUEST_TIMEOUT", o["request-timeout"] ?? "10s", 1_000, 300_000, "10s");
+  const maxRetryWaitMs = o["max-retry-wait"] === "0s" ? 0 : duration("MAX_RETRY_WAIT", o["max-retry-wait"] ?? "10s", 0, 3_600_000, "10s");
+
+  return {
+    appId,
+    privateKeyFile,
+    org,
+    ...(installationId !== undefined ? { installationId } : {}),
+    apiUrl,
+    githubUrl,
+    databaseUrl,
+    listen,
+    oidc,
+    adminIdentities,
+    ...(o["policy-file"] ? { policyFile: o["policy-file"] } : {}),
+    pendingRunnerTtlMs,
+    ...(offlineRunnerTtlMs !== undefined ? { offlineRunnerTtlMs } : {}),
+    syncIntervalMs,
+    callerRatePerMinute,
+    requestTimeoutMs,
+    maxRetryWaitMs,
+    logLevel: logLevel as LogLevel,
+  };
+}

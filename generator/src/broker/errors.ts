@@ -1,0 +1,44 @@
+// The broker's typed errors: a code, a message that says what to do, and optional facts (a
+// Retry-After, the refused labels). The service layer throws them; http/problem.ts turns each
+// into an RFC 9457 problem document in one place. Messages never carry a secret or text from
+// GitHub, an issuer or a caller's token.
+export const BROKER_ERRORS = {
+  unauthenticated: { status: 401, title: "Unauthenticated" },
+  forbidden: { status: 403, title: "Forbidden" },
+  policy_denied: { status: 403, title: "Refused by policy" },
+  quota_exceeded: { status: 403, title: "Runner quota exceeded" },
+  not_found: { status: 404, title: "Not found" },
+  name_taken: { status: 409, title: "Runner name taken" },
+  runner_busy: { status: 409, title: "Runner busy" },
+  invalid_request: { status: 422, title: "Invalid request" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  github_misconfigured: { status: 502, title: "GitHub refused the broker" },
+  github_unavailable: { status: 503, title: "GitHub unavailable" },
+  issuer_unavailable: { status: 503, title: "OIDC issuer unavailable" },
+  database_unavailable: { status: 503, title: "Database unavailable" },
+  not_ready: { status: 503, title: "Not ready" },
+  internal: { status: 500, title: "Internal error" },
+} as const;
+
+export type BrokerErrorCode = keyof typeof BROKER_ERRORS;
+
+export interface BrokerErrorFacts {
+  retryAfterSeconds?: number;
+  /** extra members of the problem document (RFC 9457 extensions), e.g. refused_labels */
+  extensions?: Record<string, unknown>;
+}
+
+export class BrokerError extends Error {
+  override readonly name = "BrokerError";
+  constructor(
+    readonly code: BrokerErrorCode,
+    message: string,
+    readonly facts: BrokerErrorFacts = {},
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return BROKER_ERRORS[this.code].status;
+  }
+}

@@ -1,0 +1,65 @@
+// Authentication is middleware: a Bearer OIDC token verified by OidcVerifier, the caller's
+// identity put on the context; 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise
+// (counted, not audited one by one). Admin routes additionally need an identity in
+// ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
+// a fixed one-minute window) answers 429 with Retry-After beyond CALLER_RATE_LIMIT.
+import type { MiddlewareHandler } from "hono";
+import { BrokerError } from "../errors.ts";
+import type { BrokerMetrics } from "../metrics.ts";
+import { AuthError, IssuerUnavailableError, type OidcVerifier } from "../oidc.ts";
+import type { Journal } from "../service/journal.ts";
+import type { BrokerEnv } from "./router.ts";
+
+export function authenticate(verifier: OidcVerifier, admins: Set<string>, journal: Journal, metrics: BrokerMetrics): MiddlewareHandler<BrokerEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const m = header ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
+    const started = performance.now();
+    try {
+      const caller = await verifier.verify(m?.[1]);
+      c.set("identity", caller.identity);
+      c.set("isAdmin", admins.has(caller.identity));
+    } catch (e) {
+      if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the OIDC issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
+      const reason = e instanceof AuthError ? e.reason : "malformed";
+      metrics.authFailures.inc({ reason });
+      journal.countUnauthenticated(reason);
+      throw new BrokerError("unauthenticated", e instanceof AuthError ? e.message : "the token is not valid", { extensions: { reason } });
+    } finally {
+      metrics.oidcVerifySeconds.observe((performance.now() - started) / 1000);
+    }
+    await next();
+  };
+}
+
+export function requireAdmin(journal: Journal): MiddlewareHandler<BrokerEnv> {
+  return async (c, next) => {
+    if (!c.get("isAdmin")) {
+      await journal.adminForbidden(c.get("identity"), c.req.routePath || "/api/v1/admin");
+      throw new BrokerError("forbidden", "this identity is not an administrator (ADMIN_IDENTITIES)");
+    }
+    await next();
+  };
+}
+
+export function rateLimit(perMinute: number, journal: Journal, metrics: BrokerMetrics, now: () => number = Date.now): MiddlewareHandler<BrokerEnv> {
+  let windowStart = 0;
+  let counts = new Map<string, number>();
+  return async (c, next) => {
+    const t = now();
+    if (t - windowStart >= 60_000) {
+      windowStart = t - (t % 60_000);
+      counts = new Map();
+    }
+    const identity = c.get("identity");
+    const n = (counts.get(identity) ?? 0) + 1;
+    counts.set(identity, n);
+    if (n > perMinute) {
+      metrics.rateLimitedCallers.inc();
+      // One audit record per identity and window: a flood of refused requests stays one row.
+      if (n === perMinute + 1) await journal.rateLimited(identity, c.req.path.slice(0, 200));
+      throw new BrokerError("rate_limited", `more than ${perMinute} requests in a minute from this identity: slow down`, { retryAfterSeconds: Math.ceil((windowStart + 60_000 - t) / 1000) });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,82 @@
+// The broker's Prometheus metrics (prom-client), served on /metrics. Label values come from fixed
+// sets (routes, result codes, reasons): no identity, token, runner name or label reaches a metric.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Histogram({
+    name: "ghapp_broker_http_request_duration_seconds",
+    help: "API requests by route template, method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly provisions = new Counter({
+    name: "ghapp_broker_provisions_total",
+    help: "Provision requests by mode and result (success, or the refusal or failure code).",
+    labelNames: ["mode", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: "ghapp_broker_auth_failures_total",
+    help: "Requests refused before authentication succeeded, by reason (missing_token, expired, ...).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly oidcVerifySeconds = new Histogram({
+    name: "ghapp_broker_oidc_verify_duration_seconds",
+    help: "Time to verify a caller's OIDC token (including any key fetch).",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly githubRequests = new Histogram({
+    name: "ghapp_broker_github_request_duration_seconds",
+    help: "Requests to GitHub by method and status (one observation per attempt).",
+    labelNames: ["method", "status"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly githubRateLimitRemaining = new Gauge({
+    name: "ghapp_broker_github_rate_limit_remaining",
+    help: "GitHub's x-ratelimit-remaining on the last response.",
+    registers: [this.registry],
+  });
+  readonly githubRateLimited = new Counter({
+    name: "ghapp_broker_github_rate_limited_total",
+    help: "GitHub answers that were rate limits (403/429 with a wait).",
+    registers: [this.registry],
+  });
+  readonly installationTokenExpiry = new Gauge({
+    name: "ghapp_broker_installation_token_expiry_timestamp_seconds",
+    help: "When the cached installation token expires (unix seconds).",
+    registers: [this.registry],
+  });
+  readonly syncRuns = new Counter({
+    name: "ghapp_broker_sync_runs_total",
+    help: "Background syncs this replica ran, by result.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly syncLeader = new Gauge({
+    name: "ghapp_broker_sync_leader",
+    help: "1 while this replica holds the sync lease.",
+    registers: [this.registry],
+  });
+  readonly syncActions = new Counter({
+    name: "ghapp_broker_sync_actions_total",
+    help: "What the sync did: status changes, runners removed (unprovisioned, label drift, pending or offline TTL).",
+    labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitedCallers = new Counter({
+    name: "ghapp_broker_caller_rate_limited_total",
+    help: "Requests refused with 429 because one identity exceeded CALLER_RATE_LIMIT.",
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "ghapp_broker_" });
+    this.provisions.inc({ mode: "jit", result: "success" }, 0);
+    this.authFailures.inc({ reason: "invalid_token" }, 0);
+  }
+}

@@ -1,0 +1,50 @@
+// POLICY_FILE and `policies apply FILE`: a YAML list of label policies in the API's shape
+// (snake_case, as POST /api/v1/admin/label-policies takes), validated by the same schema and
+// compiled before anything is stored, so a bad file changes nothing.
+import { readFileSync, statSync } from "node:fs";
+import { z } from "@hono/zod-openapi";
+import { configError } from "../core/errors.ts";
+import { PolicyBody, policyFromJson } from "./http/label-policies.ts";
+import { compilePolicy, PolicyError } from "./policy.ts";
+import type { LabelPolicy } from "./storage/storage.ts";
+
+const MAX_FILE_BYTES = 1024 * 1024;
+
+export function readPolicyFile(path: string, name = "POLICY_FILE"): LabelPolicy[] {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_FILE_BYTES) throw configError(`${name} ${path} is larger than 1 MiB: split it or remove unused policies`);
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof Error && e.name === "GhappError") throw e;
+    throw configError(`${name} ${path} cannot be read: check the path and that the broker's user may read it`);
+  }
+  return parsePolicies(text, `${name} ${path}`);
+}
+
+export function parsePolicies(text: string, where: string): LabelPolicy[] {
+  let doc: unknown;
+  try {
+    doc = Bun.YAML.parse(text);
+  } catch {
+    throw configError(`${where} is not valid YAML: it must be a list of policies, e.g. "- user_identity: '*'\\n  allowed_labels: [linux]"`);
+  }
+  const parsed = z.array(PolicyBody).max(10_000).safeParse(doc ?? []);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw configError(`${where}: ${i ? i.path.join(".") || "the document" : "the document"}: ${i?.message ?? "invalid"} (a YAML list of policies in the API's shape)`);
+  }
+  const policies = parsed.data.map(policyFromJson);
+  const seen = new Set<string>();
+  policies.forEach((p, i) => {
+    if (seen.has(p.userIdentity)) throw configError(`${where}: ${i}.user_identity "${p.userIdentity}" appears twice: keep one policy per identity`);
+    seen.add(p.userIdentity);
+    try {
+      compilePolicy(p);
+    } catch (e) {
+      if (e instanceof PolicyError) throw configError(`${where}: ${i}.${e.field}: ${e.message}`);
+      throw e;
+    }
+  });
+  return policies;
+}

@@ -1,0 +1,48 @@
+// Reading the audit log and the security events, and recording what happens before a service is
+// reached: an authenticated caller refused (admin route, rate limit) is audited and, for admin
+// routes, a security event; an unauthenticated failure is only counted, in memory and metrics,
+// and added to per-minute aggregate rows, so a flood of junk tokens cannot fill the database.
+import type { AuditFilter, AuditRecord, SecurityEventFilter, SecurityEventRecord, Storage } from "../storage/storage.ts";
+import type { AuthFailureReason } from "../oidc.ts";
+
+export class Journal {
+  private pending = new Map<string, number>();
+
+  constructor(private readonly storage: Storage) {}
+
+  listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    return this.storage.listAudit(filter);
+  }
+
+  listSecurityEvents(filter: SecurityEventFilter): Promise<SecurityEventRecord[]> {
+    return this.storage.listSecurityEvents(filter);
+  }
+
+  async adminForbidden(identity: string, route: string): Promise<void> {
+    await this.storage.transaction(async (tx) => {
+      await tx.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason: "not_admin", route } });
+      await tx.recordSecurityEvent({ eventType: "admin_forbidden", severity: "medium", userIdentity: identity, actionTaken: "request_refused", details: { route } });
+    });
+  }
+
+  /** An authenticated request refused for its content (invalid body, unknown resource). */
+  async refused(identity: string, route: string, reason: string): Promise<void> {
+    await this.storage.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason, route } });
+  }
+
+  async rateLimited(identity: string, route: string): Promise<void> {
+    await this.storage.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason: "rate_limited", route } });
+  }
+
+  /** Counts one unauthenticated failure; written in aggregate by flush(). */
+  countUnauthenticated(reason: AuthFailureReason): void {
+    this.pending.set(reason, (this.pending.get(reason) ?? 0) + 1);
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const counts = [...this.pending].map(([reason, count]) => ({ reason, count }));
+    this.pending = new Map();
+    await this.storage.addUnauthenticatedFailures(counts);
+  }
+}

@@ -1,0 +1,72 @@
+// Label policies as a service: create or replace, read, list, delete (each audited in the same
+// transaction), and the compiled policy that governs one identity (its own, else "*", else none).
+// Knows nothing of HTTP.
+import { compilePolicy, policyAsJson, PolicyError, type CompiledPolicy } from "../policy.ts";
+import type { LabelPolicy, LabelPolicyRecord, Storage } from "../storage/storage.ts";
+import { BrokerError } from "../errors.ts";
+
+export const DEFAULT_POLICY_IDENTITY = "*";
+
+export class PolicyService {
+  /** compiled policies by source text, so a hot path does not re-compile regexes on every request */
+  private readonly compiled = new Map<string, CompiledPolicy>();
+
+  constructor(private readonly storage: Storage) {}
+
+  /** Validates and compiles (PolicyError → 422 naming the field), then stores and audits. */
+  async put(actor: string, policy: LabelPolicy): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
+    try {
+      compilePolicy(policy);
+    } catch (e) {
+      if (e instanceof PolicyError) throw new BrokerError("invalid_request", `${e.field}: ${e.message}`, { extensions: { field: e.field } });
+      throw e;
+    }
+    return this.storage.transaction(async (tx) => {
+      const r = await tx.putLabelPolicy(policy);
+      await tx.appendAudit({ actor, action: "policy.put", result: "success", details: { user_identity: policy.userIdentity, created: r.created, policy: policyAsJson(policy) } });
+      return r;
+    });
+  }
+
+  list(): Promise<LabelPolicyRecord[]> {
+    return this.storage.listLabelPolicies();
+  }
+
+  async get(userIdentity: string): Promise<LabelPolicyRecord> {
+    const p = await this.storage.getLabelPolicy(userIdentity);
+    if (!p) throw new BrokerError("not_found", `no label policy for "${userIdentity.slice(0, 256)}"`);
+    return p;
+  }
+
+  async delete(actor: string, userIdentity: string): Promise<void> {
+    const deleted = await this.storage.transaction(async (tx) => {
+      const ok = await tx.deleteLabelPolicy(userIdentity);
+      if (ok) await tx.appendAudit({ actor, action: "policy.delete", result: "success", details: { user_identity: userIdentity } });
+      return ok;
+    });
+    if (!deleted) throw new BrokerError("not_found", `no label policy for "${userIdentity.slice(0, 256)}"`);
+  }
+
+  /** The policy that governs `identity`: its own, else the default "*", else null (refuse). */
+  async effective(identity: string): Promise<CompiledPolicy | null> {
+    const record = (await this.storage.getLabelPolicy(identity)) ?? (await this.storage.getLabelPolicy(DEFAULT_POLICY_IDENTITY));
+    if (!record) return null;
+    return this.compile(record);
+  }
+
+  compile(record: LabelPolicy): CompiledPolicy {
+    const key = JSON.stringify([record.userIdentity, record.allowedLabels, record.labelPatterns, record.requiredLabels, record.maxRunners, record.allowRegistrationToken, record.runnerGroupId]);
+    let c = this.compiled.get(key);
+    if (!c) {
+      c = compilePolicy(record);
+      if (this.compiled.size > 1000) this.compiled.clear();
+      this.compiled.set(key, c);
+    }
+    return c;
+  }
+
+  /** Runner groups any policy names: the only groups the broker ever touches. */
+  async managedGroups(): Promise<number[]> {
+    return [...new Set((await this.storage.listLabelPolicies()).map((p) => p.runnerGroupId))].sort((a, b) => a - b);
+  }
+}

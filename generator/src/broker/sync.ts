@@ -1,0 +1,283 @@
+// The background sync: one replica at a time (a lease in the shared database) reads the runners
+// of every runner group the policies name, and
+// - moves broker runners through pending → active ⇄ offline (busy while on a job) → deleted,
+//   deleted when GitHub no longer has them (an ephemeral runner after its job);
+// - links a registration-token runner to its GitHub id when it registers, and removes (security
+//   event) a runner whose labels its policy does not allow, or one nobody provisioned (say a second
+//   runner registered with a broker-issued registration token);
+// - removes a JIT runner whose config was never handed out (the broker died between GitHub's
+//   answer and its own), and runners that never connected within PENDING_RUNNER_TTL (GitHub
+//   would keep them for a day), and, when OFFLINE_RUNNER_TTL is set, long-offline ones.
+// Runners that were in a group before the broker first looked at it are never touched.
+import type { Logger } from "../core/logger.ts";
+import { BrokerError } from "./errors.ts";
+import type { GitHubRunner } from "./github-runners.ts";
+import type { BrokerMetrics } from "./metrics.ts";
+import { unexpectedLabels } from "./policy.ts";
+import type { RunnerRecord, Storage } from "./storage/storage.ts";
+import type { BrokerDeps } from "./service/deps.ts";
+import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
+
+export const SYNC_LEASE = "github-sync";
+
+export interface SyncDeps extends BrokerDeps {
+  pendingTtlMs: number;
+  offlineTtlMs?: number;
+  /** a reservation without a handed-out secret older than this is abandoned (its provision died) */
+  abandonAfterMs: number;
+  now?: () => number;
+}
+
+export interface SyncReport {
+  groups: number[];
+  seen: number;
+  statusChanges: number;
+  removed: { name: string; reason: string }[];
+  deleted: number;
+}
+
+const SYSTEM = "system";
+
+export class Sync {
+  private readonly now: () => number;
+  constructor(private readonly d: SyncDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** Every runner not deleted, oldest first, paged (there may be more than one page). */
+  private async liveRunners(): Promise<RunnerRecord[]> {
+    const out: RunnerRecord[] = [];
+    for (let afterId = 0; ; ) {
+      const page = await this.d.storage.listRunners({ order: "asc", afterId, limit: 1000 });
+      out.push(...page);
+      if (page.length < 1000) return out;
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * One round. `stillLeader` is asked before each group and before judging runners gone: a replica
+   * that lost the lease mid-round (a long round, a paused process) stops instead of racing the new
+   * leader.
+   */
+  async run(stillLeader: () => Promise<boolean> = async () => true): Promise<SyncReport> {
+    const { github } = this.d;
+    const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
+    // The broker's runners as they were BEFORE GitHub was read: a runner provisioned while the
+    // round runs is not in GitHub's list yet and must not be judged gone.
+    const before = await this.liveRunners();
+    const groups = [...new Set([...(await this.d.policies.managedGroups()), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
+    report.groups = groups;
+    const listed = new Set<number>();
+    const seenIds = new Set<number>();
+    for (const group of groups) {
+      if (!(await stillLeader())) return report;
+      await this.d.baseline.ensure(group);
+      let runners: GitHubRunner[];
+      try {
+        runners = await github.listGroupRunners(group);
+      } catch (e) {
+        // A group that cannot be listed is left alone this round: nothing in it is judged gone.
+        this.d.logger.warn("sync: cannot list a runner group; skipping it this round", { runner_group_id: group, reason: e instanceof BrokerError ? e.code : "error" });
+        continue;
+      }
+      listed.add(group);
+      for (const gh of runners) {
+        report.seen++;
+        seenIds.add(gh.id);
+        await this.judge(gh, group, report);
+      }
+    }
+    if (!(await stillLeader())) return report;
+    // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
+    // runners after their job, runners removed at GitHub by hand.
+    const stillLive = new Map((await this.liveRunners()).map((r) => [r.id, r]));
+    for (const old of before) {
+      const r = stillLive.get(old.id);
+      if (!r || !listed.has(r.runnerGroupId)) continue;
+      if (old.githubRunnerId !== null && r.githubRunnerId === old.githubRunnerId && !seenIds.has(old.githubRunnerId)) {
+        await this.change(r, { status: "deleted" }, "sync.status_change", { from: r.status, to: "deleted", reason: "gone_at_github" });
+        report.deleted++;
+        continue;
+      }
+      await this.expire(r, report);
+    }
+    return report;
+  }
+
+  private async judge(gh: GitHubRunner, group: number, report: SyncReport): Promise<void> {
+    const { storage } = this.d;
+    if (await storage.isPreexistingRunner(gh.id)) return;
+    let record = await storage.getRunnerByGithubId(gh.id);
+    if (record && record.status === "deleted") record = null;
+    if (!record) {
+      const byName = await storage.getRunnerByName(gh.name);
+      if (byName && byName.githubRunnerId === null && byName.runnerGroupId === group) {
+        if (byName.secretSha256 === null) {
+          // Reserved, GitHub created it, but the broker never recorded handing the config out.
+          if (this.now() - byName.createdAt.getTime() < this.d.abandonAfterMs) return;
+          await this.removeRunner(gh, byName, "abandoned_provision", report, false);
+          return;
+        }
+        // A registration-token runner registering: link it.
+        record = (await storage.updateRunner(byName.id, { githubRunnerId: gh.id })) ?? byName;
+        await storage.appendAudit({ actor: SYSTEM, action: "sync.link", result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { provisioned_by: byName.provisionedBy } });
+      }
+    }
+    if (!record) {
+      await this.removeRunner(gh, null, "unprovisioned_runner", report, true);
+      return;
+    }
+    // With its policy deleted (and no "*"), a runner stays as it is: there is nothing to verify against.
+    const policy = await this.d.policies.effective(record.provisionedBy);
+    const bad = policy ? unexpectedLabels(policy, gh.labels) : [];
+    if (bad.length) {
+      await this.removeRunner(gh, record, "label_not_allowed", report, true, { refused_labels: bad });
+      return;
+    }
+    const status = statusFromGitHub(gh, record.status);
+    const labelsChanged = JSON.stringify(gh.labels) !== JSON.stringify(record.labels);
+    if (status !== record.status || labelsChanged) {
+      await this.change(record, { status, labels: gh.labels, lastSeenAt: new Date(this.now()) }, "sync.status_change", { from: record.status, to: status });
+      report.statusChanges++;
+    } else {
+      await storage.updateRunner(record.id, { lastSeenAt: new Date(this.now()) });
+    }
+  }
+
+  /** Why a live runner is stale (pending past its TTL, a dead reservation, offline too long), or null. */
+  staleReason(r: RunnerRecord): string | null {
+    const age = this.now() - r.createdAt.getTime();
+    if (r.status === "pending" && age > this.d.pendingTtlMs) return "cleanup.pending_expired";
+    // A reservation whose provision never finished (no secret handed out, no runner at GitHub).
+    if (r.status === "pending" && r.secretSha256 === null && r.githubRunnerId === null && age > this.d.abandonAfterMs) return "cleanup.abandoned_reservation";
+    if (r.status === "offline" && this.d.offlineTtlMs !== undefined && this.now() - (r.lastSeenAt ?? r.updatedAt).getTime() > this.d.offlineTtlMs) return "cleanup.offline_expired";
+    return null;
+  }
+
+  private async expire(r: RunnerRecord, report: SyncReport): Promise<void> {
+    const reason = this.staleReason(r);
+    if (reason) await this.removeRecord(r, reason, report);
+  }
+
+  /** The clean-up alone (cleanup-stale-runners): stale runners removed, or only listed with dryRun. */
+  async cleanupStale(dryRun: boolean): Promise<{ name: string; reason: string; provisionedBy: string }[]> {
+    const out: { name: string; reason: string; provisionedBy: string }[] = [];
+    const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
+    for (const r of await this.liveRunners()) {
+      const reason = this.staleReason(r);
+      if (!reason) continue;
+      if (!dryRun) {
+        await this.removeRecord(r, reason, report);
+        if (!report.removed.some((x) => x.name === r.name)) continue;
+      }
+      out.push({ name: r.name, reason, provisionedBy: r.provisionedBy });
+    }
+    return out;
+  }
+
+  /** Removes a broker runner's GitHub side (if any) and marks it deleted. */
+  private async removeRecord(r: RunnerRecord, action: string, report: SyncReport): Promise<void> {
+    try {
+      await removeAtGitHub(this.d.github, r);
+    } catch (e) {
+      this.d.logger.warn("clean-up: cannot remove a runner at GitHub; will try again", { runner: r.name, reason: e instanceof BrokerError ? e.code : "error" });
+      return;
+    }
+    await this.change(r, { status: "deleted" }, action, { from: r.status });
+    this.d.metrics.syncActions.inc({ action });
+    report.removed.push({ name: r.name, reason: action });
+  }
+
+  private async removeRunner(gh: GitHubRunner, record: RunnerRecord | null, reason: string, report: SyncReport, securityEvent: boolean, details: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.d.github.deleteRunner(gh.id);
+    } catch (e) {
+      this.d.logger.warn("verification: cannot remove a runner at GitHub; will try again", { runner: gh.name, reason: e instanceof BrokerError ? e.code : "error" });
+      return;
+    }
+    await this.d.storage.transaction(async (tx) => {
+      if (record) await tx.updateRunner(record.id, { status: "deleted" });
+      await tx.appendAudit({ actor: SYSTEM, action: `verify.${reason}`, result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { labels: gh.labels, ...details } });
+      if (securityEvent) {
+        await tx.recordSecurityEvent({ eventType: reason, severity: "high", userIdentity: record?.provisionedBy ?? null, runnerName: gh.name, githubRunnerId: gh.id, actionTaken: "runner_removed", details: { labels: gh.labels, ...details } });
+      }
+    });
+    this.d.metrics.syncActions.inc({ action: reason });
+    report.removed.push({ name: gh.name, reason });
+  }
+
+  private async change(r: RunnerRecord, patch: Parameters<Storage["updateRunner"]>[1], action: string, details: Record<string, unknown>): Promise<void> {
+    await this.d.storage.transaction(async (tx) => {
+      await tx.updateRunner(r.id, patch);
+      await tx.appendAudit({ actor: SYSTEM, action, result: "success", runnerName: r.name, githubRunnerId: r.githubRunnerId, details });
+    });
+    this.d.metrics.syncActions.inc({ action: action === "sync.status_change" ? `to_${String(patch.status ?? r.status)}` : action });
+  }
+}
+
+/**
+ * Runs the sync every interval on whichever replica holds the lease. The lease lives three
+ * intervals (at least 5 s), so a replica that dies is replaced within that time; the holder
+ * renews it before each run and stops acting the moment a renewal fails.
+ */
+export class SyncLoop {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly sync: Sync,
+    private readonly storage: Storage,
+    private readonly holder: string,
+    private readonly intervalMs: number,
+    private readonly metrics: BrokerMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get leaseTtlMs(): number {
+    return Math.max(3 * this.intervalMs, 5_000);
+  }
+
+  start(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      this.running = this.once().then(
+        () => undefined,
+        () => undefined,
+      );
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** One round: take or renew the lease, sync if held. */
+  async once(): Promise<boolean> {
+    let lease;
+    try {
+      lease = await this.storage.acquireLease(SYNC_LEASE, this.holder, this.leaseTtlMs);
+    } catch {
+      this.logger.warn("sync: the database did not answer; skipping this round");
+      return false;
+    }
+    this.metrics.syncLeader.set(lease ? 1 : 0);
+    if (!lease) return false;
+    try {
+      const report = await this.sync.run(async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null);
+      this.metrics.syncRuns.inc({ result: "success" });
+      this.logger.info("sync done", { holder: this.holder, groups: report.groups, seen: report.seen, status_changes: report.statusChanges, removed: report.removed.length, deleted: report.deleted });
+    } catch (e) {
+      this.metrics.syncRuns.inc({ result: "failure" });
+      this.logger.warn("sync failed; next round will retry", { reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" });
+    }
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.storage.releaseLease(SYNC_LEASE, this.holder).catch(() => false);
+  }
+}

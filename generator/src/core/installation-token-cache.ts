@@ -1,0 +1,62 @@
+// An installation token kept for a long-running service: minted on first use, reused while it
+// has more than `renewBeforeMs` left, renewed by one caller while the others wait for the same
+// answer (single flight). Expiry is judged on GitHub's expires_at read with the host clock, with
+// the margin covering skew; a 401 from GitHub makes the caller drop the token (invalidate()).
+import { createInstallationToken } from "./access-token.ts";
+import type { Auth, GitHubClient } from "./github-client.ts";
+import { unavailableError } from "./errors.ts";
+
+/** The installation-token shapes GitHub issues (ghs_… classic and ghs_<appid>_<JWT>). */
+export const INSTALLATION_TOKEN_RE = /^[A-Za-z0-9_.-]{20,2048}$/;
+
+export interface InstallationTokenCacheOptions {
+  client: GitHubClient;
+  appAuth: Auth;
+  installationId: () => Promise<number>;
+  /** renew when less than this is left (default 10 minutes of the hour) */
+  renewBeforeMs?: number;
+  now?: () => number;
+  /** called after each mint (metrics) */
+  onMint?: (expiresAtMs: number) => void;
+}
+
+export class InstallationTokenCache {
+  private current: { token: string; expiresAtMs: number } | undefined;
+  private pending: Promise<string> | undefined;
+  private readonly now: () => number;
+  private readonly renewBeforeMs: number;
+
+  constructor(private readonly o: InstallationTokenCacheOptions) {
+    this.now = o.now ?? Date.now;
+    this.renewBeforeMs = o.renewBeforeMs ?? 10 * 60_000;
+  }
+
+  /** A token with at least renewBeforeMs left. */
+  async token(): Promise<string> {
+    if (this.current && this.current.expiresAtMs - this.now() > this.renewBeforeMs) return this.current.token;
+    this.pending ??= this.mint().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** Forget the token (GitHub refused it). */
+  invalidate(): void {
+    this.current = undefined;
+  }
+
+  /** When the held token expires (ms), or undefined. */
+  get expiresAtMs(): number | undefined {
+    return this.current?.expiresAtMs;
+  }
+
+  private async mint(): Promise<string> {
+    const id = await this.o.installationId();
+    const t = await createInstallationToken(this.o.client, this.o.appAuth, id, { repositories: [] });
+    if (typeof t.token !== "string" || !INSTALLATION_TOKEN_RE.test(t.token)) throw unavailableError("GitHub answered an installation token of an unexpected shape: check GITHUB_API_URL points at GitHub");
+    const parsed = Date.parse(t.expiresAt);
+    // An unparsable expiry is treated as a short one, so the token is renewed soon rather than never.
+    const expiresAtMs = Number.isFinite(parsed) ? Math.min(parsed, this.now() + 3_600_000) : this.now() + this.renewBeforeMs + 60_000;
+    this.current = { token: t.token, expiresAtMs };
+    this.o.onMint?.(expiresAtMs);
+    return t.token;
+  }
+}
