@@ -16,7 +16,7 @@ export interface Fixtures {
 }
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
-type Mount = { name: string; mountPath: string; readOnly?: boolean };
+type Mount = { name: string; mountPath: string; readOnly?: boolean; subPath?: string };
 type Volume = {
   name: string;
   emptyDir?: unknown;
@@ -47,7 +47,8 @@ export class Pod {
   readonly root = (requireRoot(), mkdtempSync(join(tmpdir(), "pod-")));
   private readonly volumeDirs = new Map<string, string>();
 
-  constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures) {
+  /** `prefix`: what each container's command runs under, e.g. `ip netns exec NS` (tests/controlplane). */
+  constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures, private readonly prefix: string[] = []) {
     const fsGroup = spec.securityContext?.fsGroup;
     for (const v of spec.volumes) {
       const dir = join(this.root, "volumes", v.name);
@@ -122,11 +123,17 @@ export class Pod {
         const parent = `/${parts.slice(0, i).join("/")}`;
         if (!existsSync(parent)) args.push("--perms", "0755", "--dir", parent);
       }
-      args.push(m.readOnly ? "--ro-bind" : "--bind", this.volume(m.name), path);
+      // subPath: a folder inside the volume, created as the kubelet creates it.
+      const source = m.subPath ? join(this.volume(m.name), m.subPath) : this.volume(m.name);
+      if (m.subPath && !existsSync(source)) {
+        mkdirSync(source, { recursive: true });
+        chmodSync(source, 0o777);
+      }
+      args.push(m.readOnly ? "--ro-bind" : "--bind", source, path);
     }
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
-    return runCommand([...args, "--", ...setpriv, ...command], { env: this.env(c) });
+    return runCommand([...this.prefix, ...args, "--", ...setpriv, ...command], { env: this.env(c) });
   }
 
   cleanup(): void {
