@@ -195,6 +195,7 @@ Called once from every template so `helm template` fails before rendering anythi
 {{- if not (include "ghapp-tokens.storeAdmits" (dict "root" . "namespace" .Release.Namespace)) -}}
 {{- fail (printf "secretStore.conditions do not admit the release namespace %q, so External Secrets would refuse this chart's ExternalSecrets: add it to a condition's namespaces" .Release.Namespace) -}}
 {{- end -}}
+{{- include "ghapp-tokens.validateAccounts" . -}}
 {{- if .Values.flux.enabled -}}
 {{- include "ghapp-tokens.validateFlux" . -}}
 {{- end -}}
@@ -336,4 +337,35 @@ kind: {{ .Values.secretStore.kind }}
 {{/* An External Secrets template expression, written so Helm leaves it alone: {{ .KEY }}. */}}
 {{- define "ghapp-tokens.esoValue" -}}
 {{- printf "{{ .%s }}" . -}}
+{{- end -}}
+
+{{/* The opt-in Role (and RoleBinding) that reads the app Secrets by name. */}}
+{{- define "ghapp-tokens.secretReaderName" -}}
+{{- printf "%ssecrets-reader" .Values.externalSecrets.secretPrefix -}}
+{{- end -}}
+
+{{/*
+Validation of who gets Kubernetes API credentials: the executor's account is not the pods' own,
+and the opt-in Secret reader is bound to an account the user names, never to either of those.
+*/}}
+{{- define "ghapp-tokens.validateAccounts" -}}
+{{- $pods := .Values.serviceAccount.name -}}
+{{- $executor := .Values.executor.serviceAccount.name -}}
+{{- if not $executor -}}
+{{- fail "executor.serviceAccount.name is empty: Argo needs an executor account when the pods mount no token (automountServiceAccountToken: false); keep the default workflows-executor" -}}
+{{- end -}}
+{{- if eq $pods $executor -}}
+{{- fail (printf "executor.serviceAccount.name and serviceAccount.name are both %q: the executor needs an account of its own, or the step's containers would run with its token; give it another name" $pods) -}}
+{{- end -}}
+{{- with .Values.rbac.secretReader -}}
+{{- if .enabled -}}
+{{- $name := .serviceAccount.name -}}
+{{- if not $name -}}
+{{- fail "rbac.secretReader.enabled needs rbac.secretReader.serviceAccount.name: the ServiceAccount of the tool that reads the app Secrets through the API (a pod that mounts them needs no RBAC)" -}}
+{{- end -}}
+{{- if and (has $name (list $pods $executor)) (eq (.serviceAccount.namespace | default $.Release.Namespace) $.Release.Namespace) -}}
+{{- fail (printf "rbac.secretReader.serviceAccount.name %q is the workflow pods' or the executor's account: binding the Secret reader to it would let every step read every App's key; name the account of the tool that needs the API" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

@@ -4,6 +4,17 @@ generator initContainer, and the volumes. Templates used through templateRef car
 volumes, because spec-level volumes do not travel with templateRef.
 */}}
 
+{{/*
+No Kubernetes API credentials in a step's containers: the pod mounts no ServiceAccount token, and
+Argo's executor (its own init and wait containers) uses the executor account's token instead.
+Set on each template, because spec-level fields do not travel with templateRef.
+*/}}
+{{- define "ghapp-tokens.noApiCredentials" -}}
+automountServiceAccountToken: false
+executor:
+  serviceAccountName: {{ .Values.executor.serviceAccount.name | quote }}
+{{- end -}}
+
 {{/* Input parameters that choose the app and scope the token. */}}
 {{- define "ghapp-tokens.tokenInputs" -}}
 - name: github-app
@@ -151,7 +162,12 @@ resources:
   {{- toYaml .Values.workflowTemplates.githubAppToken.mainResources | nindent 2 }}
 {{- end -}}
 
-{{/* The refresh sidecar: the generator in `refresh` mode on the same volumes, probed on /healthz. */}}
+{{/*
+The refresh sidecar: the generator in `refresh` mode on the same volumes. Readiness is /readyz (a
+valid token is on disk); liveness is /livez (the process and its refresh loop work), never the
+token's validity: Argo pods do not restart containers, so a liveness kill during a GitHub outage
+would end refreshing for good (CONTRACTS.md, "Sidecar health endpoints").
+*/}}
 {{- define "ghapp-tokens.refreshSidecar" -}}
 {{- $init := include "ghapp-tokens.generatorInitContainer" . | fromYamlArray | first -}}
 {{- $env := $init.env -}}
@@ -161,7 +177,7 @@ resources:
 {{- end }}
 {{- $sidecar := merge (dict "name" "github-app-token-refresh" "args" (list "refresh") "env" $env) (omit $init "name" "args" "env") -}}
 {{- $_ := set $sidecar "ports" (list (dict "name" "health" "containerPort" 8080)) -}}
-{{- $_ := set $sidecar "readinessProbe" (dict "httpGet" (dict "path" "/healthz" "port" "health") "periodSeconds" 10) -}}
-{{- $_ := set $sidecar "livenessProbe" (dict "httpGet" (dict "path" "/healthz" "port" "health") "periodSeconds" 30 "failureThreshold" 6) -}}
+{{- $_ := set $sidecar "readinessProbe" (dict "httpGet" (dict "path" "/readyz" "port" "health") "periodSeconds" 10) -}}
+{{- $_ := set $sidecar "livenessProbe" (dict "httpGet" (dict "path" "/livez" "port" "health") "periodSeconds" 30 "failureThreshold" 6) -}}
 {{- list $sidecar | toYaml -}}
 {{- end -}}
