@@ -92,7 +92,7 @@ tool etcd "$ETCD_VERSION+$(files_sum ci/etcd/go.mod ci/etcd/go.sum)" 1 "$BIN/etc
 tool kube-apiserver "$KUBE_VERSION+$(files_sum ci/kube-apiserver/go.mod ci/kube-apiserver/go.sum)" 4 "$BIN/kube-apiserver"
 tool kubectl "$KUBE_VERSION+$(files_sum ci/kube-apiserver/go.mod ci/kube-apiserver/go.sum)" 1 "$BIN/kubectl"
 tool external-secrets "$ESO_VERSION" 3 "$BIN/external-secrets" "$TOOLS/crds/external-secrets"
-tool argo-controller "$ARGO_VERSION" 2 "$BIN/workflow-controller" "$BIN/argoexec" "$TOOLS/crds/argo"
+tool argo-controller "$ARGO_VERSION" 2 "$BIN/workflow-controller" "$BIN/argoexec" "$TOOLS/crds/argo-full" "$TOOLS/crds/argo-minimal"
 
 # Helm 3's default Kubernetes version (for `helm template` and kubeVersion checks) is set by
 # its release Makefile from the client-go it is built with; `go install` alone leaves v1.20,
@@ -177,8 +177,13 @@ build_argo-controller() {
   local flags="-X github.com/argoproj/argo-workflows/v4.version=$ARGO_VERSION -X github.com/argoproj/argo-workflows/v4.gitTreeState=clean"
   go_install "github.com/argoproj/argo-workflows/v4/cmd/workflow-controller@$ARGO_VERSION" "$BIN/workflow-controller" "$flags"
   go_install "github.com/argoproj/argo-workflows/v4/cmd/argoexec@$ARGO_VERSION" "$BIN/argoexec" "$flags"
-  rm -rf "$TOOLS/crds/argo" && mkdir -p "$TOOLS/crds/argo"
-  install -m 0644 "$GOMODCACHE/github.com/argoproj/argo-workflows/v4@$ARGO_VERSION"/manifests/base/crds/full/argoproj.io_*.yaml "$TOOLS/crds/argo/"
+  # Full schemas (pod fields included) for the kinds a test validates; the minimal ones, far smaller
+  # and quicker for an API server to serve, for the kinds the controller only watches.
+  local kind
+  for kind in full minimal; do
+    rm -rf "$TOOLS/crds/argo-$kind" && mkdir -p "$TOOLS/crds/argo-$kind"
+    install -m 0644 "$GOMODCACHE/github.com/argoproj/argo-workflows/v4@$ARGO_VERSION"/manifests/base/crds/$kind/argoproj.io_*.yaml "$TOOLS/crds/argo-$kind/"
+  done
 }
 
 # ---- plan, then build -------------------------------------------------------------------

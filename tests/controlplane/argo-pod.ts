@@ -134,7 +134,8 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
   } catch {
     // made for an earlier pod
   }
-  const spec: PodTemplate = { volumes: volumes as PodTemplate["volumes"], initContainers: (pod.spec.initContainers ?? []) as Container[], container: main as Container, ...(pod.spec.securityContext ? { securityContext: pod.spec.securityContext } : {}) };
+  // The API server already added the token volume when the pod mounts one (a projected volume above).
+  const spec: PodTemplate = { automountServiceAccountToken: false, volumes: volumes as PodTemplate["volumes"], initContainers: (pod.spec.initContainers ?? []) as Container[], container: main as Container, ...(pod.spec.securityContext ? { securityContext: pod.spec.securityContext } : {}) };
   const runner = new ApiServerPod(spec, fixtures, cluster.inNetns([]), pod, argoexecDir);
   const results: ContainerResult[] = [];
   const state = (r: ContainerResult, startedAt: string) => ({ name: r.name, ready: false, restartCount: 0, image: "emulated", imageID: "", state: { terminated: { exitCode: r.code, reason: r.code === 0 ? "Completed" : "Error", startedAt, finishedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z") } } });

@@ -32,7 +32,7 @@ beforeAll(async () => {
   requireBinary();
   cluster = await Cluster.start();
   await cluster.applyCrds("external-secrets");
-  await cluster.applyCrds("argo");
+  await cluster.applyCrds("argo", ["workflows", "workflowtemplates", "workflowtaskresults"]);
   await cluster.createNamespace(NS);
   // The simulated GitHub Enterprise Server, inside the cluster's network namespace.
   const state = join(cluster.dir, "simulator");

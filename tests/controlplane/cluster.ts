@@ -233,16 +233,23 @@ export class Cluster {
     return this.kubectl(["apply", "--server-side", "--validate=strict", `--field-manager=${fieldManager}`, "-f", "-"], { stdin: text, check: false, namespace });
   }
 
-  /** The CRDs the pinned controllers ship (from their module source, copied by ci/tools.sh), established. */
-  async applyCrds(controller: "external-secrets" | "argo"): Promise<void> {
-    const dir = join(CRDS, controller);
-    if (!existsSync(dir)) throw new ClusterError(`${dir} is missing: run \`bash ci/tools.sh\` (npm test does)`);
-    const files = readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort();
-    const objects = files.flatMap((f) => parseYaml(readFileSync(join(dir, f), "utf8")));
+  /**
+   * The CRDs the pinned controllers ship (from their module source, copied by ci/tools.sh), established.
+   * Argo's come in two forms: full schemas (every pod field, megabytes each) for the resources in
+   * `fullArgo`, which the test validates, and minimal ones for the rest, which the controller only watches.
+   */
+  async applyCrds(controller: "external-secrets" | "argo", fullArgo: string[] = []): Promise<void> {
+    const dirs = controller === "argo" ? [join(CRDS, "argo-full"), join(CRDS, "argo-minimal")] : [join(CRDS, controller)];
+    for (const dir of dirs) if (!existsSync(dir)) throw new ClusterError(`${dir} is missing: run \`bash ci/tools.sh\` (npm test does)`);
+    const files = readdirSync(dirs.at(-1)!).filter((f) => f.endsWith(".yaml")).sort();
+    const chosen = files.map((f) => (controller === "argo" && fullArgo.some((r) => f === `argoproj.io_${r}.yaml`) ? join(dirs[0]!, f) : join(dirs.at(-1)!, f)));
+    const unknown = fullArgo.filter((r) => !files.includes(`argoproj.io_${r}.yaml`));
+    if (unknown.length) throw new ClusterError(`Argo ships no CRD for ${unknown.join(", ")}`);
+    const objects = chosen.flatMap((f) => parseYaml(readFileSync(f, "utf8")));
     // Server-side: the CRDs are too big for client-side apply's last-applied annotation.
-    const r = await this.kubectl(["apply", "--server-side", "-f", "-"], { stdin: objects.map((o) => JSON.stringify(o)).join("\n"), check: false });
+    const r = await this.kubectl(["apply", "--server-side", "-f", "-"], { stdin: objects.map((o) => JSON.stringify(o)).join("\n"), check: false, timeoutMs: 180_000 });
     if (r.code !== 0) throw new ClusterError(`applying ${controller}'s CRDs failed: ${r.stderr}`);
-    await this.kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...objects.map((o) => `crd/${o.metadata!.name}`)], { timeoutMs: 70_000 });
+    await this.kubectl(["wait", "--for=condition=Established", "--timeout=120s", ...objects.map((o) => `crd/${o.metadata!.name}`)], { timeoutMs: 130_000 });
   }
 
   /** A namespace as the controller-manager would complete it: the `default` ServiceAccount and `kube-root-ca.crt`. */

@@ -17,6 +17,7 @@ const template = (name: string): Any => objects.find((o) => o.kind === "Workflow
 
 beforeAll(async () => {
   cluster = await Cluster.start();
+  // Minimal Argo schemas: this file asks about permissions, server-side-apply.test.ts about schemas.
   await cluster.applyCrds("argo");
   await cluster.applyCrds("external-secrets");
   await cluster.createNamespace(NS);
