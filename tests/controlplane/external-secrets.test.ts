@@ -19,6 +19,7 @@ let eso: Proc;
 beforeAll(async () => {
   cluster = await Cluster.start();
   await cluster.applyCrds("external-secrets");
+  await cluster.applyCrds("argo"); // the chart's WorkflowTemplates come along (minimal schemas)
   await cluster.createNamespace(NS);
   eso = await startExternalSecrets(cluster);
 }, 120_000);
