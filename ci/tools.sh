@@ -176,7 +176,15 @@ build_external-secrets() {
 build_argo-controller() {
   local flags="-X github.com/argoproj/argo-workflows/v4.version=$ARGO_VERSION -X github.com/argoproj/argo-workflows/v4.gitTreeState=clean"
   go_install "github.com/argoproj/argo-workflows/v4/cmd/workflow-controller@$ARGO_VERSION" "$BIN/workflow-controller" "$flags"
-  go_install "github.com/argoproj/argo-workflows/v4/cmd/argoexec@$ARGO_VERSION" "$BIN/argoexec" "$flags"
+  # Upstream's workflow/executor/osspecific/signal_linux.go is a symlink to signal_darwin.go, and
+  # module zips leave symlinks out, so `go install` of argoexec fails on Linux (undefined: Setpgid).
+  # Build it from a copy of the module with that link restored as a file.
+  local src=$GOMODCACHE/github.com/argoproj/argo-workflows/v4@$ARGO_VERSION work
+  work=$(mktemp -d)
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  cp "$work/workflow/executor/osspecific/signal_darwin.go" "$work/workflow/executor/osspecific/signal_linux.go"
+  (cd "$work" && go build -ldflags="$flags" -o "$BIN/argoexec.tmp" ./cmd/argoexec) && mv "$BIN/argoexec.tmp" "$BIN/argoexec"
+  rm -rf "$work"
   # Full schemas (pod fields included) for the kinds a test validates; the minimal ones, far smaller
   # and quicker for an API server to serve, for the kinds the controller only watches.
   local kind
@@ -201,7 +209,8 @@ for name in "${selected[@]}"; do
   fresh "$name" || { stale+=("$name (~${TOOL_MINUTES[$name]} min)"); minutes=$((minutes + TOOL_MINUTES[$name])); }
 done
 if [[ ${#stale[@]} -gt 0 ]]; then
-  echo "ci/tools.sh: building ${#stale[@]} pinned tools from source into .tools/: about $minutes minutes"
+  noun=tools; [[ ${#stale[@]} -gt 1 ]] || noun=tool
+  echo "ci/tools.sh: building ${#stale[@]} pinned $noun from source into .tools/: about $minutes minutes"
   echo "  on 2 cores when Go's module and build caches are cold (a first run), seconds once they are warm:"
   list=$(printf '%s, ' "${stale[@]}"); echo "  ${list%, }"
   echo "  each build logs to .tools/logs/NAME.log; a failed build prints its log."

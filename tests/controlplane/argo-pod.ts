@@ -10,9 +10,9 @@
 // Where this differs from a node: the "image" is this machine's root filesystem (every image), the
 // API server is at 127.0.0.1 rather than the `kubernetes` Service's cluster IP (no kube-proxy), and
 // containers of a phase run one after another (init) or side by side (main and wait) as processes.
-import { mkdirSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { tool } from "../chart/render.ts";
+import { ROOT, tool } from "../chart/render.ts";
 import { Pod, type Container, type Fixtures, type PodTemplate } from "../chart/kubelet.ts";
 import { API_PORT, type Cluster } from "./cluster.ts";
 
@@ -127,12 +127,14 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
   const { fixtures, volumes } = await fixturesFor(cluster, pod);
   const main = pod.spec.containers.find((c) => c.name === "main");
   if (!main) throw new Error(`pod ${pod.metadata.name} has no main container`);
-  const argoexecDir = join(cluster.dir, "argoexec-image");
-  mkdirSync(argoexecDir, { recursive: true });
-  try {
+  // Argo's image: a folder with argoexec alone, on the PATH of its containers; readable by their
+  // UIDs (argoexec looks itself up on PATH to copy itself into /var/run/argo), and outside /tmp,
+  // which Argo mounts over in its wait container.
+  const argoexecDir = join(ROOT, ".cache/argoexec-image");
+  if (!existsSync(join(argoexecDir, "argoexec"))) {
+    mkdirSync(argoexecDir, { recursive: true });
+    chmodSync(argoexecDir, 0o755);
     symlinkSync(tool("argoexec"), join(argoexecDir, "argoexec"));
-  } catch {
-    // made for an earlier pod
   }
   // The API server already added the token volume when the pod mounts one (a projected volume above).
   const spec: PodTemplate = { automountServiceAccountToken: false, volumes: volumes as PodTemplate["volumes"], initContainers: (pod.spec.initContainers ?? []) as Container[], container: main as Container, ...(pod.spec.securityContext ? { securityContext: pod.spec.securityContext } : {}) };
@@ -159,7 +161,7 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
     if (!failed) {
       await setStatus(cluster, pod, { phase: "Running", initContainerStatuses: initStatuses, containerStatuses: pod.spec.containers.map((c) => ({ name: c.name, ready: true, restartCount: 0, image: "emulated", imageID: "", state: { running: { startedAt: now() } } })) });
       const started = now();
-      const ran = await Promise.all(pod.spec.containers.map(async (c) => ({ name: c.name, ...(await runner.run(c as Container)) })));
+      const ran = await Promise.all(pod.spec.containers.map(async (c) => ({ name: c.name, ...(await runner.run(withoutMainFsMirror(c) as Container)) })));
       for (const r of ran) {
         results.push(r);
         statuses.push(state(r, started));
@@ -171,6 +173,16 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
   } finally {
     runner.cleanup();
   }
+}
+
+/**
+ * Argo mirrors the main container's mounts into its wait container under /mainctrfs, to collect
+ * output artifacts from them. A read-only host root has no /mainctrfs to mount on, and these
+ * templates declare no output artifacts, so the wait container runs without that mirror.
+ */
+function withoutMainFsMirror(c: ApiContainer): ApiContainer {
+  if (c.name !== "wait") return c;
+  return { ...c, volumeMounts: (c.volumeMounts ?? []).filter((m) => !m.mountPath.startsWith("/mainctrfs/")) };
 }
 
 async function setStatus(cluster: Cluster, pod: ApiPod, status: Record<string, unknown>): Promise<void> {

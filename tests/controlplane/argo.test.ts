@@ -81,14 +81,19 @@ const workflow = (name: string) => cluster.get<Any>(["workflow", name], NS);
 /** Waits for the controller to create the workflow's pod, failing with the workflow's status. */
 async function podOf(name: string): Promise<ApiPod> {
   return waitFor(`a pod for Workflow ${name}`, 60_000, async () => {
+    argo.assertRunning();
     const pods = await cluster.get<{ items: ApiPod[] }>(["pods", "-l", `workflows.argoproj.io/workflow=${name}`], NS);
     return pods.items[0];
   }, async () => `${JSON.stringify((await workflow(name)).status ?? {}, null, 1)}\n${argo.tail()}`);
 }
 
+/** Each container's name and exit code, with its output when it failed (what `kubectl logs` would show). */
+const summary = (results: ContainerResult[]) => results.map((r) => (r.code === 0 ? `${r.name}: 0` : `${r.name}: ${r.code}\n${r.stdout}${r.stderr}`));
+
 async function waitPhase(name: string, results: ContainerResult[]): Promise<Any> {
   let wf: Any;
   await waitFor(`Workflow ${name} to finish`, 60_000, async () => {
+    argo.assertRunning();
     wf = await workflow(name);
     return ["Succeeded", "Failed", "Error"].includes(wf.status?.phase);
   }, () => `${JSON.stringify(wf?.status ?? {}, null, 1)}\n${results.map((r) => `--- ${r.name} exit ${r.code}\n${r.stdout}${r.stderr}`).join("\n")}\n${argo.tail()}`);
@@ -118,6 +123,7 @@ describe("Argo, for real: test-github-app submitted, run, and Succeeded", () => 
     expect(mountsOf(generator)).toContain("github-app-key:/var/run/github-app");
 
     const results = await runArgoPod(cluster, pod, [BINARY]);
+    expect(summary(results).sort()).toEqual(["github-app-token: 0", "init: 0", "main: 0", "wait: 0"]);
     const wf = await waitPhase(name, results);
     const out = Object.fromEntries(results.map((r) => [r.name, r]));
     expect(out.main?.stdout).toContain("token works: the installation grants access to");
@@ -150,6 +156,7 @@ describe("Argo, for real: test-github-app submitted, run, and Succeeded", () => 
     const name = (await cluster.kubectl(["create", "-f", "-", "-o", "jsonpath={.metadata.name}"], { stdin: JSON.stringify(wfObject), namespace: NS })).stdout.trim();
     const pod = await podOf(name);
     const results = await runArgoPod(cluster, pod, [BINARY]);
+    expect(summary(results).sort()).toEqual(["github-app-token: 0", "init: 0", "main: 0", "wait: 0"]);
     const wf = await waitPhase(name, results);
     const main = results.find((r) => r.name === "main")!;
     expect(main.stdout).not.toContain("a ServiceAccount token is mounted");

@@ -8,7 +8,7 @@
 // `kubernetes.io/service-account-token` Secrets. Teardown stops clients, then the API server, then
 // etcd, and removes the namespace, also after a failed test.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseYaml, ROOT, tool, type K8sObject } from "../chart/render.ts";
@@ -20,6 +20,8 @@ const CRDS = join(ROOT, ".tools/crds");
 const NETNS_PREFIX = "ghapp-cp-";
 
 export class ClusterError extends Error {}
+/** A process of the cluster ended: waiting longer cannot help. */
+export class ProcessExited extends ClusterError {}
 
 /** Running as root is what `ip netns add` and the pods' UIDs take; CI runs as root. */
 export function requireRoot(): void {
@@ -34,8 +36,9 @@ export class Proc {
     const fd = openSync(log, "a");
     this.proc = Bun.spawn(cmd, { stdin: "ignore", stdout: fd, stderr: fd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir(), ...env } });
   }
-  get exitCode(): number | null {
-    return this.proc.exitCode;
+  /** Throws ProcessExited when it has ended, which ends any waitFor at once. */
+  assertRunning(): void {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new ProcessExited(`${this.name} exited with ${this.proc.exitCode ?? this.proc.signalCode}`);
   }
   /** The last lines of its log, for failure messages. */
   tail(lines = 40): string {
@@ -65,8 +68,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) {
-      throw new ClusterError(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}\n${await Promise.resolve(logs()).catch((e: Error) => `(no logs: ${e.message})`)}`);
+    const exited = last instanceof ProcessExited;
+    if (exited || Date.now() > deadline) {
+      const why = exited ? `gave up waiting for ${what}: ${(last as Error).message}` : `timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`;
+      throw new ClusterError(`${why}\n${await Promise.resolve(logs()).catch((e: Error) => `(no logs: ${e.message})`)}`);
     }
     await Bun.sleep(250);
   }
@@ -144,7 +149,9 @@ export class Cluster {
   private kubeconfigs = new Map<string, string>();
 
   private constructor() {
-    mkdirSync(this.certs);
+    // Containers (other UIDs) reach folders inside it that are made for them, never the keys in pki/.
+    chmodSync(this.dir, 0o711);
+    mkdirSync(this.certs, { mode: 0o700 });
     mkdirSync(this.logs);
   }
 
@@ -183,7 +190,7 @@ export class Cluster {
       ]));
       c.procs.push(c.etcd, c.apiserver);
       await waitFor("kube-apiserver /readyz", 60_000, async () => {
-        for (const proc of [c.etcd!, c.apiserver!]) if (proc.exitCode !== null) throw new ClusterError(`${proc.name} exited with ${proc.exitCode}`);
+        for (const proc of [c.etcd!, c.apiserver!]) proc.assertRunning();
         const r = await c.kubectl(["get", "--raw", "/readyz"], { check: false });
         return r.code === 0 && r.stdout.trim() === "ok";
       }, () => c.logTails());

@@ -2,7 +2,9 @@
 // an admin kubeconfig. Their own RBAC is their charts' business; what these tests prove is what
 // they make of ours. No webhooks: the ESO controller runs without its webhook and cert controller
 // (the API server's CRD schemas validate instead), and Argo needs none.
-import { tool } from "../chart/render.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, tool } from "../chart/render.ts";
 import { waitFor, type Cluster, type Proc } from "./cluster.ts";
 
 /** The ESO controller (the image's default command), watching every namespace. */
@@ -20,7 +22,7 @@ export async function startExternalSecrets(cluster: Cluster): Promise<Proc> {
     "--loglevel=info",
   ], { KUBECONFIG: cluster.kubeconfig("default") });
   await waitFor("the External Secrets controller to start its workers", 60_000, async () => {
-    if (proc.exitCode !== null) throw new Error(`external-secrets exited with ${proc.exitCode}`);
+    proc.assertRunning();
     return /Starting workers.*externalsecret/i.test(await Bun.file(proc.log).text());
   }, () => proc.tail());
   return proc;
@@ -29,16 +31,19 @@ export async function startExternalSecrets(cluster: Cluster): Promise<Proc> {
 /** The Argo workflow controller, installed in namespace `argo`, watching every namespace. */
 export async function startArgo(cluster: Cluster): Promise<Proc> {
   await cluster.createNamespace("argo");
+  // The controller refuses to start without its ConfigMap; the defaults are what the tests want.
+  await cluster.kubectl(["create", "configmap", "workflow-controller-configmap"], { namespace: "argo" });
   const proc = cluster.spawn("workflow-controller", [
     tool("workflow-controller"),
-    "--executor-image=quay.io/argoproj/argoexec:v4.0.5",
+    // The image a cluster would pull; here argo-pod.ts runs the argoexec built with the controller.
+    `--executor-image=quay.io/argoproj/argoexec:${readFileSync(join(ROOT, ".tools/stamps/argo-controller"), "utf8").trim()}`,
     "--loglevel=info",
     "--workflow-workers=2",
     "--pod-cleanup-workers=1",
   ], { KUBECONFIG: cluster.kubeconfig("argo"), LEADER_ELECTION_DISABLE: "true" });
   await waitFor("the Argo workflow controller to start its workers", 60_000, async () => {
-    if (proc.exitCode !== null) throw new Error(`workflow-controller exited with ${proc.exitCode}`);
-    return /Started workflow workers|Starting workflow controller|started .*workers/i.test(await Bun.file(proc.log).text());
+    proc.assertRunning();
+    return (await Bun.file(proc.log).text()).includes("Starting Workflow Controller");
   }, () => proc.tail());
   return proc;
 }

@@ -51,6 +51,7 @@ async function uninstall(objects: K8sObject[]): Promise<void> {
 async function waitReady(names: string[]): Promise<void> {
   let last: ExternalSecretStatus[] = [];
   await waitFor(`ExternalSecrets ${names.join(", ")} to be Ready`, 60_000, async () => {
+    eso.assertRunning();
     last = (await cluster.get<{ items: ExternalSecretStatus[] }>(["externalsecrets"], NS)).items;
     return names.every((n) => last.find((es) => es.metadata.name === n)?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   }, () => `${JSON.stringify(last.map((es) => [es.metadata.name, es.status?.conditions]), null, 1)}\n${eso.tail()}`);
