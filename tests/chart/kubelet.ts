@@ -7,7 +7,7 @@
 // does, every container also gets the pod's API token at /var/run/secrets/kubernetes.io/serviceaccount
 // unless the pod says `automountServiceAccountToken: false`. The "image" is this machine's root
 // filesystem; its PATH is the only env added, as an image's config would add it.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
@@ -31,7 +31,7 @@ type Volume = {
   secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
 };
-export type Container = { name?: string; command?: string[]; args?: string[]; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
+export type Container = { name?: string; command?: string[]; args?: string[]; workingDir?: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
 export type PodTemplate = { automountServiceAccountToken?: boolean; volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
 export class KubeletError extends Error {}
@@ -127,15 +127,55 @@ export class Pod {
     return env;
   }
 
-  /** Runs a container: its command (or the given binary as entrypoint) with its mounts and env. */
+  /** Runs a container to its end: its command (or the given binary as entrypoint) with its mounts and env. */
   async run(c: Container, entrypoint: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runCommand(this.argv(c, entrypoint), { env: this.env(c) });
+  }
+
+  /**
+   * Starts a container that keeps running (a sidecar). `stop()` sends SIGTERM to the container's
+   * process, as the kubelet does (bubblewrap does not pass signals on), and resolves with its result.
+   */
+  start(c: Container, entrypoint: string[] = []): { stop: () => Promise<{ code: number; stdout: string; stderr: string }> } {
+    const proc = Bun.spawn(this.argv(c, entrypoint), { env: this.env(c), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const output = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    return {
+      stop: async () => {
+        // bwrap -> setpriv, which execs the container's command: that process is bwrap's only child.
+        const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+        for (const pid of children) process.kill(Number(pid), "SIGTERM");
+        const code = await proc.exited;
+        const [stdout, stderr] = await output;
+        return { code, stdout, stderr };
+      },
+    };
+  }
+
+  /** The command line of a container: bubblewrap with its mounts, then setpriv to its UID and groups. */
+  private argv(c: Container, entrypoint: string[]): string[] {
     const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
     const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
     const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
-    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts.
-    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run"];
-    // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
     const mounts = this.mounts(c);
+    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts. A
+    // mount point at the top (/workspace) the host lacks needs a root of our own: a tmpfs with the
+    // host's entries bound back, made read-only once the mount points exist.
+    const top = (m: Mount) => `/${m.mountPath.split("/").filter(Boolean)[0] ?? ""}`;
+    const missing = [...new Set(mounts.map(top))].filter((dir) => !existsSync(dir));
+    const args = ["bwrap"];
+    if (missing.length) {
+      args.push("--tmpfs", "/");
+      for (const entry of readdirSync("/", { withFileTypes: true })) {
+        if (["proc", "dev", "run"].includes(entry.name)) continue;
+        if (entry.isSymbolicLink()) args.push("--symlink", readlinkSync(join("/", entry.name)), join("/", entry.name));
+        else args.push("--ro-bind", join("/", entry.name), join("/", entry.name));
+      }
+      for (const dir of missing) args.push("--perms", "0755", "--dir", dir);
+    } else {
+      args.push("--ro-bind", "/", "/");
+    }
+    args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run");
+    // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
     if (mounts.some((m) => m.mountPath.startsWith("/etc/"))) {
       args.push("--tmpfs", "/etc");
       for (const entry of readdirSync("/etc")) args.push("--ro-bind", join("/etc", entry), join("/etc", entry));
@@ -156,9 +196,11 @@ export class Pod {
       }
       args.push(m.readOnly ? "--ro-bind" : "--bind", source, path);
     }
+    if (missing.length) args.push("--remount-ro", "/");
+    if (c.workingDir) args.push("--chdir", c.workingDir);
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
-    return runCommand([...this.prefix, ...args, "--", ...setpriv, ...command], { env: this.env(c) });
+    return [...this.prefix, ...args, "--", ...setpriv, ...command];
   }
 
   cleanup(): void {
