@@ -161,7 +161,7 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
     if (!failed) {
       await setStatus(cluster, pod, { phase: "Running", initContainerStatuses: initStatuses, containerStatuses: pod.spec.containers.map((c) => ({ name: c.name, ready: true, restartCount: 0, image: "emulated", imageID: "", state: { running: { startedAt: now() } } })) });
       const started = now();
-      const ran = await Promise.all(pod.spec.containers.map(async (c) => ({ name: c.name, ...(await runner.run(withoutMainFsMirror(c) as Container)) })));
+      const ran = await Promise.all(pod.spec.containers.map(async (c) => ({ name: c.name, ...(await runner.run(c as Container)) })));
       for (const r of ran) {
         results.push(r);
         statuses.push(state(r, started));
@@ -173,16 +173,6 @@ export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypo
   } finally {
     runner.cleanup();
   }
-}
-
-/**
- * Argo mirrors the main container's mounts into its wait container under /mainctrfs, to collect
- * output artifacts from them. A read-only host root has no /mainctrfs to mount on, and these
- * templates declare no output artifacts, so the wait container runs without that mirror.
- */
-function withoutMainFsMirror(c: ApiContainer): ApiContainer {
-  if (c.name !== "wait") return c;
-  return { ...c, volumeMounts: (c.volumeMounts ?? []).filter((m) => !m.mountPath.startsWith("/mainctrfs/")) };
 }
 
 async function setStatus(cluster: Cluster, pod: ApiPod, status: Record<string, unknown>): Promise<void> {

@@ -117,8 +117,12 @@ describe("Argo, for real: test-github-app submitted, run, and Succeeded", () => 
     expect(withToken).toEqual(["init", "wait"]);
     const main = pod.spec.containers.find((c) => c.name === "main")!;
     expect(mountsOf(main).some((m) => m.includes("/var/run/secrets"))).toBe(false);
-    // The step sees the token folder, its scratch space and the CA, never the App's key.
-    expect(mountsOf(main).filter((m) => !m.startsWith("var-run-argo:")).sort()).toEqual(["github-ca:/etc/ghapp-tokens/ca", "github-token:/var/run/github", "tmp:/tmp"]);
+    // The step sees what the chart's `run` template gives it (token folder, scratch space, CA) and
+    // Argo's own /var/run/argo, never the App's key.
+    const run = executor.spec.templates.find((t: Any) => t.name === "run");
+    expect(mountsOf(main).filter((m) => !m.startsWith("var-run-argo:")).sort()).toEqual(mountsOf(run.container).sort());
+    expect(mountsOf(main).some((m) => m.startsWith("github-app-key:"))).toBe(false);
+    expect(mountsOf(main)).toContain("github-token:/var/run/github");
     const generator = pod.spec.initContainers!.find((c) => c.name === "github-app-token")!;
     expect(mountsOf(generator)).toContain("github-app-key:/var/run/github-app");
 

@@ -99,4 +99,24 @@ describe("External Secrets, for real: the fake provider through the chart's pass
       await uninstall(objects);
     }
   }, 120_000);
+
+  test("one JSON secret per App (layout perApp) is read field by field with property, one app with its own names", async () => {
+    const creds = credentials();
+    // As in AWS Secrets Manager: one secret per App holding {"appId": ..., "privateKey": ...}; rex's
+    // lives elsewhere under other field names.
+    const data = APPS.map((app) =>
+      app === "rex"
+        ? { key: "prod/github/rex-app", value: JSON.stringify({ app_id: creds.rex!.appId, private_key: creds.rex!.privateKey }) }
+        : { key: `/github-apps/${app}`, value: JSON.stringify(creds[app]) },
+    );
+    const apps = APPS.map((name) => (name === "rex" ? { name, layout: "perApp", remoteKey: "prod/github/rex-app", properties: { appId: "app_id", privateKey: "private_key" } } : { name }));
+    const objects = await install(data, { apps, externalSecrets: { layout: "perApp" } });
+    try {
+      await waitReady(APPS.map((a) => `github-app-${a}`));
+      // Exactly the two keys the templates read, each a field's value, never the whole JSON document.
+      for (const app of APPS) expect(await secretData(`github-app-${app}`)).toEqual(creds[app]!);
+    } finally {
+      await uninstall(objects);
+    }
+  }, 120_000);
 });
