@@ -75,4 +75,15 @@ describe("RBAC, asked of the real authorizer", () => {
     // It only proves an identity to the cloud (IRSA): ESO requests its token; it reads nothing here.
     expect(await secretAccess(account)).toEqual([]);
   });
+
+  test("the opt-in secret reader (e.g. a store reading the app Secrets through the API) gets exactly the app Secrets by name", async () => {
+    const reader = { namespace: NS, name: "secret-reading-tool" };
+    const withReader = await renderChart([], ["secretStore.serviceAccount.create=true", "rbac.secretReader.enabled=true", `rbac.secretReader.serviceAccount.name=${reader.name}`]);
+    await cluster.kubectl(["create", "serviceaccount", reader.name], { namespace: NS });
+    const r = await cluster.applyObjects(withReader, NS);
+    expect(r.stderr).toBe("");
+    expect(await secretAccess(reader)).toEqual(APPS.map((app) => `get secret/github-app-${app}`));
+    // ... and the accounts above still hold nothing on Secrets.
+    expect(await secretAccess({ namespace: NS, name: "workflows-sa" })).toEqual([]);
+  });
 });
