@@ -2,9 +2,10 @@
 # Installs the Debian packages the tests use, when missing: gh (the real GitHub CLI, used
 # against the simulator as a GitHub Enterprise host), bubblewrap (runs the binary in a
 # distroless-like read-only root filesystem), openssl (the simulator's TLS certificate),
-# the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks), and
+# the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks),
 # PostgreSQL's server (the runner broker's storage tests start a throwaway one: tests/helpers/postgres.ts),
-# and Chromium (Playwright drives it through the broker's /docs page: tests/broker/docs-page.test.ts).
+# Chromium (Playwright drives it through the broker's /docs page: tests/broker/docs-page.test.ts),
+# and iproute2 and curl (tests/controlplane: its network namespace, and a step that calls the API).
 # Idempotent: does nothing when all are present. Uses sudo when not root.
 set -euo pipefail
 need=()
@@ -14,8 +15,10 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
 if [[ ${#need[@]} -eq 0 ]]; then
-  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql, chromium)"
+  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql, chromium, iproute2, curl)"
   exit 0
 fi
 sudo=""

@@ -20,7 +20,7 @@ bash ci/npm-install.sh || die "npm install failed"
 export PATH="$ROOT/node_modules/.bin:$PATH"
 say "set-up: system packages (gh, bubblewrap, openssl, shellcheck, postgresql, chromium)"
 bash ci/install-system-deps.sh || die "installing system packages failed"
-say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, hadolint, ...)"
+say "set-up: pinned tools in .tools/ (helm 3 and 4, helm-unittest, ct, actionlint, argo-validate, hadolint, the test control plane, ...)"
 bash ci/tools.sh || die "building tools failed"
 # shellcheck source=ci/env.sh
 source ci/env.sh
@@ -40,9 +40,10 @@ check "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
 check "build dist/ghapp-token" npm run --silent build
 check "Dockerfile lint (hadolint)" hadolint Dockerfile
 
-# bun test: unit, simulator, end-to-end (compiled binary), container (bwrap), chart validation.
+# bun test: unit, simulator, end-to-end (compiled binary), container (bwrap), chart validation, and
+# tests/controlplane (the chart on a real API server with the real ESO and Argo controllers).
 # --reporter=junit writes the counts the closing line is built from; the console output stays.
-check "bun test (unit, simulator, e2e, container, chart)" \
+check "bun test (unit, simulator, e2e, container, chart, control plane)" \
   bun test --reporter=junit --reporter-outfile="$RESULTS/bun-test.xml"
 
 # helm lint (Helm 3 and 4), ct lint, helm-unittest (JUnit into $RESULTS), helm-docs, actionlint.

@@ -24,7 +24,7 @@ export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccoun
 const API_ACCESS_VOLUME = "kube-api-access";
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
-type Mount = { name: string; mountPath: string; readOnly?: boolean };
+type Mount = { name: string; mountPath: string; readOnly?: boolean; subPath?: string };
 type Volume = {
   name: string;
   emptyDir?: unknown;
@@ -55,7 +55,8 @@ export class Pod {
   readonly root = (requireRoot(), mkdtempSync(join(tmpdir(), "pod-")));
   private readonly volumeDirs = new Map<string, string>();
 
-  constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures) {
+  /** `prefix`: what each container's command runs under, e.g. `ip netns exec NS` (tests/controlplane). */
+  constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures, private readonly prefix: string[] = []) {
     const fsGroup = spec.securityContext?.fsGroup;
     for (const v of spec.volumes) {
       const dir = join(this.root, "volumes", v.name);
@@ -187,13 +188,19 @@ export class Pod {
         const parent = `/${parts.slice(0, i).join("/")}`;
         if (!existsSync(parent)) args.push("--perms", "0755", "--dir", parent);
       }
-      args.push(m.readOnly ? "--ro-bind" : "--bind", this.volume(m.name), path);
+      // subPath: a folder inside the volume, created as the kubelet creates it.
+      const source = m.subPath ? join(this.volume(m.name), m.subPath) : this.volume(m.name);
+      if (m.subPath && !existsSync(source)) {
+        mkdirSync(source, { recursive: true });
+        chmodSync(source, 0o777);
+      }
+      args.push(m.readOnly ? "--ro-bind" : "--bind", source, path);
     }
     if (missing.length) args.push("--remount-ro", "/");
     if (c.workingDir) args.push("--chdir", c.workingDir);
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
-    return [...args, "--", ...setpriv, ...command];
+    return [...this.prefix, ...args, "--", ...setpriv, ...command];
   }
 
   cleanup(): void {
