@@ -5,8 +5,8 @@ import { parseDuration } from "../core/duration.ts";
 import { parsePermissions, type PermissionLevel } from "../core/permissions.ts";
 import type { RawOptions } from "./options.ts";
 
-import type { LogLevel } from "../core/logger.ts";
-export type { LogLevel };
+import type { LogFormat, LogLevel } from "../core/logger.ts";
+export type { LogFormat, LogLevel };
 
 import type { RepositorySelector } from "../core/installation.ts";
 export type { RepositorySelector };
@@ -24,6 +24,7 @@ export interface Config {
   metadataPath: string | null;
   apiUrl: string;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
   refreshIntervalMs?: number;
@@ -35,6 +36,7 @@ export interface Config {
 export type Needs = "app" | "token-file";
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
+const LOG_FORMATS = new Set<string>(["json", "text", "auto"] satisfies LogFormat[]);
 
 export function parseConfig(o: RawOptions, needs: Needs = "app"): Config {
   const appId = o["app-id"]?.trim() ?? "";
@@ -110,6 +112,8 @@ function buildConfig(o: RawOptions, appId: string): Config {
 
   const logLevel = (o["log-level"] ?? "info").trim().toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) throw configError(`LOG_LEVEL "${logLevel}" is not one of debug, info, warn, error`);
+  const logFormat = (o["log-format"] ?? "auto").trim().toLowerCase() as LogFormat;
+  if (!LOG_FORMATS.has(logFormat)) throw configError("LOG_FORMAT is not one of json, text, auto: json for log collectors, text for people, auto picks text at a terminal");
 
   const requestTimeoutMs = parseDuration(o["request-timeout"] ?? "10s", "REQUEST_TIMEOUT");
   const maxRetryWaitMs = parseDuration(o["max-retry-wait"] ?? "60s", "MAX_RETRY_WAIT");
@@ -140,6 +144,7 @@ function buildConfig(o: RawOptions, appId: string): Config {
     metadataPath,
     apiUrl: apiUrl.toString().replace(/\/+$/, ""),
     logLevel: logLevel as LogLevel,
+    logFormat,
     requestTimeoutMs,
     maxRetryWaitMs,
     ...(refreshIntervalMs !== undefined ? { refreshIntervalMs } : {}),

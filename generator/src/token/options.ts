@@ -27,6 +27,7 @@ export const OPTIONS = [
   { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json" },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
+  { flag: "log-format", env: "LOG_FORMAT", description: "json (one object per line, for log collectors), text (for people), or auto: text when stderr is a terminal, else json", default: "auto" },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit; a longer one fails with exit 5", default: "60s" },
   { flag: "refresh-interval", env: "REFRESH_INTERVAL", description: "refresh: replace the token this often (e.g. 45m) instead of at 80% of its lifetime", commands: ["refresh"] },
