@@ -2,7 +2,9 @@
 # Installs the Debian packages the tests use, when missing: gh (the real GitHub CLI, used
 # against the simulator as a GitHub Enterprise host), bubblewrap (runs the binary in a
 # distroless-like read-only root filesystem), openssl (the simulator's TLS certificate),
-# and the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks).
+# the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks), and
+# zstd and skopeo (the release's layer recompression is checked with them:
+# tests/container/layer-recompress.test.ts).
 # Idempotent: does nothing when all are present. Uses sudo when not root.
 set -euo pipefail
 need=()
@@ -10,8 +12,10 @@ command -v gh >/dev/null || need+=(gh)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v openssl >/dev/null || need+=(openssl)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v zstd >/dev/null || need+=(zstd)
+command -v skopeo >/dev/null || need+=(skopeo)
 if [[ ${#need[@]} -eq 0 ]]; then
-  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck)"
+  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, zstd, skopeo)"
   exit 0
 fi
 sudo=""
