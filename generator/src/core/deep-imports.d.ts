@@ -1,5 +1,6 @@
-// Types for the deep imports core/logger.ts and core/jwt.ts use (winston, logform and
-// jsonwebtoken type only their package index): each piece is typed as the index types that export.
+// Types for the deep imports core/logger.ts, core/jwt.ts and token/metrics.ts use (winston,
+// logform, jsonwebtoken and prom-client type only their package index): each piece is typed as
+// the index types that export.
 declare module "winston/lib/winston/create-logger.js" {
   import type { Logger, LoggerOptions } from "winston";
   const createLogger: (options?: LoggerOptions) => Logger;
@@ -39,4 +40,29 @@ declare module "jsonwebtoken/sign.js" {
   import type { sign } from "jsonwebtoken";
   const signJwt: typeof sign;
   export default signJwt;
+}
+declare module "prom-client/lib/registry.js" {
+  import type { Registry } from "prom-client";
+  const RegistryClass: typeof Registry;
+  export default RegistryClass;
+}
+declare module "prom-client/lib/counter.js" {
+  import type { Counter } from "prom-client";
+  const CounterClass: typeof Counter;
+  export default CounterClass;
+}
+declare module "prom-client/lib/gauge.js" {
+  import type { Gauge } from "prom-client";
+  const GaugeClass: typeof Gauge;
+  export default GaugeClass;
+}
+declare module "prom-client/lib/histogram.js" {
+  import type { Histogram } from "prom-client";
+  const HistogramClass: typeof Histogram;
+  export default HistogramClass;
+}
+declare module "prom-client/lib/defaultMetrics.js" {
+  import type { collectDefaultMetrics } from "prom-client";
+  const collect: typeof collectDefaultMetrics;
+  export default collect;
 }
