@@ -162,11 +162,17 @@ func (l *layout) rewriteDocument(d descriptor, edit func(object) error) (descrip
 	if bytes.Equal(out, data) {
 		return d, nil
 	}
+	return l.replaceBlob(d, out)
+}
+
+// replaceBlob stores data as the new content of d: same descriptor, new digest and size.
+func (l *layout) replaceBlob(d descriptor, data []byte) (descriptor, error) {
 	nd := d
-	if nd.Digest, err = l.writeBlob(out); err != nil {
+	var err error
+	if nd.Digest, err = l.writeBlob(data); err != nil {
 		return d, err
 	}
-	nd.Size = int64(len(out))
+	nd.Size = int64(len(data))
 	return nd, nil
 }
 
@@ -182,12 +188,11 @@ func (l *layout) compressLayer(d descriptor) (descriptor, error) {
 	if err != nil {
 		return d, err
 	}
-	nd := d
-	nd.MediaType = mediaTypeLayerZstd
-	if nd.Digest, err = l.writeBlob(compressed); err != nil {
+	nd, err := l.replaceBlob(d, compressed)
+	if err != nil {
 		return d, err
 	}
-	nd.Size = int64(len(compressed))
+	nd.MediaType = mediaTypeLayerZstd
 	l.report("layer %s: %d bytes as tar, %d with zstd -%d (%s)\n", d.Digest[:19], d.Size, nd.Size, l.level, nd.Digest[:19])
 	return nd, nil
 }
@@ -231,12 +236,7 @@ func (l *layout) retargetStatement(d descriptor) (descriptor, error) {
 	if err != nil {
 		return d, err
 	}
-	nd := d
-	if nd.Digest, err = l.writeBlob(out); err != nil {
-		return d, err
-	}
-	nd.Size = int64(len(out))
-	return nd, nil
+	return l.replaceBlob(d, out)
 }
 
 func (l *layout) index(d descriptor) (descriptor, error) {
