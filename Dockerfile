@@ -10,8 +10,8 @@
 #     --output type=oci,dest=image,tar=false,oci-mediatypes=true,compression=uncompressed .
 #   ci/layer-compress recompress -level 19 image   # then: skopeo copy --all --preserve-digests ...
 #
-# That is what keeps the image under 50 MB (about 46 MB); pushed by buildx alone it is 50.7 MB with
-# compression=zstd,compression-level=19 and 58 MB with gzip. Nodes need containerd >= 1.5 (or
+# That is what keeps the image under 50 MB (45.6 MB for amd64); pushed by buildx alone it is 50.3 MB
+# with compression=zstd,compression-level=19 and 57.8 MB with gzip. Nodes need containerd >= 1.5 (or
 # Docker >= 23) to pull zstd layers. docs/image.md has the figures; `npm run image:size` prints them.
 #
 # Stages (only the last one ships):

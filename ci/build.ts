@@ -35,8 +35,8 @@ export function buildArgs({ outfile, target, bytecode = "full" }: BuildOptions):
   const args = ["build", "generator/src/token/main.ts", "--compile", "--minify"];
   // Ship precompiled bytecode for every function (full depth): the bundled libraries are CommonJS,
   // whose module bodies are functions, so top-level-only bytecode (--bytecode-depth=0) left most
-  // of them to be parsed and compiled at every start. Full depth makes a mint about a quarter
-  // faster (npm run bench) for 3 MB more executable, 1.4 MB more compressed; the release pushes
+  // of them to be parsed and compiled at every start. Full depth makes a mint about a third
+  // faster (npm run bench) for 2.4 MB more executable, 1 MB more compressed; the release pushes
   // the layers recompressed with zstd's best level, which keeps the image under 50 MB
   // (docs/image.md). Bytecode is architecture-independent, so the arm64 image's cross-compiled
   // bytecode is used too (a mismatch only falls back to parsing).
