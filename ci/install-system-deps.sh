@@ -5,7 +5,9 @@
 # the ShellCheck linter (for ci/*.sh, and actionlint runs it on the workflows' run: blocks),
 # PostgreSQL's server (the runner broker's storage tests start a throwaway one: tests/helpers/postgres.ts),
 # Chromium (Playwright drives it through the broker's /docs page: tests/broker/docs-page.test.ts),
-# and iproute2 and curl (tests/controlplane: its network namespace, and a step that calls the API).
+# iproute2 and curl (tests/controlplane: its network namespace, and a step that calls the API),
+# and zstd and skopeo (the release's layer recompression is checked with them:
+# tests/container/layer-recompress.test.ts).
 # Idempotent: does nothing when all are present. Uses sudo when not root.
 set -euo pipefail
 need=()
@@ -17,8 +19,10 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v zstd >/dev/null || need+=(zstd)
+command -v skopeo >/dev/null || need+=(skopeo)
 if [[ ${#need[@]} -eq 0 ]]; then
-  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql, chromium, iproute2, curl)"
+  echo "system packages: up to date (gh, bubblewrap, openssl, shellcheck, postgresql, chromium, iproute2, curl, zstd, skopeo)"
   exit 0
 fi
 sudo=""

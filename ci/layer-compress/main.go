@@ -4,8 +4,11 @@
 // compressor would produce. The difference matters: zstd -19 on the command line is about 10%
 // smaller than BuildKit's best zstd, which is klauspost/compress's "best" encoder.
 //
-// Usage: layer-compress [-c gzip,zstd:3,zstd:19] < layer.tar
+// Usage: layer-compress [-c gzip,zstd:3,zstd:19,libzstd:19] < layer.tar
 // Prints "uncompressed N" then one "<compression> N" line per requested compression, in bytes.
+// libzstd:LEVEL is the reference zstd library, as the release's recompress step uses it:
+//
+//	layer-compress recompress [-level 19] OCI_LAYOUT_DIR   (recompress.go)
 //
 // Mirrors github.com/moby/buildkit/util/compression (v0.34.2):
 //   - gzip: compress/gzip at gzip.DefaultCompression unless a level is given (gzip.go)
@@ -24,7 +27,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/DataDog/zstd"
+	kzstd "github.com/klauspost/compress/zstd"
 )
 
 type counter struct{ n int64 }
@@ -52,14 +56,21 @@ func compressed(layer []byte, spec string) (int64, error) {
 			level = gzip.DefaultCompression
 		}
 		w, err = gzip.NewWriterLevel(out, level)
-	case "zstd":
-		var opts []zstd.EOption
-		if hasLevel {
-			opts = append(opts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+	case "libzstd":
+		// What the release pushes (recompress.go): the reference library, one frame.
+		compressedBytes, err := zstd.CompressLevel(nil, layer, level)
+		if err != nil {
+			return 0, err
 		}
-		w, err = zstd.NewWriter(out, opts...)
+		return int64(len(compressedBytes)), nil
+	case "zstd":
+		var opts []kzstd.EOption
+		if hasLevel {
+			opts = append(opts, kzstd.WithEncoderLevel(kzstd.EncoderLevelFromZstd(level)))
+		}
+		w, err = kzstd.NewWriter(out, opts...)
 	default:
-		return 0, fmt.Errorf("%q: expected gzip[:LEVEL] or zstd[:LEVEL]", spec)
+		return 0, fmt.Errorf("%q: expected gzip[:LEVEL], zstd[:LEVEL] or libzstd:LEVEL", spec)
 	}
 	if err != nil {
 		return 0, err
@@ -74,6 +85,20 @@ func compressed(layer []byte, spec string) (int64, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "recompress" {
+		fs := flag.NewFlagSet("recompress", flag.ExitOnError)
+		level := fs.Int("level", 19, "zstd level (1..19)")
+		_ = fs.Parse(os.Args[2:])
+		if fs.NArg() != 1 {
+			fmt.Fprintln(os.Stderr, "usage: layer-compress recompress [-level 19] OCI_LAYOUT_DIR")
+			os.Exit(2)
+		}
+		if err := recompress(fs.Arg(0), *level, func(f string, a ...any) { fmt.Printf(f, a...) }); err != nil {
+			fmt.Fprintln(os.Stderr, "layer-compress recompress:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	specs := flag.String("c", "gzip,zstd:19", "comma-separated compressions: gzip[:LEVEL], zstd[:LEVEL]")
 	flag.Parse()
 	layer, err := io.ReadAll(os.Stdin)

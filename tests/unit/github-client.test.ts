@@ -7,7 +7,7 @@ import { PassThrough } from "node:stream";
 let offsetMs = 0;
 const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({}, { headers: { date: new Date(Date.now() + offsetMs).toUTCString() } }) });
 afterAll(() => server.stop(true));
-const logger = createLogger("error", {}, new PassThrough());
+const logger = createLogger("error", {}, { stream: new PassThrough() });
 
 async function skewAfterAnswer(offset: number): Promise<number> {
   offsetMs = offset;

@@ -29,7 +29,7 @@ test("the logger writes one JSON object per line with secrets masked in message 
   const stream = new PassThrough();
   let text = "";
   stream.on("data", (c) => (text += c));
-  const logger = createLogger("debug", { correlation_id: "cid-1" }, stream);
+  const logger = createLogger("debug", { correlation_id: "cid-1" }, { stream });
   logger.info(`got ${ghs}`, { nested: { jwt: token, key: pem } });
   await flushLogger(logger);
   const lines = text.trim().split("\n");

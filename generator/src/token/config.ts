@@ -12,8 +12,8 @@ import { parsePermissions, type PermissionLevel } from "../core/permissions.ts";
 import type { RawOptions } from "./options.ts";
 import { basename, resolve } from "node:path";
 
-import type { LogLevel } from "../core/logger.ts";
-export type { LogLevel };
+import type { LogFormat, LogLevel } from "../core/logger.ts";
+export type { LogFormat, LogLevel };
 
 import type { RepositorySelector } from "../core/installation.ts";
 export type { RepositorySelector };
@@ -31,6 +31,7 @@ export interface Config {
   metadataPath: string | null;
   apiUrl: string;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
   refreshIntervalMs?: number;
@@ -58,6 +59,7 @@ export function looksLikeJson(value: string): boolean {
   const t = value.trim();
   return (t.startsWith("{") && t.endsWith("}")) || (t.startsWith("[") && t.endsWith("]"));
 }
+const LOG_FORMATS = new Set<string>(["json", "text", "auto"] satisfies LogFormat[]);
 
 export function parseConfig(o: RawOptions, needs: Needs = "app"): Config {
   const appId = o["app-id"]?.trim() ?? "";
@@ -174,6 +176,8 @@ function buildConfig(o: RawOptions, appId: string): Config {
 
   const logLevel = (o["log-level"] ?? "info").trim().toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) throw configError("LOG_LEVEL is not one of debug, info, warn, error");
+  const logFormat = (o["log-format"] ?? "auto").trim().toLowerCase() as LogFormat;
+  if (!LOG_FORMATS.has(logFormat)) throw configError("LOG_FORMAT is not one of json, text, auto: json for log collectors, text for people, auto picks text at a terminal");
 
   const requestTimeoutMs = parseDuration(o["request-timeout"] ?? "10s", "REQUEST_TIMEOUT", DURATION_LIMITS.REQUEST_TIMEOUT);
   const maxRetryWaitMs = parseDuration(o["max-retry-wait"] ?? "60s", "MAX_RETRY_WAIT", DURATION_LIMITS.MAX_RETRY_WAIT);
@@ -200,6 +204,7 @@ function buildConfig(o: RawOptions, appId: string): Config {
     metadataPath,
     apiUrl: apiUrl.toString().replace(/\/+$/, ""),
     logLevel: logLevel as LogLevel,
+    logFormat,
     requestTimeoutMs,
     maxRetryWaitMs,
     ...(refreshIntervalMs !== undefined ? { refreshIntervalMs } : {}),

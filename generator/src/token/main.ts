@@ -22,7 +22,9 @@ const processIo: Io = {
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: Io = processIo): Promise<number> {
   const cid = correlationId(env);
-  let logger: Logger = createLogger("info", { correlation_id: cid, version: VERSION });
+  // Until the configuration is parsed, an explicit LOG_FORMAT is honoured and anything else is auto.
+  const earlyFormat = env.LOG_FORMAT === "json" || env.LOG_FORMAT === "text" ? env.LOG_FORMAT : "auto";
+  let logger: Logger = createLogger("info", { correlation_id: cid, version: VERSION }, { format: earlyFormat });
   try {
     const cli = await parseArgv(argv);
     if (cli.kind === "output") {
@@ -31,7 +33,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     checkEnvironment(env);
     const config = parseConfig(mergeOptions(cli.flags, env), cli.command === "revoke" ? "token-file" : "app");
-    logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) });
+    logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) }, { format: config.logFormat });
     if (cli.flags["private-key"]) {
       logger.warn("the private key was passed as a flag, which every process on the node can read: mount it and use PRIVATE_KEY_FILE");
     }

@@ -31,6 +31,7 @@ export const OPTIONS = [
   { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com", commands: GITHUB },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info", commands: GITHUB },
+  { flag: "log-format", env: "LOG_FORMAT", description: "json (one object per line, for log collectors), text (for people), or auto: text when stderr is a terminal, else json", default: "auto", commands: GITHUB },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "time for each request to GitHub, body included (1s to 5m)", default: "10s", commands: GITHUB },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest single wait for a rate limit (0s to 1h); a longer one fails with exit 5", default: "60s", commands: GITHUB },
   { flag: "refresh-interval", env: "REFRESH_INTERVAL", description: "replace the token this often (1m to 55m, e.g. 45m) instead of at 80% of its lifetime", commands: ["refresh"] as const },
