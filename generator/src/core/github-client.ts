@@ -18,6 +18,7 @@ import { boundedFetch } from "./http-fetch.ts";
 import { signAppJwt } from "./jwt.ts";
 import type { Logger } from "./logger.ts";
 import { backoffDelayMs, jitter, MAX_ATTEMPTS, rateLimitWait } from "./retry.ts";
+import { redactString } from "./redact.ts";
 import { USER_AGENT } from "./version.ts";
 
 export interface GitHubClientOptions {
@@ -84,7 +85,8 @@ function githubMessage(data: unknown): string | undefined {
   if (!data || typeof data !== "object") return undefined;
   const message = (data as { message?: unknown }).message;
   if (typeof message !== "string") return undefined;
-  const clean = message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  // Redact before cutting: a cut could leave a secret too short for the patterns to recognise.
+  const clean = redactString(message.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim());
   return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }
 
