@@ -10,7 +10,8 @@
 // Where this differs from a node: the "image" is this machine's root filesystem (every image), the
 // API server is at 127.0.0.1 rather than the `kubernetes` Service's cluster IP (no kube-proxy), and
 // containers of a phase run one after another (init) or side by side (main and wait) as processes.
-import { chmodSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, linkSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, tool } from "../chart/render.ts";
 import { Pod, type Container, type Fixtures, type PodTemplate } from "../chart/kubelet.ts";
@@ -123,19 +124,38 @@ async function fixturesFor(cluster: Cluster, pod: ApiPod): Promise<{ fixtures: F
  * its image's ENTRYPOINT, as it sets no command), then the main and wait containers side by side;
  * writes the container states and the phase into the pod's status. Returns each container's result.
  */
+/**
+ * Argo's image: a folder with argoexec alone, on the PATH of its containers; readable by their
+ * UIDs (argoexec looks itself up on PATH to copy itself into /var/run/argo), and outside /tmp,
+ * which Argo mounts over in its wait container. A checkout under /tmp (CI clones anywhere) would
+ * have both the folder and the built binary hidden there, so then the folder lives in /var/tmp and
+ * holds the binary itself (a hard link, or a copy across filesystems), never a link into /tmp.
+ */
+function argoexecImage(): string {
+  const underTmp = ROOT === "/tmp" || ROOT.startsWith("/tmp/");
+  const dir = underTmp ? join("/var/tmp", `ghapp-tokens-argoexec-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`) : join(ROOT, ".cache/argoexec-image");
+  const target = join(dir, "argoexec");
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  // Made afresh every run, so a rebuilt argoexec is never shadowed by an old one.
+  rmSync(target, { force: true });
+  if (!underTmp) symlinkSync(tool("argoexec"), target);
+  else {
+    try {
+      linkSync(tool("argoexec"), target);
+    } catch {
+      copyFileSync(tool("argoexec"), target);
+      chmodSync(target, 0o755);
+    }
+  }
+  return dir;
+}
+
 export async function runArgoPod(cluster: Cluster, pod: ApiPod, generatorEntrypoint: string[]): Promise<ContainerResult[]> {
   const { fixtures, volumes } = await fixturesFor(cluster, pod);
   const main = pod.spec.containers.find((c) => c.name === "main");
   if (!main) throw new Error(`pod ${pod.metadata.name} has no main container`);
-  // Argo's image: a folder with argoexec alone, on the PATH of its containers; readable by their
-  // UIDs (argoexec looks itself up on PATH to copy itself into /var/run/argo), and outside /tmp,
-  // which Argo mounts over in its wait container.
-  const argoexecDir = join(ROOT, ".cache/argoexec-image");
-  if (!existsSync(join(argoexecDir, "argoexec"))) {
-    mkdirSync(argoexecDir, { recursive: true });
-    chmodSync(argoexecDir, 0o755);
-    symlinkSync(tool("argoexec"), join(argoexecDir, "argoexec"));
-  }
+  const argoexecDir = argoexecImage();
   // The API server already added the token volume when the pod mounts one (a projected volume above).
   const spec: PodTemplate = { automountServiceAccountToken: false, volumes: volumes as PodTemplate["volumes"], initContainers: (pod.spec.initContainers ?? []) as Container[], container: main as Container, ...(pod.spec.securityContext ? { securityContext: pod.spec.securityContext } : {}) };
   const runner = new ApiServerPod(spec, fixtures, cluster.inNetns([]), pod, argoexecDir);
