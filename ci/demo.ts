@@ -93,22 +93,32 @@ async function showChart() {
     .filter((d): d is NonNullable<typeof d> => !!d?.kind);
   say(`  ${docs.length} objects: ${docs.map((d) => `${d.kind}/${d.metadata?.name}`).join(", ")}`);
   const sections = out.split(/^---$/m);
-  const source = (template: string, kind: string) => sections.find((s) => s.includes(`# Source: ghapp-tokens/templates/${template}`) && new RegExp(`^kind: ${kind}$`, "m").test(s));
-  for (const [template, kind, why] of [
-    ["externalsecrets.yaml", "ExternalSecret", "the app's credentials, synced from the store into Secret github-app-rex"],
-    ["rbac.yaml", "Role", "who may read that Secret"],
-  ] as const) {
-    const text = source(template, kind);
-    expect(`the chart renders a ${kind} from ${template}`, !!text);
-    if (!text) continue;
-    say(`\n  ${kind} (${why}):`);
-    for (const line of text.trim().split("\n").filter((l) => !l.startsWith("# Source"))) say(`    ${line}`);
+  const es = sections.find((x) => /^kind: ExternalSecret$/m.test(x) && /name: "?github-app-rex"?$/m.test(x));
+  expect("the chart renders the ExternalSecret github-app-rex", !!es);
+  if (es) {
+    say("\n  ExternalSecret github-app-rex (the app's credentials, synced from the store into Secret github-app-rex):");
+    for (const line of es.trim().split("\n").filter((l) => !l.startsWith("# Source"))) say(`    ${line}`);
   }
+  type Rule = { apiGroups?: string[]; resources?: string[]; verbs?: string[] };
+  for (const role of docs.filter((d) => d.kind === "Role" || d.kind === "ClusterRole")) {
+    const rules = ((role as { rules?: Rule[] }).rules ?? []).map((r) => `${(r.resources ?? []).join(",")} ${(r.verbs ?? []).join(",")}`);
+    say(`\n  ${role.kind} ${role.metadata?.name}: ${rules.join("; ") || "no rules"}`);
+  }
+  type Mount = { name: string };
+  type Container = { name: string; volumeMounts?: Mount[]; env?: Array<{ name: string }> };
+  type Template = { name: string; automountServiceAccountToken?: boolean; executor?: { serviceAccountName?: string }; initContainers?: Container[]; container?: Container; volumes?: Array<{ name: string; secret?: { secretName?: string } }> };
   const wt = docs.find((d) => d.kind === "WorkflowTemplate" && d.metadata?.name === "github-app-token");
-  const run = (wt?.spec?.templates as Array<{ name: string; initContainers?: Array<{ name: string; env?: Array<{ name: string; value?: string; valueFrom?: unknown }> }> }> | undefined)?.find((t) => t.name === "run");
+  const run = (wt?.spec?.templates as Template[] | undefined)?.find((t) => t.name === "run");
   const init = run?.initContainers?.[0];
   expect("WorkflowTemplate github-app-token has a run template with an initContainer", !!init);
-  if (init) say(`\n  WorkflowTemplate github-app-token, template run: initContainer ${init.name} gets ${(init.env ?? []).map((e) => e.name).join(", ")}`);
+  if (run && init) {
+    const secretVolumes = new Set((run.volumes ?? []).filter((v) => v.secret).map((v) => v.name));
+    const mounts = (c?: Container) => (c?.volumeMounts ?? []).map((m) => (secretVolumes.has(m.name) ? `${m.name} (the Secret)` : m.name)).join(", ");
+    say(`\n  WorkflowTemplate github-app-token, template run:`);
+    say(`    initContainer ${init.name}: mounts ${mounts(init)}; gets ${(init.env ?? []).map((e) => e.name).join(", ")}`);
+    say(`    main container: mounts ${mounts(run.container)}`);
+    say(`    Kubernetes API token in the pod: ${run.automountServiceAccountToken === false ? "none (automountServiceAccountToken: false)" : "mounted"}${run.executor?.serviceAccountName ? `; Argo's executor runs as ${run.executor.serviceAccountName}` : ""}`);
+  }
 }
 
 const sim = await startSimulator({ tokenTtlSeconds: 3600 });

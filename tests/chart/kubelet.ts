@@ -3,9 +3,11 @@
 // fsGroup), env comes from `value` and `secretKeyRef` exactly as rendered, and each container
 // runs with bubblewrap (its volumes bound at their mountPaths, the root filesystem read-only)
 // under its securityContext's UID/GID, dropped with setpriv. This catches every name, key or
-// path on which the chart and the generator disagree. The "image" is this machine's root
+// path on which the chart and the generator disagree. As Kubernetes' ServiceAccount admission
+// does, every container also gets the pod's API token at /var/run/secrets/kubernetes.io/serviceaccount
+// unless the pod says `automountServiceAccountToken: false`. The "image" is this machine's root
 // filesystem; its PATH is the only env added, as an image's config would add it.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
@@ -13,7 +15,13 @@ import { runCommand } from "../helpers/run.ts";
 export interface Fixtures {
   secrets: Record<string, Record<string, string>>;
   configMaps: Record<string, Record<string, string>>;
+  /** The API token Kubernetes would issue for the pod's ServiceAccount (mounted unless automount is off). */
+  serviceAccountToken?: string;
 }
+
+/** Where Kubernetes mounts a pod's ServiceAccount token into each container. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const API_ACCESS_VOLUME = "kube-api-access";
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 type Mount = { name: string; mountPath: string; readOnly?: boolean };
@@ -23,8 +31,8 @@ type Volume = {
   secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
 };
-export type Container = { name?: string; command?: string[]; args?: string[]; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
-export type PodTemplate = { volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
+export type Container = { name?: string; command?: string[]; args?: string[]; workingDir?: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
+export type PodTemplate = { automountServiceAccountToken?: boolean; volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
 
 export class KubeletError extends Error {}
 
@@ -78,6 +86,22 @@ export class Pod {
       }
       this.volumeDirs.set(v.name, dir);
     }
+    if (spec.automountServiceAccountToken !== false) {
+      const dir = join(this.root, "volumes", API_ACCESS_VOLUME);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "token"), fixtures.serviceAccountToken ?? "service-account-token-of-the-pod");
+      writeFileSync(join(dir, "namespace"), "workflows");
+      for (const f of ["token", "namespace"]) chmodSync(join(dir, f), 0o644);
+      chmodSync(dir, 0o755);
+      this.volumeDirs.set(API_ACCESS_VOLUME, dir);
+    }
+  }
+
+  /** The container's mounts, with the API token Kubernetes adds when the pod does not opt out. */
+  private mounts(c: Container): Mount[] {
+    const mounts = [...(c.volumeMounts ?? [])];
+    if (this.volumeDirs.has(API_ACCESS_VOLUME)) mounts.push({ name: API_ACCESS_VOLUME, mountPath: SERVICE_ACCOUNT_DIR, readOnly: true });
+    return mounts;
   }
 
   /** The host folder behind a volume, to inspect what a container wrote. */
@@ -107,14 +131,31 @@ export class Pod {
     const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
     const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
     const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
-    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts.
-    const args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run"];
+    const mounts = this.mounts(c);
+    // The host's root, read-only (as readOnlyRootFilesystem), with a fresh /run for the mounts. A
+    // mount point at the top (/workspace) the host lacks needs a root of our own: a tmpfs with the
+    // host's entries bound back, made read-only once the mount points exist.
+    const top = (m: Mount) => `/${m.mountPath.split("/").filter(Boolean)[0] ?? ""}`;
+    const missing = [...new Set(mounts.map(top))].filter((dir) => !existsSync(dir));
+    const args = ["bwrap"];
+    if (missing.length) {
+      args.push("--tmpfs", "/");
+      for (const entry of readdirSync("/", { withFileTypes: true })) {
+        if (["proc", "dev", "run"].includes(entry.name)) continue;
+        if (entry.isSymbolicLink()) args.push("--symlink", readlinkSync(join("/", entry.name)), join("/", entry.name));
+        else args.push("--ro-bind", join("/", entry.name), join("/", entry.name));
+      }
+      for (const dir of missing) args.push("--perms", "0755", "--dir", dir);
+    } else {
+      args.push("--ro-bind", "/", "/");
+    }
+    args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/run");
     // Mount points under /etc that the host lacks: a tmpfs over /etc with the host's entries bound back.
-    if ((c.volumeMounts ?? []).some((m) => m.mountPath.startsWith("/etc/"))) {
+    if (mounts.some((m) => m.mountPath.startsWith("/etc/"))) {
       args.push("--tmpfs", "/etc");
       for (const entry of readdirSync("/etc")) args.push("--ro-bind", join("/etc", entry), join("/etc", entry));
     }
-    for (const m of c.volumeMounts ?? []) {
+    for (const m of mounts) {
       const path = m.mountPath.replace(/^\/var\/run\//, "/run/"); // /var/run is a link to /run here
       // Parents bwrap must create get 0755, as a container runtime's would (bwrap's default is 0700).
       const parts = path.split("/").filter(Boolean);
@@ -124,6 +165,8 @@ export class Pod {
       }
       args.push(m.readOnly ? "--ro-bind" : "--bind", this.volume(m.name), path);
     }
+    if (missing.length) args.push("--remount-ro", "/");
+    if (c.workingDir) args.push("--chdir", c.workingDir);
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
     return runCommand([...args, "--", ...setpriv, ...command], { env: this.env(c) });

@@ -10,7 +10,7 @@ import { makeSelfSignedCert } from "../simulator/tls.ts";
 import { BINARY, requireBinary, tempDir } from "../helpers/generator.ts";
 import { expectNoSecrets } from "../helpers/secrets.ts";
 import { renderChart } from "./render.ts";
-import { Pod, substitute, type Fixtures, type PodTemplate } from "./kubelet.ts";
+import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Fixtures, type PodTemplate } from "./kubelet.ts";
 
 let sim: Simulator;
 let ca: string;
@@ -29,11 +29,11 @@ afterAll(async () => {
 
 const apiUrl = () => `https://localhost:${sim.port}/api/v3`;
 
-async function renderPod(sets: string[] = []): Promise<{ pod: PodTemplate; script: string; app: string }> {
+async function renderPod(sets: string[] = [], template = "run"): Promise<{ pod: PodTemplate; script: string; app: string }> {
   const objects = await renderChart([], [`github.apiUrl=${apiUrl()}`, "github.caConfigMap=ghes-ca", ...sets]);
   const tokenTemplate = objects.find((o) => o.metadata?.name === "github-app-token")!;
   const testTemplate = objects.find((o) => o.metadata?.name === "test-github-app")!;
-  const run = (tokenTemplate.spec as { templates: Array<PodTemplate & { name: string; inputs: { parameters: Array<{ name: string; value?: string }> } }> }).templates.find((t) => t.name === "run")!;
+  const run = (tokenTemplate.spec as { templates: Array<PodTemplate & { name: string; inputs: { parameters: Array<{ name: string; value?: string }> } }> }).templates.find((t) => t.name === template)!;
   const step = (testTemplate.spec as { templates: Array<{ steps: Array<Array<{ arguments: { parameters: Array<{ name: string; value: string }> } }>> }> }).templates[0]!.steps[0]![0]!;
   // `argo submit --from workflowtemplate/test-github-app -p owner=acme-org`: the workflow's
   // arguments with the defaults, then the step's arguments, then the template's input defaults.
@@ -56,7 +56,7 @@ function fixtures(privateKey: string): Fixtures {
 }
 
 describe("pod wiring: chart and generator agree", () => {
-  test("the initContainer mints into the shared volume and test-github-app's script proves it with gh", async () => {
+  test("the initContainer mints into the shared volume and test-github-app's script proves it with gh, then revokes it", async () => {
     const { pod: spec, app } = await renderPod();
     expect(app).toBe("rex");
     const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
@@ -78,6 +78,9 @@ describe("pod wiring: chart and generator agree", () => {
       expectNoSecrets(init.stdout + init.stderr + main.stdout + main.stderr, [token]);
       // gh really called the simulator with the minted token
       expect(sim.requests.some((r) => r.path.startsWith("/installation/repositories") && r.headers.authorization?.endsWith(token))).toBe(true);
+      // and the script revoked it when done, so it is dead now rather than for the rest of its hour
+      expect(main.stdout).toContain("token revoked");
+      expect(sim.tokens.get(token)?.revoked).toBe(true);
     } finally {
       pod.cleanup();
     }
@@ -96,6 +99,51 @@ describe("pod wiring: chart and generator agree", () => {
       }
     }
   }, 30_000);
+
+  // What a step's script (or a malicious dependency in it) could reach: a Kubernetes API token
+  // (to `get` the app Secrets), the key file, or any file with a private key in it.
+  const LOOK_FOR_CREDENTIALS = [
+    `found=0`,
+    `for f in ${SERVICE_ACCOUNT_DIR}/token /run/secrets/kubernetes.io/serviceaccount/token /var/run/github-app/privateKey; do`,
+    `  if [ -e "$f" ]; then echo "visible: $f"; found=1; fi`,
+    `done`,
+    // Every mount the process has, whatever its path: none may come from the key volume.
+    `if grep -q "/volumes/github-app-key" /proc/self/mountinfo; then echo "mounted: the key volume"; found=1; fi`,
+    `if grep -rlsF "PRIVATE KEY-----" /run /var/run /tmp /etc/ghapp-tokens; then found=1; fi`,
+    `exit "$found"`,
+  ].join("\n");
+
+  test("the main container's process sees no ServiceAccount token and no key file, in both templates", async () => {
+    for (const template of ["run", "run-with-refresh"]) {
+      const { pod: spec } = await renderPod([], template);
+      const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+      try {
+        expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
+        const probe = await pod.run({ ...spec.container, command: ["sh", "-c"], args: [LOOK_FOR_CREDENTIALS] });
+        expect(probe.stdout).toBe("");
+        expect(probe.code).toBe(0);
+      } finally {
+        pod.cleanup();
+      }
+    }
+  }, 30_000);
+
+  test("the same probe finds the token and the key in a pod that mounts them, as the chart's pods did before", async () => {
+    const { pod: rendered } = await renderPod();
+    // What the chart rendered until now: no automount opt-out, and (as a hand-written step might) the key volume mounted.
+    const { automountServiceAccountToken: _, ...spec } = rendered;
+    const leaky = { ...spec.container, volumeMounts: [...(spec.container.volumeMounts ?? []), { name: "github-app-key", mountPath: "/var/run/github-app", readOnly: true }] };
+    const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+    try {
+      const probe = await pod.run({ ...leaky, command: ["sh", "-c"], args: [LOOK_FOR_CREDENTIALS] });
+      expect(probe.code).toBe(1);
+      expect(probe.stdout).toContain(`visible: ${SERVICE_ACCOUNT_DIR}/token`);
+      expect(probe.stdout).toContain("visible: /var/run/github-app/privateKey");
+      expect(probe.stdout).toContain("mounted: the key volume");
+    } finally {
+      pod.cleanup();
+    }
+  });
 
   test("a broken key in the Secret fails the initContainer fast with exit 2, and no token is written", async () => {
     const { pod: spec } = await renderPod();

@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { argoValidate, chartFor, fluxExamples, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
 
 describe("rendered objects are valid", () => {
-  test("with the default values: store, five ExternalSecrets, RBAC, two WorkflowTemplates", async () => {
+  test("with the default values: store, five ExternalSecrets, two accounts, the executor's token and RBAC, two WorkflowTemplates", async () => {
     const objects = await renderChart();
     expect(objects.map((o) => o.kind).sort()).toEqual([
       "ExternalSecret", "ExternalSecret", "ExternalSecret", "ExternalSecret", "ExternalSecret",
-      "Role", "RoleBinding", "SecretStore", "ServiceAccount", "WorkflowTemplate", "WorkflowTemplate",
+      "Role", "RoleBinding", "Secret", "SecretStore", "ServiceAccount", "ServiceAccount", "WorkflowTemplate", "WorkflowTemplate",
     ]);
     expect(await validateObjects(objects)).toEqual([]);
   });

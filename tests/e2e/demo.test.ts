@@ -56,10 +56,12 @@ describe("npm run demo (ci/demo.ts)", () => {
     expect(out).toMatch(/"exit_code":5,.*"level":"error"/);
   });
 
-  test("shows what the chart renders for one app: its ExternalSecret and who may read its Secret", () => {
+  test("shows what the chart renders for one app: its ExternalSecret and which container mounts the key", () => {
     expect(piped.stdout).toContain("$ helm template ghapp-tokens charts/ghapp-tokens --namespace workflows --set 'apps[0].name=rex'");
-    expect(piped.stdout).toMatch(/^ {4}kind: ExternalSecret\n {4}metadata:\n {6}name: github-app-rex$/m);
-    expect(piped.stdout).toMatch(/^ {2}WorkflowTemplate github-app-token, template run: initContainer \S+ gets APP_ID, PRIVATE_KEY_FILE/m);
+    expect(piped.stdout).toMatch(/^ {4}kind: ExternalSecret\n {4}metadata:\n {6}name: "?github-app-rex"?$/m);
+    // Only the generator mounts the key; the step's own container gets the token file alone.
+    expect(piped.stdout).toMatch(/^ {4}initContainer \S+: mounts [^;]*\(the Secret\)[^;]*; gets APP_ID, PRIVATE_KEY_FILE/m);
+    expect(piped.stdout).toMatch(/^ {4}main container: mounts (?![^\n]*the Secret)[^\n]*github-token/m);
   });
 
   test("prints no token, JWT or private key, only masked tokens", () => {

@@ -7,7 +7,10 @@ running beside them. Values, under .Values.githubApp:
 
   enabled                 turn it on (default off)
   secretName              Secret with keys appId and privateKey (e.g. github-app-rex from ghapp-tokens)
-  refreshIntervalMinutes  replace the token this often (default: at 80% of its lifetime)
+  refreshInterval         replace the token this often, 1m..55m (e.g. 45m; default: at 80% of its lifetime)
+  requestTimeout          time limit of each request to GitHub, 1s..5m (default: the generator's)
+  maxRetryWait            longest wait for a rate limit or retry, 0s..1h (default: the generator's)
+  revokeOnExit            revoke the last token when the pod stops (default true)
   image.repository/tag    the ghapp-token image (tag defaults to this library's appVersion)
   apiUrl                  GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3)
   installationId, owner, repositories, permissions   select and scope the token
@@ -26,15 +29,83 @@ In your chart:
   volumes:
     {{- include "ghapp-token-sidecar.volumes" . | nindent 8 }}
 Every include renders nothing while githubApp.enabled is false.
+
+Every value is checked before anything renders (a `fail` naming the value and the fix, never
+echoing it) and rendered quoted, so no value can add keys or containers: a library's values get no
+values.schema.json of their own in the chart that includes it. Durations take the same strings and
+limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
 */}}
+
+{{/* Fails unless a value matches a pattern: (list "githubApp.owner" value pattern maxLength "what it must be"). */}}
+{{- define "ghapp-token-sidecar.check" -}}
+{{- $path := index . 0 -}}{{- $value := index . 1 -}}
+{{- if not (kindIs "string" $value) -}}
+{{- fail (printf "%s must be a string (quote it in the values): %s" $path (index . 4)) -}}
+{{- end -}}
+{{- if or (gt (len $value) (int (index . 3))) (not (regexMatch (index . 2) $value)) -}}
+{{- fail (printf "%s must be %s, at most %d characters" $path (index . 4) (int (index . 3))) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Seconds in a duration such as 45m, 1h30m, 90s or 500ms. */}}
+{{- define "ghapp-token-sidecar.seconds" -}}
+{{- $unit := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(ms|s|m|h)" (toString .) -1 -}}
+{{- $number := regexFind "^[0-9]+" . -}}
+{{- $total = addf $total (mulf (float64 $number) (get $unit (trimPrefix $number .))) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/* A duration within limits: (list "githubApp.refreshInterval" value minSeconds maxSeconds "1m and 55m"). */}}
+{{- define "ghapp-token-sidecar.duration" -}}
+{{- include "ghapp-token-sidecar.check" (list (index . 0) (index . 1) "^([0-9]+(ms|s|m|h))+$" 32 "a duration such as 90s, 45m, 1h or 1h30m (units ms, s, m, h; a bare number has no unit)") -}}
+{{- $seconds := include "ghapp-token-sidecar.seconds" (index . 1) | float64 -}}
+{{- if or (lt $seconds (float64 (index . 2))) (gt $seconds (float64 (index . 3))) -}}
+{{- fail (printf "%s must be between %s" (index . 0) (index . 4)) -}}
+{{- end -}}
+{{- end -}}
 
 {{- define "ghapp-token-sidecar.values" -}}
 {{- $v := .Values.githubApp | default dict -}}
-{{- if and $v.enabled (not $v.secretName) -}}
+{{- if $v.enabled -}}
+{{- $known := list "enabled" "secretName" "refreshInterval" "requestTimeout" "maxRetryWait" "revokeOnExit" "image" "apiUrl" "installationId" "owner" "repositories" "permissions" "tokenFileMode" "resources" -}}
+{{- range $key, $_ := $v -}}
+{{- if eq $key "refreshIntervalMinutes" -}}
+{{- fail "githubApp.refreshIntervalMinutes is gone: write githubApp.refreshInterval as a duration, e.g. 45m (1m..55m), as in the ghapp-tokens chart" -}}
+{{- end -}}
+{{- if not (has $key $known) -}}
+{{- fail (printf "githubApp.%s is not a value of the ghapp-token-sidecar library (a typo?): it takes %s" $key (join ", " $known)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $v.secretName -}}
 {{- fail "githubApp.secretName is required when githubApp.enabled: name the Secret with keys appId and privateKey (e.g. github-app-rex, synced by the ghapp-tokens chart)" -}}
 {{- end -}}
-{{- if and $v.enabled $v.refreshIntervalMinutes (or (lt (int $v.refreshIntervalMinutes) 1) (gt (int $v.refreshIntervalMinutes) 55)) -}}
-{{- fail (printf "githubApp.refreshIntervalMinutes %v is outside 1..55: installation tokens live 60 minutes and need a margin" $v.refreshIntervalMinutes) -}}
+{{- include "ghapp-token-sidecar.check" (list "githubApp.secretName" $v.secretName "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" 253 "a Secret name (lowercase letters, digits, '-' and '.')") -}}
+{{- $image := $v.image | default dict -}}
+{{- with $image.repository }}{{ include "ghapp-token-sidecar.check" (list "githubApp.image.repository" . "^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$" 255 "an image repository such as ghcr.io/ghapp-tokens/ghapp-token") }}{{ end -}}
+{{- with $image.tag }}{{ include "ghapp-token-sidecar.check" (list "githubApp.image.tag" (toString .) "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" 128 "an image tag (letters, digits, '_', '.' and '-')") }}{{ end -}}
+{{- if eq (toString $image.tag) "latest" -}}
+{{- fail "githubApp.image.tag is \"latest\": pin a version (leave it empty for this library's appVersion)" -}}
+{{- end -}}
+{{- with $v.apiUrl }}{{ include "ghapp-token-sidecar.check" (list "githubApp.apiUrl" . "^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!$&()*+,;=:@/]*)?$" 2048 "an http(s) URL such as https://github.example.com/api/v3") }}{{ end -}}
+{{- with $v.installationId }}{{ include "ghapp-token-sidecar.check" (list "githubApp.installationId" (toString .) "^[0-9]{1,20}$" 20 "digits (quote them)") }}{{ end -}}
+{{- with $v.owner }}{{ include "ghapp-token-sidecar.check" (list "githubApp.owner" . "^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$" 39 "a GitHub organization or user login") }}{{ end -}}
+{{- with $v.repositories }}{{ include "ghapp-token-sidecar.check" (list "githubApp.repositories" . "^[A-Za-z0-9._/-]+(,[A-Za-z0-9._/-]+)*$" 4096 "a comma list of repo or owner/repo") }}{{ end -}}
+{{- with $v.permissions }}{{ include "ghapp-token-sidecar.check" (list "githubApp.permissions" . "^[a-z_]+=(read|write|admin)(,[a-z_]+=(read|write|admin))*$" 4096 "a comma list of name=level (read, write, admin)") }}{{ end -}}
+{{- if not (has (toString ($v.tokenFileMode | default "0600")) (list "0600" "0640" "0400" "0440")) -}}
+{{- fail "githubApp.tokenFileMode must be 0600 (same UID) or 0640 (readers in the pod's fsGroup), or 0400 / 0440; quote it" -}}
+{{- end -}}
+{{- with $v.refreshInterval }}{{ include "ghapp-token-sidecar.duration" (list "githubApp.refreshInterval" . 60 3300 "1m and 55m: an installation token lives one hour") }}{{ end -}}
+{{- with $v.requestTimeout }}{{ include "ghapp-token-sidecar.duration" (list "githubApp.requestTimeout" . 1 300 "1s and 5m") }}{{ end -}}
+{{- with $v.maxRetryWait }}{{ include "ghapp-token-sidecar.duration" (list "githubApp.maxRetryWait" . 0 3600 "0s and 1h") }}{{ end -}}
+{{- if and (hasKey $v "revokeOnExit") (not (kindIs "bool" $v.revokeOnExit)) -}}
+{{- fail "githubApp.revokeOnExit must be true or false" -}}
+{{- end -}}
+{{- if and $v.resources (not (kindIs "map" $v.resources)) -}}
+{{- fail "githubApp.resources must be a map of requests and limits" -}}
+{{- end -}}
 {{- end -}}
 {{- toYaml $v -}}
 {{- end -}}
@@ -44,7 +115,7 @@ Every include renders nothing while githubApp.enabled is false.
 {{- if $v.enabled }}
 {{- $image := $v.image | default dict }}
 - name: github-app-token
-  image: {{ printf "%s:%s" ($image.repository | default "ghcr.io/ghapp-tokens/ghapp-token") ($image.tag | default "0.1.0") }}
+  image: {{ printf "%s:%s" ($image.repository | default "ghcr.io/ghapp-tokens/ghapp-token") (toString ($image.tag | default "0.1.0")) | quote }}
   args: ["refresh"]
   # A native sidecar: started before the app containers, kept running beside them.
   restartPolicy: Always
@@ -52,23 +123,21 @@ Every include renders nothing while githubApp.enabled is false.
     - name: APP_ID
       valueFrom:
         secretKeyRef:
-          name: {{ $v.secretName }}
+          name: {{ $v.secretName | quote }}
           key: appId
     - name: PRIVATE_KEY_FILE
       value: /var/run/github-app/privateKey
     - name: OUTPUT_PATH
       value: /var/run/github/token
     - name: TOKEN_FILE_MODE
-      value: {{ $v.tokenFileMode | default "0600" | quote }}
+      value: {{ $v.tokenFileMode | default "0600" | toString | quote }}
     - name: GITHUB_API_URL
       value: {{ $v.apiUrl | default "https://api.github.com" | quote }}
     - name: LISTEN_ADDR
       value: "0.0.0.0:8080"
-    {{- with $v.refreshIntervalMinutes }}
-    - name: REFRESH_INTERVAL
-      value: {{ printf "%dm" (int .) | quote }}
-    {{- end }}
-    {{- range $name, $env := dict "installationId" "INSTALLATION_ID" "owner" "OWNER" "repositories" "REPOSITORIES" "permissions" "PERMISSIONS" }}
+    - name: REVOKE_ON_EXIT
+      value: {{ ternary "true" "false" (or (not (hasKey $v "revokeOnExit")) $v.revokeOnExit) | quote }}
+    {{- range $name, $env := dict "refreshInterval" "REFRESH_INTERVAL" "requestTimeout" "REQUEST_TIMEOUT" "maxRetryWait" "MAX_RETRY_WAIT" "installationId" "INSTALLATION_ID" "owner" "OWNER" "repositories" "REPOSITORIES" "permissions" "PERMISSIONS" }}
     {{- with (get $v $name) }}
     - name: {{ $env }}
       value: {{ . | toString | quote }}
@@ -77,16 +146,23 @@ Every include renders nothing while githubApp.enabled is false.
   ports:
     - name: gh-token-health
       containerPort: 8080
-  # The app containers start only once the first token is on disk.
+  # The app containers start only once the first token is on disk (/readyz). Liveness is /livez:
+  # whether the process and its refresh loop work, never whether GitHub answers, so an outage does
+  # not restart the sidecar (CONTRACTS.md "Sidecar health endpoints").
   startupProbe:
     httpGet:
-      path: /healthz
+      path: /readyz
       port: gh-token-health
     periodSeconds: 1
     failureThreshold: 120
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: gh-token-health
+    periodSeconds: 10
   livenessProbe:
     httpGet:
-      path: /healthz
+      path: /livez
       port: gh-token-health
     periodSeconds: 30
     failureThreshold: 6
@@ -120,7 +196,7 @@ Every include renders nothing while githubApp.enabled is false.
     sizeLimit: 1Mi
 - name: github-app-key
   secret:
-    secretName: {{ $v.secretName }}
+    secretName: {{ $v.secretName | quote }}
     items:
       - key: privateKey
         path: privateKey
