@@ -95,6 +95,33 @@ describe("the README's commands", () => {
       expect(versions.filter((v) => v !== min.major)).toEqual([]);
     }
   });
+  test("link only to files and headings that exist (README and docs)", () => {
+    // GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes.
+    const slug = (h: string) => h.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
+    const anchors = (file: string) => {
+      let fenced = false;
+      const out = new Set<string>();
+      for (const line of read(file).split("\n")) {
+        if (line.startsWith("```")) fenced = !fenced;
+        const m = !fenced && /^#+ (.*)$/.exec(line);
+        if (m) out.add(slug(m[1]!));
+      }
+      return out;
+    };
+    const files = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    for (const file of files) {
+      const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
+      for (const [, target] of read(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue; // https:, mailto:
+        const [path, hash] = target!.split("#") as [string, string | undefined];
+        const resolved = path ? join(dir, path).replace(/^\.\//, "") : file;
+        if (!existsSync(join(ROOT, resolved))) broken.push(`${file}: ${target} (no file ${resolved})`);
+        else if (hash && resolved.endsWith(".md") && !anchors(resolved).has(hash)) broken.push(`${file}: ${target} (no heading #${hash} in ${resolved})`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
 });
 
 describe("the Quick start", () => {
