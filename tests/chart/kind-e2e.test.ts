@@ -49,6 +49,13 @@ describe("the kind job's objects (ci/kind-e2e.sh render)", () => {
     ]);
     const es = find(objects, "ExternalSecret", "github-app-rex");
     expect(es.spec.secretStoreRef).toEqual({ name: "e2e-fake", kind: "SecretStore" });
+    // Every remote key the ExternalSecret reads is one the fake store holds (with the property, when it names one).
+    for (const { secretKey, remoteRef } of es.spec.data as Array<{ secretKey: string; remoteRef: { key: string; property?: string } }>) {
+      const held = (store.spec.provider.fake.data as Array<{ key: string; value: string }>).find((d) => d.key === remoteRef.key);
+      expect({ secretKey, held: !!held }).toEqual({ secretKey, held: true });
+      const value = remoteRef.property ? JSON.parse(held!.value)[remoteRef.property] : held!.value;
+      expect(value).toBe(secretKey === "appId" ? "424242" : appKey);
+    }
 
     // The templates call that URL with the CA the simulator's certificate chains to.
     const ca = find(objects, "ConfigMap", "ghes-ca").data["ca.crt"];
