@@ -78,12 +78,13 @@ async function showChart() {
   step("What the chart renders for one app (helm template, nothing is applied)");
   const helm = findHelm();
   const args = ["template", "ghapp-tokens", "charts/ghapp-tokens", "--namespace", "workflows", "--set", "apps[0].name=rex"];
+  const typed = `helm ${args.map((a) => (a.includes("[") ? `'${a}'` : a)).join(" ")}`;
   if (!helm) {
     say("  helm is not installed, so this step is skipped: `bash ci/tools.sh` builds the pinned Helm into .tools/");
-    say(`  (or install Helm 3.x), then: helm ${args.join(" ")}`);
+    say(`  (or install Helm 3 or 4), then: ${typed}`);
     return;
   }
-  say(dim(`$ helm ${args.map((a) => (a.includes("[") ? `'${a}'` : a)).join(" ")}`));
+  say(dim(`$ ${typed}`));
   const proc = Bun.spawn([helm, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect(`helm template exits 0 (${err.trim()})`, code === 0);
