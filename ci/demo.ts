@@ -209,14 +209,28 @@ try {
 
   // ---- the runner broker ----------------------------------------------------------------------
   // Branch broker-service adds ci/demo-broker.ts. It is run, when present, as
-  //   bun run ci/demo-broker.ts <state dir>
+  //   bun run ci/demo-broker.ts --state-dir <state dir>
   // with the state dir laid out as tests/simulator/cli.ts writes it (simulator.json: url, origin,
   // appId, clientId, installations, pid, port; app.pem), for this same simulator, which keeps
-  // running until it ends. It shares this stdout, so it styles only when stdout is a terminal.
+  // running until it ends. Its output passes through this process: off a terminal, escape codes
+  // are taken out of it, so the whole demo keeps its promise of plain text.
   const brokerDemo = join(ROOT, "ci/demo-broker.ts");
   if (existsSync(brokerDemo)) {
     const stateDir = writeSimulatorState(sim, join(work, "simulator"));
-    const broker = Bun.spawn([process.execPath, "run", brokerDemo, stateDir], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    const broker = Bun.spawn([process.execPath, "run", brokerDemo, "--state-dir", stateDir], {
+      cwd: ROOT,
+      env: { ...process.env, ...(styled ? {} : { NO_COLOR: "1" }) },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const relay = async (from: ReadableStream<Uint8Array>, to: NodeJS.WriteStream) => {
+      const decoder = new TextDecoder();
+      for await (const chunk of from) {
+        const text = decoder.decode(chunk, { stream: true });
+        to.write(styled ? text : text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ""));
+      }
+    };
+    await Promise.all([relay(broker.stdout, process.stdout), relay(broker.stderr, process.stderr)]);
     expect("ci/demo-broker.ts exits 0", (await broker.exited) === 0);
   }
 
