@@ -23,8 +23,8 @@ for c in charts/*/; do [[ -f $c/Chart.yaml ]] && charts+=("${c%/}"); done
 # Charts with file:// dependencies (the library's example chart) need them vendored first.
 run "chart dependencies" bash ci/chart-deps.sh
 
-# Which chart a values example is for: the sidecar library's example chart, or ghapp-tokens.
-chart_for() { [[ $(basename "$1") == sidecar-library* ]] && echo charts/ghapp-token-sidecar-example || echo charts/ghapp-tokens; }
+# Which chart a values example is for: its first line says, `# Chart: charts/<name>`.
+chart_for() { sed -n '1s/^# Chart: \(charts\/[a-z0-9-]*\).*/\1/p' "$1"; }
 
 # helm lint reports a template's `fail` as [INFO] and then passes without having rendered the
 # chart: a lint that did not render is a failed lint here.
@@ -49,10 +49,23 @@ done
 for f in values-examples/*.values.yaml; do
   [[ -e $f ]] || continue
   chart=$(chart_for "$f")
+  if [[ -z $chart || ! -f $chart/Chart.yaml ]]; then
+    echo "FAILED: $f: its first line must name the chart it is for, e.g. '# Chart: charts/ghapp-tokens'"; failed+=("chart of $f"); continue
+  fi
   for helm in helm3 helm4; do
     run "$helm lint --strict $chart -f $f" lint "$helm" lint --strict --namespace workflows "$chart" -f "$f"
   done
 done
+
+# tests/chart/render.ts validates External Secrets objects against the ESO CRDs' schemas, vendored in
+# tests/chart/crds so the tests need nothing outside the repository. Where the reference CRDs are at
+# hand (GHAPP_REFERENCE_CRDS, default /work/shared/reference/crds), the copy must still be theirs.
+crds=${GHAPP_REFERENCE_CRDS:-/work/shared/reference/crds}
+if [[ -d $crds ]]; then
+  run "vendored ESO CRD schemas match $crds" bun tests/chart/crds/vendor.ts --check "$crds"
+else
+  echo "--- vendored ESO CRD schemas: $crds is not here, nothing to compare them with"
+fi
 
 run "ct lint" ct lint --config ci/ct.yaml --charts "$(IFS=,; echo "${charts[*]}")"
 

@@ -7,7 +7,7 @@
 // does, every container also gets the pod's API token at /var/run/secrets/kubernetes.io/serviceaccount
 // unless the pod says `automountServiceAccountToken: false`. The "image" is this machine's root
 // filesystem; its PATH is the only env added, as an image's config would add it.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
@@ -126,8 +126,32 @@ export class Pod {
     return env;
   }
 
-  /** Runs a container: its command (or the given binary as entrypoint) with its mounts and env. */
+  /** Runs a container to its end: its command (or the given binary as entrypoint) with its mounts and env. */
   async run(c: Container, entrypoint: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+    return runCommand(this.argv(c, entrypoint), { env: this.env(c) });
+  }
+
+  /**
+   * Starts a container that keeps running (a sidecar). `stop()` sends SIGTERM to the container's
+   * process, as the kubelet does (bubblewrap does not pass signals on), and resolves with its result.
+   */
+  start(c: Container, entrypoint: string[] = []): { stop: () => Promise<{ code: number; stdout: string; stderr: string }> } {
+    const proc = Bun.spawn(this.argv(c, entrypoint), { env: this.env(c), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const output = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    return {
+      stop: async () => {
+        // bwrap -> setpriv, which execs the container's command: that process is bwrap's only child.
+        const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+        for (const pid of children) process.kill(Number(pid), "SIGTERM");
+        const code = await proc.exited;
+        const [stdout, stderr] = await output;
+        return { code, stdout, stderr };
+      },
+    };
+  }
+
+  /** The command line of a container: bubblewrap with its mounts, then setpriv to its UID and groups. */
+  private argv(c: Container, entrypoint: string[]): string[] {
     const uid = c.securityContext?.runAsUser ?? this.spec.securityContext?.runAsUser ?? 0;
     const gid = c.securityContext?.runAsGroup ?? this.spec.securityContext?.runAsGroup ?? 0;
     const groups = this.spec.securityContext?.fsGroup !== undefined ? [this.spec.securityContext.fsGroup] : [];
@@ -169,7 +193,7 @@ export class Pod {
     if (c.workingDir) args.push("--chdir", c.workingDir);
     const setpriv = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(",")}` : "--clear-groups", "--"];
     const command = [...entrypoint, ...(c.command ?? []), ...(c.args ?? [])];
-    return runCommand([...args, "--", ...setpriv, ...command], { env: this.env(c) });
+    return [...args, "--", ...setpriv, ...command];
   }
 
   cleanup(): void {

@@ -2,35 +2,19 @@
 // github-app-rex (the simulator's app id and key) as env and a secret volume, the emptyDir as a
 // folder, the compiled generator run with exactly the rendered env and mounts, then the main step
 // of test-github-app (its own script) calling the simulator with the real gh CLI over TLS.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { startSimulator, type Simulator } from "../simulator/simulator.ts";
-import { makeSelfSignedCert } from "../simulator/tls.ts";
-import { BINARY, requireBinary, tempDir } from "../helpers/generator.ts";
+import { BINARY } from "../helpers/generator.ts";
 import { expectNoSecrets } from "../helpers/secrets.ts";
+import { useGhesSimulator } from "./ghes.ts";
 import { renderChart } from "./render.ts";
-import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Fixtures, type PodTemplate } from "./kubelet.ts";
+import { Pod, SERVICE_ACCOUNT_DIR, substitute, type Container, type Fixtures, type PodTemplate } from "./kubelet.ts";
 
-let sim: Simulator;
-let ca: string;
-const certs = tempDir();
-
-beforeAll(async () => {
-  requireBinary();
-  const tls = makeSelfSignedCert(certs.dir);
-  ca = tls.cert;
-  sim = await startSimulator({ tls: { cert: tls.cert, key: tls.key }, prefix: "/api/v3" });
-});
-afterAll(async () => {
-  await sim.close();
-  certs.cleanup();
-});
-
-const apiUrl = () => `https://localhost:${sim.port}/api/v3`;
+const ghes = useGhesSimulator();
 
 async function renderPod(sets: string[] = [], template = "run"): Promise<{ pod: PodTemplate; script: string; app: string }> {
-  const objects = await renderChart([], [`github.apiUrl=${apiUrl()}`, "github.caConfigMap=ghes-ca", ...sets]);
+  const objects = await renderChart([], [`github.apiUrl=${ghes.apiUrl}`, "github.caConfigMap=ghes-ca", ...sets]);
   const tokenTemplate = objects.find((o) => o.metadata?.name === "github-app-token")!;
   const testTemplate = objects.find((o) => o.metadata?.name === "test-github-app")!;
   const run = (tokenTemplate.spec as { templates: Array<PodTemplate & { name: string; inputs: { parameters: Array<{ name: string; value?: string }> } }> }).templates.find((t) => t.name === template)!;
@@ -50,8 +34,8 @@ async function renderPod(sets: string[] = [], template = "run"): Promise<{ pod: 
 
 function fixtures(privateKey: string): Fixtures {
   return {
-    secrets: { "github-app-rex": { appId: String(sim.app.id), privateKey } },
-    configMaps: { "ghes-ca": { "ca.crt": ca } },
+    secrets: { "github-app-rex": { appId: String(ghes.sim.app.id), privateKey } },
+    configMaps: { "ghes-ca": { "ca.crt": ghes.ca } },
   };
 }
 
@@ -59,14 +43,14 @@ describe("pod wiring: chart and generator agree", () => {
   test("the initContainer mints into the shared volume and test-github-app's script proves it with gh, then revokes it", async () => {
     const { pod: spec, app } = await renderPod();
     expect(app).toBe("rex");
-    const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+    const pod = new Pod(spec, fixtures(ghes.sim.app.privateKeyPem));
     try {
       const init = await pod.run(spec.initContainers![0]!, [BINARY]);
       expect(init.stderr.split("\n").filter((l) => l.includes('"error"'))).toEqual([]);
       expect(init.code).toBe(0);
       const tokenFile = join(pod.volume("github-token"), "token");
       const token = readFileSync(tokenFile, "utf8");
-      expect(sim.tokens.has(token)).toBe(true);
+      expect(ghes.sim.tokens.has(token)).toBe(true);
       expect(statSync(tokenFile).uid).toBe(65532);
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
 
@@ -77,10 +61,10 @@ describe("pod wiring: chart and generator agree", () => {
       expect(main.stdout).toContain("acme-org/api");
       expectNoSecrets(init.stdout + init.stderr + main.stdout + main.stderr, [token]);
       // gh really called the simulator with the minted token
-      expect(sim.requests.some((r) => r.path.startsWith("/installation/repositories") && r.headers.authorization?.endsWith(token))).toBe(true);
+      expect(ghes.sim.requests.some((r) => r.path.startsWith("/installation/repositories") && r.headers.authorization?.endsWith(token))).toBe(true);
       // and the script revoked it when done, so it is dead now rather than for the rest of its hour
       expect(main.stdout).toContain("token revoked");
-      expect(sim.tokens.get(token)?.revoked).toBe(true);
+      expect(ghes.sim.tokens.get(token)?.revoked).toBe(true);
     } finally {
       pod.cleanup();
     }
@@ -89,7 +73,7 @@ describe("pod wiring: chart and generator agree", () => {
   test("with mode 0640 a main container of another UID reads the token through fsGroup; with 0600 it cannot", async () => {
     for (const [mode, readable] of [["0640", true], ["0600", false]] as const) {
       const { pod: spec } = await renderPod([`generator.tokenFileMode=${mode}`]);
-      const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+      const pod = new Pod(spec, fixtures(ghes.sim.app.privateKeyPem));
       try {
         expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
         const reader = { ...spec.container, securityContext: { runAsUser: 1000, runAsGroup: 1000 }, command: ["sh", "-c"], args: ['test -s "$GITHUB_TOKEN_FILE" && cat "$GITHUB_TOKEN_FILE" >/dev/null'] };
@@ -116,7 +100,7 @@ describe("pod wiring: chart and generator agree", () => {
   test("the main container's process sees no ServiceAccount token and no key file, in both templates", async () => {
     for (const template of ["run", "run-with-refresh"]) {
       const { pod: spec } = await renderPod([], template);
-      const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+      const pod = new Pod(spec, fixtures(ghes.sim.app.privateKeyPem));
       try {
         expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
         const probe = await pod.run({ ...spec.container, command: ["sh", "-c"], args: [LOOK_FOR_CREDENTIALS] });
@@ -133,7 +117,7 @@ describe("pod wiring: chart and generator agree", () => {
     // What the chart rendered until now: no automount opt-out, and (as a hand-written step might) the key volume mounted.
     const { automountServiceAccountToken: _, ...spec } = rendered;
     const leaky = { ...spec.container, volumeMounts: [...(spec.container.volumeMounts ?? []), { name: "github-app-key", mountPath: "/var/run/github-app", readOnly: true }] };
-    const pod = new Pod(spec, fixtures(sim.app.privateKeyPem));
+    const pod = new Pod(spec, fixtures(ghes.sim.app.privateKeyPem));
     try {
       const probe = await pod.run({ ...leaky, command: ["sh", "-c"], args: [LOOK_FOR_CREDENTIALS] });
       expect(probe.code).toBe(1);
@@ -145,17 +129,44 @@ describe("pod wiring: chart and generator agree", () => {
     }
   });
 
+  test("run-with-refresh: the sidecar replaces the token and revokes its last one when stopped at the end of the step", async () => {
+    const { pod: spec } = await renderPod([], "run-with-refresh");
+    const pod = new Pod(spec, fixtures(ghes.sim.app.privateKeyPem));
+    try {
+      expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
+      const tokenFile = join(pod.volume("github-token"), "token");
+      const first = readFileSync(tokenFile, "utf8");
+      // The rendered sidecar, on a port of its own: this machine is not a pod network namespace.
+      const rendered = (spec as PodTemplate & { sidecars: Container[] }).sidecars[0]!;
+      expect(rendered.env).toContainEqual({ name: "REVOKE_ON_EXIT", value: "true" });
+      const sidecar = pod.start({ ...rendered, env: rendered.env!.map((e) => (e.name === "LISTEN_ADDR" ? { ...e, value: "127.0.0.1:0" } : e)) }, [BINARY]);
+      let current = first;
+      for (let i = 0; i < 100 && current === first; i++) {
+        await Bun.sleep(100);
+        current = readFileSync(tokenFile, "utf8");
+      }
+      expect(current).not.toBe(first);
+      expect(ghes.sim.tokens.get(current)?.revoked).toBe(false);
+      const stopped = await sidecar.stop();
+      expect(stopped.code).toBe(0);
+      expect(ghes.sim.tokens.get(current)?.revoked).toBe(true);
+      expectNoSecrets(stopped.stdout + stopped.stderr, [first, current]);
+    } finally {
+      pod.cleanup();
+    }
+  }, 30_000);
+
   test("a broken key in the Secret fails the initContainer fast with exit 2, and no token is written", async () => {
     const { pod: spec } = await renderPod();
     // The App's PEM armour around a body that is not a key (made at run time: no key text is committed).
-    const broken = sim.app.privateKeyPem.replace(/^(-----BEGIN [^\n]+\n)[\s\S]*?(\n-----END )/, "$1not really a key$2");
+    const broken = ghes.sim.app.privateKeyPem.replace(/^(-----BEGIN [^\n]+\n)[\s\S]*?(\n-----END )/, "$1not really a key$2");
     const pod = new Pod(spec, fixtures(broken));
     try {
-      const before = sim.requests.length;
+      const before = ghes.sim.requests.length;
       const init = await pod.run(spec.initContainers![0]!, [BINARY]);
       expect(init.code).toBe(2);
       expect(init.stderr).toContain("PRIVATE_KEY_FILE is not a valid private key");
-      expect(sim.requests.length).toBe(before);
+      expect(ghes.sim.requests.length).toBe(before);
       expect(() => statSync(join(pod.volume("github-token"), "token"))).toThrow();
     } finally {
       pod.cleanup();

@@ -1,8 +1,11 @@
 // Renders the chart with the project's pinned Helm and validates objects the way a cluster would:
-// core kinds with kubernetes-models, External Secrets kinds with @kubernetes-models/external-secrets,
-// Flux kinds with @kubernetes-models/flux-cd, and Argo's WorkflowTemplates and Workflows with Argo's
-// own validator (ci/argo-validate). A kind no validator knows is an error: nothing passes unchecked.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// core kinds with kubernetes-models, External Secrets kinds with @kubernetes-models/external-secrets
+// and again against the exact ESO v2.9.0 CRDs (tests/chart/crds, vendored; unknown fields count as
+// errors, as kubectl's strict field validation makes them), Flux kinds with @kubernetes-models/flux-cd,
+// and Argo's WorkflowTemplates, ClusterWorkflowTemplates and Workflows with Argo's own validator
+// (ci/argo-validate). A kind no validator knows is an error: nothing passes unchecked.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import Ajv from "ajv";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
@@ -38,9 +41,12 @@ export async function renderChart(valuesFiles: string[] = [], sets: string[] = [
   return parseYaml(r.stdout);
 }
 
-/** The chart a values example is for: the sidecar library's example chart, or ghapp-tokens. */
+/** The chart a values example is for, from its first line `# Chart: charts/<name>`. */
 export function chartFor(valuesFile: string): string {
-  return valuesFile.split("/").at(-1)!.startsWith("sidecar-library") ? join(ROOT, "charts/ghapp-token-sidecar-example") : CHART;
+  const first = readFileSync(valuesFile, "utf8").split("\n", 1)[0]!;
+  const match = /^# Chart: (charts\/[a-z0-9-]+)(\s|$)/.exec(first);
+  if (!match) throw new Error(`${valuesFile}: the first line must name the chart the file is for, e.g. "# Chart: charts/ghapp-tokens"`);
+  return join(ROOT, match[1]!);
 }
 
 export function valuesExamples(): string[] {
@@ -67,7 +73,34 @@ const MODULES: Record<string, string> = {
   "image.toolkit.fluxcd.io/v1beta2": "@kubernetes-models/flux-cd/image.toolkit.fluxcd.io/v1beta2",
   "image.toolkit.fluxcd.io/v1": "@kubernetes-models/flux-cd/image.toolkit.fluxcd.io/v1",
 };
-const ARGO_KINDS = new Set(["WorkflowTemplate", "Workflow"]);
+const ARGO_KINDS = new Set(["WorkflowTemplate", "ClusterWorkflowTemplate", "Workflow"]);
+
+type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: boolean | Schema; "x-kubernetes-preserve-unknown-fields"?: boolean };
+const ESO = JSON.parse(readFileSync(join(import.meta.dir, "crds/eso-v2.9.0.json"), "utf8")) as { externalSecret: Schema; secretStore: Schema };
+const ESO_SCHEMAS: Record<string, Schema> = { ExternalSecret: ESO.externalSecret, SecretStore: ESO.secretStore, ClusterSecretStore: ESO.secretStore };
+// Formats (int64, date-time, ...) and Kubernetes' x- keywords are the API server's business, not JSON Schema's.
+const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const esoValidators = Object.fromEntries(Object.entries(ESO_SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]));
+
+/** Fields the API server would refuse under strict field validation: not in the schema, not preserved. */
+function unknownFields(value: unknown, schema: Schema, path: string): string[] {
+  if (schema["x-kubernetes-preserve-unknown-fields"]) return [];
+  if (Array.isArray(value)) return schema.items ? value.flatMap((v, i) => unknownFields(v, schema.items!, `${path}[${i}]`)) : [];
+  if (!value || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const known = schema.properties?.[key] ?? (typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined);
+    if (known) return unknownFields(inner, known, `${path}.${key}`);
+    return schema.additionalProperties === true ? [] : [`${path}.${key}: unknown field`];
+  });
+}
+
+/** Errors of an External Secrets object against its exact CRD schema. */
+function esoCrdErrors(o: K8sObject): string[] {
+  const validate = esoValidators[o.kind];
+  if (!validate) return [];
+  const errors = validate(o) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
+  return [...errors, ...unknownFields(o.spec, ESO_SCHEMAS[o.kind]!.properties!.spec!, "spec")];
+}
 
 const label = (o: K8sObject) => `${o.kind}/${o.metadata?.name ?? o.metadata?.generateName ?? "?"}`;
 
@@ -95,17 +128,39 @@ export async function validateObjects(objects: K8sObject[]): Promise<string[]> {
     } catch (e) {
       errors.push(`${label(o)}: ${(e as Error).message}`);
     }
+    if (o.apiVersion === "external-secrets.io/v1") errors.push(...esoCrdErrors(o).map((e) => `${label(o)} (ESO v2.9.0 CRD): ${e}`));
   }
   if (argo.length) errors.push(...(await argoValidate(argo)));
   return errors;
 }
 
-/** Runs Argo's own validator over the given WorkflowTemplates and Workflows together. */
+/**
+ * ci/argo-validate resolves templateRefs among namespaced templates only. A ClusterWorkflowTemplate
+ * has the same spec (Argo validates both with the same code), so it is judged as a WorkflowTemplate
+ * of its name, and `clusterScope: true` references to it as references to that template.
+ */
+function asNamespaced(objects: K8sObject[]): K8sObject[] {
+  const cluster = new Set(objects.filter((o) => o.kind === "ClusterWorkflowTemplate").map((o) => o.metadata?.name));
+  const unscope = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(unscope);
+    if (!value || typeof value !== "object") return value;
+    const entries = Object.entries(value as Record<string, unknown>);
+    const ref = value as { name?: string; clusterScope?: boolean; template?: string };
+    if (ref.clusterScope === true && ref.template !== undefined && cluster.has(ref.name)) return Object.fromEntries(entries.filter(([k]) => k !== "clusterScope"));
+    return Object.fromEntries(entries.map(([k, v]) => [k, unscope(v)]));
+  };
+  return objects.map((o) => {
+    const namespaced = unscope(o) as K8sObject;
+    return o.kind === "ClusterWorkflowTemplate" ? { ...namespaced, kind: "WorkflowTemplate" } : namespaced;
+  });
+}
+
+/** Runs Argo's own validator over the given WorkflowTemplates, ClusterWorkflowTemplates and Workflows together. */
 export async function argoValidate(objects: K8sObject[]): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), "argo-validate-"));
   try {
     const file = join(dir, "objects.yaml");
-    writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
+    writeFileSync(file, asNamespaced(objects).map((o) => stringify(o)).join("---\n"));
     const r = await run([tool("argo-validate"), file]);
     if (r.code === 2) throw new Error(`argo-validate could not read its input: ${r.stderr}`);
     const lines = r.stdout.trim().split("\n").filter(Boolean);

@@ -3,8 +3,8 @@
 // templates they reference, and example Flux objects (*.flux.yaml) against Flux's schemas. And
 // each validator is shown to reject a broken object, so a pass means something.
 import { describe, expect, test } from "bun:test";
-import { basename } from "node:path";
-import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { argoValidate, chartFor, fluxExamples, parseYaml, renderChart, validateObjects, valuesExamples, workflowExamples, type K8sObject } from "./render.ts";
 
 describe("rendered objects are valid", () => {
@@ -17,6 +17,11 @@ describe("rendered objects are valid", () => {
     expect(await validateObjects(objects)).toEqual([]);
   });
 
+  test("every values example names on its first line the chart it is for, and that chart exists", () => {
+    for (const file of valuesExamples()) expect(existsSync(join(chartFor(file), "Chart.yaml"))).toBe(true);
+    expect(valuesExamples().map((f) => basename(chartFor(f))).sort()).toContain("ghapp-token-sidecar-example");
+  });
+
   for (const file of valuesExamples()) {
     test(`with ${basename(file)}`, async () => {
       const objects = await renderChart([file], [], chartFor(file));
@@ -24,6 +29,15 @@ describe("rendered objects are valid", () => {
       expect(await validateObjects(objects)).toEqual([]);
     });
   }
+
+  test("with workflowTemplates.kind=ClusterWorkflowTemplate: cluster-scoped templates, and test-github-app calls them with clusterScope", async () => {
+    const objects = await renderChart([], ["workflowTemplates.kind=ClusterWorkflowTemplate"]);
+    const cluster = objects.filter((o) => o.kind === "ClusterWorkflowTemplate");
+    expect(cluster.map((o) => o.metadata?.name).sort()).toEqual(["github-app-token", "test-github-app"]);
+    expect(cluster.every((o) => !(o.metadata as { namespace?: string }).namespace)).toBe(true);
+    expect(JSON.stringify(cluster)).toContain('"clusterScope":true');
+    expect(await validateObjects(objects)).toEqual([]);
+  });
 
   for (const file of workflowExamples()) {
     test(`${basename(file)} is valid against the chart's templates`, async () => {
@@ -61,6 +75,20 @@ describe("each validator rejects a broken object", () => {
       spec: { secretStoreRef: { name: "aws-secrets", kind: "Vault" }, data: [{ secretKey: "appId" }] },
     });
     expect(errors.join()).toContain("ExternalSecret/es");
+  });
+
+  test("the ESO v2.9.0 CRD rejects a misspelt remoteRef field, which the API server would refuse", async () => {
+    const errors = await broken({
+      apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "es" },
+      spec: { secretStoreRef: { name: "aws-secrets", kind: "SecretStore" }, target: { name: "es" }, data: [{ secretKey: "appId", remoteRef: { key: "/github-apps/rex", propety: "appId" } }] },
+    });
+    expect(errors.join()).toContain("spec.data[0].remoteRef.propety: unknown field");
+  });
+
+  test("the ESO v2.9.0 CRD rejects an AWS store without a region and a provider it does not know", async () => {
+    const store = (provider: unknown) => ({ apiVersion: "external-secrets.io/v1", kind: "SecretStore", metadata: { name: "s" }, spec: { provider } });
+    expect((await broken(store({ aws: { service: "SecretsManager" } }))).join()).toContain("must have required property 'region'");
+    expect((await broken(store({ awz: { region: "eu-west-1" } }))).join()).toContain("spec.provider.awz: unknown field");
   });
 
   test("the Flux models reject a GitRepository without a url", async () => {
