@@ -145,7 +145,7 @@ describe("the Quick start", () => {
     for (const apps of appsLines) expect(apps).toEqual(defaultApps);
   });
 
-  test("AWS: creates exactly the secrets the chart reads, the policy reads exactly those, and IRSA trusts the chart's ServiceAccount", async () => {
+  test("AWS: creates one JSON secret per App with the fields the chart reads, the policy reads exactly those, and IRSA trusts the chart's ServiceAccount", async () => {
     const aws = section(quickStart, "### 2. Store the credentials, and let only External Secrets read them").split("<details>")[0]!;
     const vars = Object.fromEntries([...aws.matchAll(/(\w+)=([\w.-]+)/g)].filter(([, k]) => ["REGION", "ACCOUNT"].includes(k!)).map((m) => [m[1]!, m[2]!]));
     const heredoc = /cat > ghapp-tokens\.values\.yaml <<EOF\n([\s\S]*?)\nEOF/.exec(aws)![1]!.replace(/\$(REGION|ACCOUNT)/g, (_, v: string) => vars[v]!);
@@ -153,14 +153,16 @@ describe("the Quick start", () => {
     try {
       writeFileSync(join(t.dir, "values.yaml"), heredoc);
       const objects = await renderChart([join(t.dir, "values.yaml")], ["image.repository=registry.example/ghapp-token"]);
+      // One JSON secret per App, its fields named by the jq object it is made from.
       const created = [...aws.matchAll(/aws secretsmanager create-secret --region "\$REGION" --name "([^"]+)"/g)].map((m) => m[1]!);
-      expect(created).toHaveLength(2);
-      const createdKeys = created.flatMap((c) => expand(c, defaultApps, [""])).sort();
-      expect(createdKeys).toEqual(remoteRefs(objects));
+      expect(created).toHaveLength(1);
+      const fields = /'\{\$(\w+), \$(\w+)\}'\)"/.exec(aws)!.slice(1);
+      expect(aws).toContain(`--rawfile ${fields[0]} "$app.app-id" --rawfile ${fields[1]} "$app.pem"`);
+      expect(expand(`${created[0]}#$key`, defaultApps, fields)).toEqual(remoteRefs(objects));
       // The policy: one ARN per secret, with Secrets Manager's 6-character suffix.
       const arn = /--arg arn "arn:aws:secretsmanager:\$REGION:\$ACCOUNT:secret:([^"]+)"/.exec(aws)![1]!;
-      expect(aws).toContain(`("appId", "privateKey") as $key | "\\($arn)/\\($app)/\\($key)-??????"`);
-      expect(expand(`${arn}/$app/$key`, defaultApps, ["appId", "privateKey"])).toEqual(createdKeys);
+      expect(aws).toContain(`[($apps | split(" ")[]) as $app | "\\($arn)/\\($app)-??????"]`);
+      expect(expand(`${arn}/$app`, defaultApps, [""])).toEqual(expand(created[0]!, defaultApps, [""]));
       // The role carries that policy, trusts only workflows/<the store's ServiceAccount>, and is the one the ServiceAccount names.
       const sa = storeServiceAccount(objects)!;
       expect(aws).toContain(`"system:serviceaccount:workflows:${sa}"`);
