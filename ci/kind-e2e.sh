@@ -12,7 +12,8 @@
 #     would be: https://github-sim.<namespace>.svc/api/v3, with a certificate from a private CA that
 #     the chart hands to the generator and to gh through github.caConfigMap.
 # Either way the app's credentials reach the chart through External Secrets' fake provider (in place
-# of step 2's cloud store, which a CI job cannot have), so the product's own path runs: SecretStore ->
+# of step 2's cloud store, which a CI job cannot have), as the one JSON secret github-apps/rex that
+# step 2 stores on AWS (layout perApp), so the product's own path runs: SecretStore ->
 # ExternalSecret -> Secret github-app-rex -> initContainer (the image built from ./Dockerfile) ->
 # token file -> gh in the main container. The simulator's App is installed on two accounts, so the
 # workflow adds the Quick start's `-p owner=acme-org`.
@@ -112,21 +113,30 @@ require_cluster() {
 # The app's private key, in a file for helm --set-file. A real App's key lives in a private temp
 # folder removed on exit; the simulator's is generated once into .cache and reused, so a re-run
 # keeps the key the cluster already holds.
+# Beside it, APP_SECRET_FILE: the App's one JSON secret as the Quick start stores it on AWS
+# ({"appId": ..., "privateKey": ...}, layout perApp), which the fake provider holds instead.
 KEY_FILE=""
+APP_SECRET_FILE=""
 prepare_key() {
   [[ -n $KEY_FILE ]] && return
+  local dir
   if [[ $MODE == real ]]; then
-    local dir
     dir=$(mktemp -d)
     TEMP_DIRS+=("$dir")
     KEY_FILE=$dir/app.pem
-    (umask 077 && printf '%s\n' "$GHAPP_TEST_PRIVATE_KEY" > "$KEY_FILE")
+    # One final newline, whether or not the secret ends with one.
+    (umask 077 && printf '%s\n' "${GHAPP_TEST_PRIVATE_KEY%$'\n'}" > "$KEY_FILE")
   else
+    dir=$STATE
     KEY_FILE=$STATE/app.pem
     mkdir -p "$STATE"
     # PKCS#1, the shape GitHub hands out.
     [[ -s $KEY_FILE ]] || (umask 077 && openssl genrsa -traditional -out "$KEY_FILE" 2048 2>/dev/null)
   fi
+  APP_SECRET_FILE=$dir/app-secret.json
+  # shellcheck disable=SC2016 # JavaScript, not shell.
+  (umask 077 && node -e 'process.stdout.write(JSON.stringify({ appId: process.argv[1], privateKey: require("fs").readFileSync(process.argv[2], "utf8") }))' \
+    "$APP_ID" "$KEY_FILE" > "$APP_SECRET_FILE")
 }
 
 prepare_simulator_files() {
@@ -230,15 +240,14 @@ spec:
 EOF
 }
 
-# helm arguments of the ghapp-tokens release: the values file, the app's credentials for the fake
-# provider (the key from a file, so it is on no command line), the API and the image.
+# helm arguments of the ghapp-tokens release: the values file, the app's JSON secret for the fake
+# provider at the name the Quick start gives it (from a file, so the key is on no command line),
+# the API and the image.
 chart_args() {
   CHART_ARGS=(
     "$RELEASE" charts/ghapp-tokens -n "$NAMESPACE" -f ci/kind-e2e.values.yaml
-    --set "secretStore.provider.fake.data[0].key=/github-apps/$APP/appId"
-    --set-string "secretStore.provider.fake.data[0].value=$APP_ID"
-    --set "secretStore.provider.fake.data[1].key=/github-apps/$APP/privateKey"
-    --set-file "secretStore.provider.fake.data[1].value=$KEY_FILE"
+    --set "secretStore.provider.fake.data[0].key=github-apps/$APP"
+    --set-file "secretStore.provider.fake.data[0].value=$APP_SECRET_FILE"
     --set-string "github.apiUrl=$API_URL"
     --set-string "github.caConfigMap=$CA_CONFIGMAP"
     --set-string "image.repository=${IMAGE%:*}"

@@ -43,9 +43,9 @@ describe("the kind job's objects (ci/kind-e2e.sh render)", () => {
     // External Secrets' fake provider holds the same id and key at the chart's remote keys.
     const store = find(objects, "SecretStore", "e2e-fake");
     expect(Object.keys(store.spec.provider)).toEqual(["fake"]);
-    expect(store.spec.provider.fake.data).toEqual([
-      { key: "/github-apps/rex/appId", value: "424242" },
-      { key: "/github-apps/rex/privateKey", value: appKey },
+    // One JSON secret per App, as the README's Quick start stores it on AWS.
+    expect(store.spec.provider.fake.data.map((d: Any) => ({ key: d.key, value: JSON.parse(d.value) }))).toEqual([
+      { key: "github-apps/rex", value: { appId: "424242", privateKey: appKey } },
     ]);
     const es = find(objects, "ExternalSecret", "github-app-rex");
     expect(es.spec.secretStoreRef).toEqual({ name: "e2e-fake", kind: "SecretStore" });
@@ -82,9 +82,8 @@ describe("the kind job's objects (ci/kind-e2e.sh render)", () => {
     const objects = parseYaml(r.stdout);
     expect(await validateObjects(objects)).toEqual([]);
     expect(objects.map((o) => o.kind)).not.toContain("Deployment");
-    expect(find(objects, "SecretStore").spec.provider.fake.data).toEqual([
-      { key: "/github-apps/rex/appId", value: "98765" },
-      { key: "/github-apps/rex/privateKey", value: key.endsWith("\n") ? key : `${key}\n` },
+    expect(find(objects, "SecretStore").spec.provider.fake.data.map((d: Any) => ({ key: d.key, value: JSON.parse(d.value) }))).toEqual([
+      { key: "github-apps/rex", value: { appId: "98765", privateKey: key.endsWith("\n") ? key : `${key}\n` } },
     ]);
     const run = find(objects, "WorkflowTemplate", "github-app-token").spec.templates[0];
     expect(env(run.initContainers[0], "GITHUB_API_URL")).toBe("https://api.github.com");
