@@ -187,3 +187,20 @@ describe("names are checked, never truncated", () => {
     expect([...new Set(containers)].sort()).toEqual(["github-app-token", "github-app-token-refresh"]);
   });
 });
+
+describe("a refused value is reported with its group, not at whichever template renders first", () => {
+  for (const [group, sets] of [
+    ["store", [["secretStore.provider.aws.service", "SecretsManager"]]],
+    ["apps", [["apps[0].name", "rex"], ["apps[1].name", "rex"]]],
+    ["workflows", [["workflowTemplates.githubAppToken.refreshInterval", "58m"]]],
+    ["accounts", [["rbac.secretReader.enabled", "true"]]],
+    ["flux", [["flux.enabled", "true"]]],
+  ] as Array<[string, Array<[string, string]>]>) {
+    test(`a wrong ${group} value fails at templates/validate/${group}.yaml`, async () => {
+      const r = await helmTemplate(CHART, sets);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`execution error at (ghapp-tokens/templates/validate/${group}.yaml:`);
+      expect(r.stderr).not.toContain("workflowtemplate-test-github-app.yaml");
+    });
+  }
+});

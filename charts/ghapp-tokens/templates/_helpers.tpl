@@ -470,7 +470,6 @@ akeyless aws azurekv barbican beyondtrust beyondtrustworkloadcredentials bitward
 {{- if and $ws.volume (hasKey $ws.volume "name") -}}
 {{- fail "workflowTemplates.workspace.volume is a volume source without a name (the volume is called workspace): remove name" -}}
 {{- end -}}
-{{- include "ghapp-tokens.validateAccounts" . -}}
 {{- end -}}
 
 {{/* The opt-in Role (and RoleBinding) that reads the app Secrets by name. */}}
