@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
-# End to end on a kind cluster, as the CI job "kind" runs it (docs/delivery.md): External Secrets
-# and Argo Workflows from their own Helm charts, `ct install` of ghapp-tokens, then ghapp-tokens
-# installed as a platform team would and its test-github-app WorkflowTemplate run to success:
+# End to end on a kind cluster, as the CI job "kind" runs it (docs/delivery.md): the README's Quick
+# start, step by step and with its own commands, plus `ct install` of ghapp-tokens. External Secrets
+# and Argo Workflows from their Helm repositories (Quick start step 3), the image built from
+# ./Dockerfile (step 4, loaded into kind instead of pushed), `helm install ghapp-tokens
+# charts/ghapp-tokens -n workflows` (step 5) and `argo submit --from workflowtemplate/test-github-app
+# -p github-app=rex --watch` (step 6), run to success:
 #   - against a real GitHub App when GHAPP_TEST_APP_ID and GHAPP_TEST_PRIVATE_KEY are set
 #     (GHAPP_TEST_OWNER picks the installation when there are several; GHAPP_TEST_API_URL for a
 #     GitHub Enterprise Server), or else
 #   - against the project's GitHub API simulator run in the cluster as a GitHub Enterprise Server
 #     would be: https://github-sim.<namespace>.svc/api/v3, with a certificate from a private CA that
 #     the chart hands to the generator and to gh through github.caConfigMap.
-# Either way the app's credentials reach the chart through External Secrets' fake provider, so the
-# product's own path runs: SecretStore -> ExternalSecret -> Secret github-app-rex -> initContainer
-# (the image built from ./Dockerfile) -> token file -> gh in the main container.
+# Either way the app's credentials reach the chart through External Secrets' fake provider (in place
+# of step 2's cloud store, which a CI job cannot have), as the one JSON secret github-apps/rex that
+# step 2 stores on AWS (layout perApp), so the product's own path runs: SecretStore ->
+# ExternalSecret -> Secret github-app-rex -> initContainer (the image built from ./Dockerfile) ->
+# token file -> gh in the main container. The simulator's App is installed on two accounts, so the
+# workflow adds the Quick start's `-p owner=acme-org`.
 #
 # Usage: bash ci/kind-e2e.sh [STAGE...]
 #   image       docker build ./Dockerfile as $IMAGE and `kind load` it into $KIND_CLUSTER
-#   operators   External Secrets (serving external-secrets.io/v1) and Argo Workflows v4
+#   operators   External Secrets (serving external-secrets.io/v1) and Argo Workflows v4, with the
+#               Quick start's `helm repo add` and `helm install` (skipped when already installed)
 #   ct-install  `ct install` of charts/ghapp-tokens with its default values (needs the operators' CRDs)
 #   simulator   the GitHub API simulator in $NAMESPACE (skipped with a real App)
-#   chart       ghapp-tokens in $NAMESPACE with ci/kind-e2e.values.yaml; waits for the synced Secret
-#   workflow    submits test-github-app (argo CLI when on PATH, else the same Workflow with kubectl),
-#               waits for it and checks what it printed
+#   chart       `helm install ghapp-tokens charts/ghapp-tokens -n $NAMESPACE` with ci/kind-e2e.values.yaml
+#               (`helm upgrade` when installed); waits for the ExternalSecrets as the Quick start does
+#   workflow    `argo submit --from workflowtemplate/test-github-app ... --watch` (bash ci/argo-cli.sh
+#               builds the CLI; without it, the same Workflow with kubectl), then `argo logs` and checks
+#               what it printed
 #   render      prints every object the other stages would apply, without a cluster (for tests)
 # No stage: image operators ct-install simulator chart workflow. Each stage can run again on the
 # same cluster. On failure it prints the state of the cluster (never a secret's content).
 #
 # Needs: kubectl on a kind context (kind-*; set E2E_ANY_CONTEXT=1 to allow another), helm and ct
-# (bash ci/tools.sh), bun (npm ci), openssl, and docker and kind for the image stage.
-# Env: NAMESPACE (ghapp-e2e), IMAGE (ghapp-token:e2e), KIND_CLUSTER (chart-testing, kind-action's
-# default), E2E_TIMEOUT (seconds to wait for the workflow, 300).
+# (bash ci/tools.sh), argo (bash ci/argo-cli.sh), bun (npm ci), openssl, and docker and kind for
+# the image stage.
+# Env: NAMESPACE (workflows, the Quick start's), IMAGE (ghapp-token:e2e), KIND_CLUSTER
+# (chart-testing, kind-action's default), E2E_TIMEOUT (seconds to wait for the workflow, 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,7 +51,7 @@ ARGO_CHART_VERSION=2.0.1     # argoproj.github.io/argo-helm argo-workflows: appV
 BUN_VERSION=$(node -p 'require("./package.json").devDependencies.bun')
 SIM_IMAGE=docker.io/oven/bun:$BUN_VERSION-slim
 
-NAMESPACE=${NAMESPACE:-ghapp-e2e}
+NAMESPACE=${NAMESPACE:-workflows}
 IMAGE=${IMAGE:-ghapp-token:e2e}
 KIND_CLUSTER=${KIND_CLUSTER:-chart-testing}
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
@@ -65,7 +75,12 @@ else
   CA_CONFIGMAP=ghes-ca
 fi
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only at a terminal; CI logs and files get plain text.
+if [[ -t 2 && -z ${NO_COLOR:-} ]]; then
+  say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+  say() { printf '\n==> %s\n' "$*" >&2; }
+fi
 die() { printf 'ci/kind-e2e.sh: %s\n' "$*" >&2; exit 1; }
 group() { if [[ ${GITHUB_ACTIONS:-} == true ]]; then echo "::group::$*"; else printf -- '--- %s\n' "$*"; fi; }
 endgroup() { if [[ ${GITHUB_ACTIONS:-} == true ]]; then echo "::endgroup::"; fi; }
@@ -98,21 +113,30 @@ require_cluster() {
 # The app's private key, in a file for helm --set-file. A real App's key lives in a private temp
 # folder removed on exit; the simulator's is generated once into .cache and reused, so a re-run
 # keeps the key the cluster already holds.
+# Beside it, APP_SECRET_FILE: the App's one JSON secret as the Quick start stores it on AWS
+# ({"appId": ..., "privateKey": ...}, layout perApp), which the fake provider holds instead.
 KEY_FILE=""
+APP_SECRET_FILE=""
 prepare_key() {
   [[ -n $KEY_FILE ]] && return
+  local dir
   if [[ $MODE == real ]]; then
-    local dir
     dir=$(mktemp -d)
     TEMP_DIRS+=("$dir")
     KEY_FILE=$dir/app.pem
-    (umask 077 && printf '%s\n' "$GHAPP_TEST_PRIVATE_KEY" > "$KEY_FILE")
+    # One final newline, whether or not the secret ends with one.
+    (umask 077 && printf '%s\n' "${GHAPP_TEST_PRIVATE_KEY%$'\n'}" > "$KEY_FILE")
   else
+    dir=$STATE
     KEY_FILE=$STATE/app.pem
     mkdir -p "$STATE"
     # PKCS#1, the shape GitHub hands out.
     [[ -s $KEY_FILE ]] || (umask 077 && openssl genrsa -traditional -out "$KEY_FILE" 2048 2>/dev/null)
   fi
+  APP_SECRET_FILE=$dir/app-secret.json
+  # shellcheck disable=SC2016 # JavaScript, not shell.
+  (umask 077 && node -e 'process.stdout.write(JSON.stringify({ appId: process.argv[1], privateKey: require("fs").readFileSync(process.argv[2], "utf8") }))' \
+    "$APP_ID" "$KEY_FILE" > "$APP_SECRET_FILE")
 }
 
 prepare_simulator_files() {
@@ -216,15 +240,14 @@ spec:
 EOF
 }
 
-# helm arguments of the ghapp-tokens release: the values file, the app's credentials for the fake
-# provider (the key from a file, so it is on no command line), the API and the image.
+# helm arguments of the ghapp-tokens release: the values file, the app's JSON secret for the fake
+# provider at the name the Quick start gives it (from a file, so the key is on no command line),
+# the API and the image.
 chart_args() {
   CHART_ARGS=(
-    "$RELEASE" charts/ghapp-tokens --namespace "$NAMESPACE" -f ci/kind-e2e.values.yaml
-    --set "secretStore.provider.fake.data[0].key=/github-apps/$APP/appId"
-    --set-string "secretStore.provider.fake.data[0].value=$APP_ID"
-    --set "secretStore.provider.fake.data[1].key=/github-apps/$APP/privateKey"
-    --set-file "secretStore.provider.fake.data[1].value=$KEY_FILE"
+    "$RELEASE" charts/ghapp-tokens -n "$NAMESPACE" -f ci/kind-e2e.values.yaml
+    --set "secretStore.provider.fake.data[0].key=github-apps/$APP"
+    --set-file "secretStore.provider.fake.data[0].value=$APP_SECRET_FILE"
     --set-string "github.apiUrl=$API_URL"
     --set-string "github.caConfigMap=$CA_CONFIGMAP"
     --set-string "image.repository=${IMAGE%:*}"
@@ -260,16 +283,29 @@ stage_image() {
   kind load docker-image "$IMAGE" --name "$KIND_CLUSTER"
 }
 
+# helm install RELEASE ... as the Quick start writes it, unless RELEASE is already installed there
+# (a re-run of the stage): then it is left as it is.
+install_once() {
+  local release=$1 namespace=$2
+  shift 2
+  if helm status "$release" --namespace "$namespace" >/dev/null 2>&1; then
+    echo "$release: already installed in $namespace"
+  else
+    echo "+ $*"
+    "$@"
+  fi
+}
+
 stage_operators() {
   require_cluster
-  say "operators: External Secrets (chart $ESO_CHART_VERSION) and Argo Workflows (chart $ARGO_CHART_VERSION)"
-  helm upgrade --install external-secrets external-secrets --repo https://charts.external-secrets.io \
-    --version "$ESO_CHART_VERSION" --namespace external-secrets --create-namespace \
-    --set installCRDs=true --wait --timeout 5m
-  # No argo-server: the CLI and this script talk to the Kubernetes API, as `argo submit` does by default.
-  helm upgrade --install argo-workflows argo-workflows --repo https://argoproj.github.io/argo-helm \
-    --version "$ARGO_CHART_VERSION" --namespace argo --create-namespace \
-    --set server.enabled=false --wait --timeout 5m
+  say "operators: External Secrets (chart $ESO_CHART_VERSION) and Argo Workflows (chart $ARGO_CHART_VERSION), Quick start step 3"
+  # Quick start step 3, command for command.
+  helm repo add external-secrets https://charts.external-secrets.io
+  install_once external-secrets external-secrets \
+    helm install external-secrets external-secrets/external-secrets --namespace external-secrets --create-namespace --version "$ESO_CHART_VERSION" --wait
+  helm repo add argo https://argoproj.github.io/argo-helm
+  install_once argo-workflows argo \
+    helm install argo-workflows argo/argo-workflows --namespace argo --create-namespace --version "$ARGO_CHART_VERSION" --wait
   kubectl wait --for=condition=Established --timeout=60s \
     crd/secretstores.external-secrets.io crd/externalsecrets.external-secrets.io \
     crd/workflows.argoproj.io crd/workflowtemplates.argoproj.io
@@ -303,15 +339,24 @@ stage_simulator() {
   echo "simulator ready: app $APP_ID"
 }
 
+# A re-run (or a retry after a half-done install, while ESO's webhook gets its certificate)
+# upgrades, since helm install refuses a release name in use.
+chart_install() {
+  if helm status "$RELEASE" --namespace "$NAMESPACE" >/dev/null 2>&1; then
+    helm upgrade "${CHART_ARGS[@]}" --wait --timeout 3m
+  else
+    helm install "${CHART_ARGS[@]}" --create-namespace --wait --timeout 3m
+  fi
+}
+
 stage_chart() {
   require_cluster
-  say "chart: ghapp-tokens in $NAMESPACE, app $APP ($MODE), API $API_URL"
+  say "chart: ghapp-tokens in $NAMESPACE, app $APP ($MODE), API $API_URL, Quick start step 5"
   prepare_key
-  kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | apply >/dev/null
   chart_args
-  retry 3 20 helm upgrade --install "${CHART_ARGS[@]}" --wait --timeout 3m
-  # The ExternalSecret syncs from the store into the Secret the templates mount.
-  kubectl -n "$NAMESPACE" wait "externalsecret/github-app-$APP" --for=condition=Ready --timeout=120s
+  # Quick start step 5: helm install, then the wait.
+  retry 3 20 chart_install
+  kubectl -n "$NAMESPACE" wait externalsecret --all --for=condition=Ready --timeout=2m
   local synced_id key_bytes
   synced_id=$(kubectl -n "$NAMESPACE" get secret "github-app-$APP" -o jsonpath='{.data.appId}' | base64 -d)
   key_bytes=$(kubectl -n "$NAMESPACE" get secret "github-app-$APP" -o jsonpath='{.data.privateKey}' | base64 -d | wc -c)
@@ -322,28 +367,33 @@ stage_chart() {
 
 stage_workflow() {
   require_cluster
-  say "workflow: test-github-app -p github-app=$APP${OWNER:+ -p owner=$OWNER}"
-  local name phase deadline logs
+  say "workflow: test-github-app -p github-app=$APP${OWNER:+ -p owner=$OWNER}, Quick start step 6"
+  local name phase logs
   if command -v argo >/dev/null; then
-    name=workflow/$(argo submit -n "$NAMESPACE" --from workflowtemplate/test-github-app \
-      -p "github-app=$APP" ${OWNER:+-p "owner=$OWNER"} -o name)
+    # Quick start step 6, bounded in time: --watch follows the workflow until it ends.
+    timeout "$E2E_TIMEOUT" argo submit -n "$NAMESPACE" --from workflowtemplate/test-github-app \
+      -p "github-app=$APP" ${OWNER:+-p "owner=$OWNER"} --watch \
+      || echo "argo submit --watch ended with $? (the phase below decides)"
+    name=workflow/$(argo get -n "$NAMESPACE" @latest -o name)
+    phase=$(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.phase}')
+    logs=$(argo logs -n "$NAMESPACE" @latest 2>&1 || true)
   else
+    echo "argo CLI not on PATH (bash ci/argo-cli.sh builds it): creating the same Workflow with kubectl"
     name=$(workflow_manifest | kubectl create -f - -o name)
+    local deadline=$((SECONDS + E2E_TIMEOUT))
+    while :; do
+      # A transient API error is another poll, not a failure.
+      phase=$(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.phase}' 2>/dev/null || true)
+      case $phase in Succeeded | Failed | Error) break ;; esac
+      ((SECONDS < deadline)) || { phase="timed out (last phase: ${phase:-none})"; break; }
+      sleep 5
+    done
+    logs=$(kubectl -n "$NAMESPACE" logs -l "workflows.argoproj.io/workflow=${name#*/}" -c main --prefix --tail=-1 2>&1 || true)
   fi
-  echo "submitted $name; waiting up to ${E2E_TIMEOUT}s"
-  deadline=$((SECONDS + E2E_TIMEOUT))
-  while :; do
-    # A transient API error is another poll, not a failure.
-    phase=$(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.phase}' 2>/dev/null || true)
-    case $phase in Succeeded | Failed | Error) break ;; esac
-    ((SECONDS < deadline)) || { phase="timed out (last phase: ${phase:-none})"; break; }
-    sleep 5
-  done
-  logs=$(kubectl -n "$NAMESPACE" logs -l "workflows.argoproj.io/workflow=${name#*/}" --all-containers --prefix --tail=-1 2>&1 || true)
   group "logs of ${name#*/}"
   printf '%s\n' "$logs"
   endgroup
-  [[ $phase == Succeeded ]] || die "$name: $phase: $(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.message}')"
+  [[ $phase == Succeeded ]] || die "$name: ${phase:-no phase}: $(kubectl -n "$NAMESPACE" get "$name" -o jsonpath='{.status.message}')"
   grep -q "token works: the installation grants access to" <<<"$logs" || die "$name succeeded but gh did not report the token working"
   if [[ $MODE == simulator ]]; then
     grep -q "acme-org/api" <<<"$logs" || die "gh did not list the installation's repositories"

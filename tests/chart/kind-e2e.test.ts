@@ -43,12 +43,19 @@ describe("the kind job's objects (ci/kind-e2e.sh render)", () => {
     // External Secrets' fake provider holds the same id and key at the chart's remote keys.
     const store = find(objects, "SecretStore", "e2e-fake");
     expect(Object.keys(store.spec.provider)).toEqual(["fake"]);
-    expect(store.spec.provider.fake.data).toEqual([
-      { key: "/github-apps/rex/appId", value: "424242" },
-      { key: "/github-apps/rex/privateKey", value: appKey },
+    // One JSON secret per App, as the README's Quick start stores it on AWS.
+    expect(store.spec.provider.fake.data.map((d: Any) => ({ key: d.key, value: JSON.parse(d.value) }))).toEqual([
+      { key: "github-apps/rex", value: { appId: "424242", privateKey: appKey } },
     ]);
     const es = find(objects, "ExternalSecret", "github-app-rex");
     expect(es.spec.secretStoreRef).toEqual({ name: "e2e-fake", kind: "SecretStore" });
+    // Every remote key the ExternalSecret reads is one the fake store holds (with the property, when it names one).
+    for (const { secretKey, remoteRef } of es.spec.data as Array<{ secretKey: string; remoteRef: { key: string; property?: string } }>) {
+      const held = (store.spec.provider.fake.data as Array<{ key: string; value: string }>).find((d) => d.key === remoteRef.key);
+      expect({ secretKey, held: !!held }).toEqual({ secretKey, held: true });
+      const value = remoteRef.property ? JSON.parse(held!.value)[remoteRef.property] : held!.value;
+      expect(value).toBe(secretKey === "appId" ? "424242" : appKey);
+    }
 
     // The templates call that URL with the CA the simulator's certificate chains to.
     const ca = find(objects, "ConfigMap", "ghes-ca").data["ca.crt"];
@@ -75,9 +82,8 @@ describe("the kind job's objects (ci/kind-e2e.sh render)", () => {
     const objects = parseYaml(r.stdout);
     expect(await validateObjects(objects)).toEqual([]);
     expect(objects.map((o) => o.kind)).not.toContain("Deployment");
-    expect(find(objects, "SecretStore").spec.provider.fake.data).toEqual([
-      { key: "/github-apps/rex/appId", value: "98765" },
-      { key: "/github-apps/rex/privateKey", value: key.endsWith("\n") ? key : `${key}\n` },
+    expect(find(objects, "SecretStore").spec.provider.fake.data.map((d: Any) => ({ key: d.key, value: JSON.parse(d.value) }))).toEqual([
+      { key: "github-apps/rex", value: { appId: "98765", privateKey: key.endsWith("\n") ? key : `${key}\n` } },
     ]);
     const run = find(objects, "WorkflowTemplate", "github-app-token").spec.templates[0];
     expect(env(run.initContainers[0], "GITHUB_API_URL")).toBe("https://api.github.com");
