@@ -3,21 +3,12 @@
 import { ExitCode, GhappError } from "../core/errors.ts";
 import { BrokerError } from "./errors.ts";
 import { createLogger, flushLogger, type Logger } from "../core/logger.ts";
+import { processIo, type ProcessIo } from "../core/process-io.ts";
 import { VERSION } from "../core/version.ts";
 import { parseBrokerArgv, type BrokerCommand } from "./cli.ts";
 import { mergeBrokerOptions, parseBrokerConfig, type BrokerNeeds } from "./config.ts";
 
-export interface BrokerIo {
-  stdout: (text: string) => void;
-  onSignal: (handler: (signal: string) => void) => void;
-}
-
-const processIo: BrokerIo = {
-  stdout: (t) => void process.stdout.write(t),
-  onSignal: (handler) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => handler(signal));
-  },
-};
+export type BrokerIo = ProcessIo;
 
 const NEEDS: Record<BrokerCommand, BrokerNeeds> = {
   serve: "serve",

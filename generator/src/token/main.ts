@@ -6,19 +6,10 @@ import { GhappError } from "../core/errors.ts";
 import { correlationId, createLogger, flushLogger, type Logger } from "../core/logger.ts";
 import { mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
+import { processIo, type ProcessIo } from "../core/process-io.ts";
 import { VERSION } from "../core/version.ts";
 
-export interface Io {
-  stdout: (text: string) => void;
-  onSignal: (handler: (signal: string) => void) => void;
-}
-
-const processIo: Io = {
-  stdout: (t) => void process.stdout.write(t),
-  onSignal: (handler) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => handler(signal));
-  },
-};
+export type Io = ProcessIo;
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: Io = processIo): Promise<number> {
   const cid = correlationId(env);
