@@ -141,6 +141,10 @@ describe("simulator CLI for people", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--bogus'");
     expect(unknown.stderr).toContain("usage: npm run simulator");
+    for (const ttl of ["soon", "0", "-5", "1e3"]) {
+      const badTtl = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s4"), `--token-ttl=${ttl}`]);
+      expect([badTtl.code, badTtl.stderr.includes("--token-ttl is a whole number of seconds")]).toEqual([2, true]);
+    }
     const missing = await run([process.execPath, "tests/simulator/cli.ts"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("--state-dir is required");

@@ -87,6 +87,7 @@ try {
 }
 const { values } = parsed;
 const stateDir = values["state-dir"] ?? fail("--state-dir is required");
+const tokenTtl = /^[1-9]\d{0,5}$/.test(values["token-ttl"] ?? "") ? Number(values["token-ttl"]) : fail("--token-ttl is a whole number of seconds from 1 to 999999, e.g. 3600");
 const tokenFormat = values["token-format"] === "classic" || values["token-format"] === "jwt" ? values["token-format"] : fail("--token-format is jwt or classic");
 const [hostname = "127.0.0.1", port = "0"] = values.listen!.split(/:(?=\d+$)/);
 if (!!values["tls-cert"] !== !!values["tls-key"]) fail("--tls-cert and --tls-key go together");
@@ -115,7 +116,7 @@ const sim = await startSimulator({
   hostname,
   port: Number(port),
   prefix: values.prefix,
-  tokenTtlSeconds: Number(values["token-ttl"]),
+  tokenTtlSeconds: tokenTtl,
   tokenFormat,
   ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
   ...(appId !== undefined ? { appId } : {}),
