@@ -4,10 +4,6 @@
 // the margin covering skew; a 401 from GitHub makes the caller drop the token (invalidate()).
 import { createInstallationToken } from "./access-token.ts";
 import type { Auth, GitHubClient } from "./github-client.ts";
-import { unavailableError } from "./errors.ts";
-
-/** The installation-token shapes GitHub issues (ghs_… classic and ghs_<appid>_<JWT>). */
-export const INSTALLATION_TOKEN_RE = /^[A-Za-z0-9_.-]{20,2048}$/;
 
 export interface InstallationTokenCacheOptions {
   client: GitHubClient;
@@ -50,11 +46,10 @@ export class InstallationTokenCache {
 
   private async mint(): Promise<string> {
     const id = await this.o.installationId();
+    // createInstallationToken has checked the answer: a token of token characters (either form)
+    // and an expires_at that parses and lies within a day of GitHub's clock.
     const t = await createInstallationToken(this.o.client, this.o.appAuth, id, { repositories: [] });
-    if (typeof t.token !== "string" || !INSTALLATION_TOKEN_RE.test(t.token)) throw unavailableError("GitHub answered an installation token of an unexpected shape: check GITHUB_API_URL points at GitHub");
-    const parsed = Date.parse(t.expiresAt);
-    // An unparsable expiry is treated as a short one, so the token is renewed soon rather than never.
-    const expiresAtMs = Number.isFinite(parsed) ? Math.min(parsed, this.now() + 3_600_000) : this.now() + this.renewBeforeMs + 60_000;
+    const expiresAtMs = Math.min(Date.parse(t.expiresAt), this.now() + 3_600_000);
     this.current = { token: t.token, expiresAtMs };
     this.o.onMint?.(expiresAtMs);
     return t.token;
