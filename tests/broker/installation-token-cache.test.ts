@@ -49,3 +49,19 @@ test("invalidate() makes the next caller mint a new token", async () => {
   c.invalidate();
   expect(await c.token()).not.toBe(first);
 });
+
+test("judges expiry by GitHub's clock: a host two hours ahead reuses the token instead of minting on every call", async () => {
+  // GitHub (the simulator) runs two hours behind this host: by the host's clock every token it
+  // issues has already expired.
+  const behind = await startSimulator({ clockOffsetSeconds: -7200 });
+  try {
+    const client = new GitHubClient({ apiUrl: behind.url, timeoutMs: 5000, maxRetryWaitMs: 1000, logger: createLogger("error", {}) });
+    const c = new InstallationTokenCache({ client, appAuth: { app: { appId: String(behind.app.id), key: createPrivateKey(behind.app.privateKeyPem) } }, installationId: async () => 1001 });
+    const first = await c.token();
+    expect(await c.token()).toBe(first);
+    expect(await c.token()).toBe(first);
+    expect(behind.requests.filter((r) => r.path === "/app/installations/1001/access_tokens" && r.status === 201)).toHaveLength(1);
+  } finally {
+    await behind.close();
+  }
+});

@@ -1,7 +1,9 @@
 // An installation token kept for a long-running service: minted on first use, reused while it
 // has more than `renewBeforeMs` left, renewed by one caller while the others wait for the same
-// answer (single flight). Expiry is judged on GitHub's expires_at read with the host clock, with
-// the margin covering skew; a 401 from GitHub makes the caller drop the token (invalidate()).
+// answer (single flight). Expiry is judged in GitHub's time (the client's githubNow(), learnt from
+// its Date headers), as the sidecar's schedule is: by a host clock that runs ahead every token looks
+// expired and would be minted again on every call; a 401 from GitHub makes the caller drop the
+// token (invalidate()).
 import { createInstallationToken } from "./access-token.ts";
 import type { Auth, GitHubClient } from "./github-client.ts";
 
@@ -11,6 +13,7 @@ export interface InstallationTokenCacheOptions {
   installationId: () => Promise<number>;
   /** renew when less than this is left (default 10 minutes of the hour) */
   renewBeforeMs?: number;
+  /** the clock expiry is judged by; GitHub's (client.githubNow()) by default */
   now?: () => number;
   /** called after each mint (metrics) */
   onMint?: (expiresAtMs: number) => void;
@@ -23,7 +26,7 @@ export class InstallationTokenCache {
   private readonly renewBeforeMs: number;
 
   constructor(private readonly o: InstallationTokenCacheOptions) {
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? (() => o.client.githubNow());
     this.renewBeforeMs = o.renewBeforeMs ?? 10 * 60_000;
   }
 
