@@ -5,6 +5,7 @@
 // asymmetric algorithms only (no `none`, no HMAC keyed with a public key) and a small clock
 // tolerance. When the issuer is down the keys already fetched keep working.
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload, type JSONWebKeySet } from "jose";
+import { readAtMost } from "../core/http-fetch.ts";
 import { isLoopback } from "./config.ts";
 
 /** The algorithms a token may be signed with: asymmetric only. */
@@ -17,23 +18,10 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
 const MAX_JWKS_BYTES = 256 * 1024;
 
-/** The body of an answer, read only up to `limit` bytes: a hostile issuer cannot make us buffer gigabytes. */
+/** The body of an answer as text, read only up to `limit` bytes: a hostile issuer cannot make us buffer gigabytes. */
 async function readBounded(res: Response, limit: number): Promise<string | undefined> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const body = await readAtMost(res, limit);
+  return body && Buffer.from(body).toString("utf8");
 }
 /** Between two failed discoveries or key fetches, requests use what is known instead of asking again. */
 export const REFETCH_COOLDOWN_MS = 30_000;

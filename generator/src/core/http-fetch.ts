@@ -25,24 +25,23 @@ function tooLarge(request: Request, maxBytes: number): GhappError {
   );
 }
 
-/** Reads the body, refusing more than `maxBytes`. */
-async function readBounded(res: Response, request: Request, maxBytes: number): Promise<Uint8Array | null> {
-  const declared = Number(res.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(request, maxBytes);
-  }
-  if (!res.body) return null;
+/**
+ * The body of an answer, read only up to `limit` bytes: undefined (and the stream cancelled) once
+ * it grows past that, so a hostile server cannot make us buffer more. The broker's OIDC discovery
+ * reads the issuer's answers with it too.
+ */
+export async function readAtMost(res: Response, limit: number): Promise<Uint8Array | undefined> {
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
-    if (total > maxBytes) {
+    if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(request, maxBytes);
+      return undefined;
     }
     chunks.push(value);
   }
@@ -52,6 +51,19 @@ async function readBounded(res: Response, request: Request, maxBytes: number): P
     body.set(c, off);
     off += c.byteLength;
   }
+  return body;
+}
+
+/** Reads the body, refusing more than `maxBytes` (Content-Length checked first). */
+async function readBounded(res: Response, request: Request, maxBytes: number): Promise<Uint8Array | null> {
+  const declared = Number(res.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(request, maxBytes);
+  }
+  if (!res.body) return null;
+  const body = await readAtMost(res, maxBytes);
+  if (!body) throw tooLarge(request, maxBytes);
   return body;
 }
 
