@@ -40,3 +40,47 @@ test("the text format masks secrets in the message and in nested fields", async 
   // What identifies a run to a log collector is noise to a person at a terminal.
   expect(text).not.toContain("cid-1");
 });
+
+test("winston is loaded at the first turn of the event loop, not when the logger is created", async () => {
+  // In a fresh process: this one has loaded winston already. The overlap with a mint's request
+  // rests on this (core/logger.ts says why).
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(`${import.meta.dir}/../../generator/src/core/logger.ts`)});
+    const loaded = () => Object.keys(require.cache).some((k) => k.includes("/winston/"));
+    const before = loaded();
+    createLogger("info", {});
+    const created = loaded();
+    await new Promise((r) => setImmediate(r));
+    console.log(JSON.stringify({ before, created, afterTurn: loaded() }));
+  `;
+  const proc = Bun.spawnSync([process.execPath, "-e", script], { stderr: "pipe" });
+  expect(proc.stderr.toString()).toBe("");
+  expect(JSON.parse(proc.stdout.toString())).toEqual({ before: false, created: false, afterTurn: true });
+});
+
+test("entries logged before winston is ready are all written, in order; ones below the level never", async () => {
+  const stream = new PassThrough();
+  let text = "";
+  stream.on("data", (c) => (text += c));
+  const logger = createLogger("info", {}, { stream, format: "json" });
+  logger.debug("below the level");
+  logger.info("first");
+  logger.warn("second", { n: 2 });
+  logger.error("third");
+  await flushLogger(logger);
+  expect(text.trim().split("\n").map((l) => [JSON.parse(l).level, JSON.parse(l).message])).toEqual([
+    ["info", "first"],
+    ["warn", "second"],
+    ["error", "third"],
+  ]);
+});
+
+test("flushing a logger that never logged resolves and writes nothing", async () => {
+  const stream = new PassThrough();
+  let text = "";
+  stream.on("data", (c) => (text += c));
+  const logger = createLogger("error", {}, { stream });
+  logger.info("below the level");
+  await flushLogger(logger);
+  expect(text).toBe("");
+});

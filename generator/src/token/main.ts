@@ -13,9 +13,14 @@ export type Io = ProcessIo;
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: Io = processIo): Promise<number> {
   const cid = correlationId(env);
-  // Until the configuration is parsed, an explicit LOG_FORMAT is honoured and anything else is auto.
-  const earlyFormat = env.LOG_FORMAT === "json" || env.LOG_FORMAT === "text" ? env.LOG_FORMAT : "auto";
-  let logger: Logger = createLogger("info", { correlation_id: cid, version: VERSION }, { format: earlyFormat });
+  // The logger is created once, from the parsed configuration; an error before that gets one with
+  // the defaults (an explicit LOG_FORMAT is honoured, anything else is auto). Creating a winston
+  // logger costs a mint about a millisecond (npm run bench), so a mint that works creates one.
+  let logger: Logger | undefined;
+  const earlyLogger = () => {
+    const format = env.LOG_FORMAT === "json" || env.LOG_FORMAT === "text" ? env.LOG_FORMAT : "auto";
+    return createLogger("info", { correlation_id: cid, version: VERSION }, { format });
+  };
   try {
     const cli = await parseArgv(argv);
     if (cli.kind === "output") {
@@ -41,6 +46,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return await runMint(config, logger, { onSignal: io.onSignal });
     }
   } catch (e) {
+    logger ??= earlyLogger();
     if (e instanceof GhappError) {
       logger.error(e.message, { exit_code: e.exitCode, ...e.details });
       return e.exitCode;
@@ -48,7 +54,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     logger.error(`unexpected error: ${(e as Error)?.message ?? String(e)}; please report it`, { exit_code: 1 });
     return 1;
   } finally {
-    await flushLogger(logger);
+    if (logger) await flushLogger(logger);
   }
 }
 
