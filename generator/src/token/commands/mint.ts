@@ -19,10 +19,10 @@ export function createClient(config: Config, logger: Logger, extra: Pick<GitHubC
 
 /**
  * Signs the app JWT, finds the installation and exchanges it for a token. The key is read
- * afresh on every call (a rotated key file is picked up) and wiped as soon as it is used.
+ * afresh on every call (a rotated key file is picked up) unless the caller just loaded it
+ * (preflight), and wiped as soon as it is used either way.
  */
-export async function mintInstallationToken(config: Config, client: GitHubClient, logger: Logger): Promise<InstallationToken> {
-  const key = loadKey(config);
+export async function mintInstallationToken(config: Config, client: GitHubClient, logger: Logger, key: LoadedKey = loadKey(config)): Promise<InstallationToken> {
   try {
     const auth = { app: { appId: config.appId, key: key.key } };
     const started = performance.now();
@@ -39,17 +39,23 @@ export async function mintInstallationToken(config: Config, client: GitHubClient
 /**
  * Everything checked before the first request: the key parses, the output folders exist and are
  * writable, the two files are distinct after resolving symlinks, and temporary files a killed
- * run left behind are removed.
+ * run left behind are removed. Returns the loaded key, which the caller uses or wipes.
  */
-export function preflight(config: Config, logger: Logger): void {
-  loadKey(config).wipe();
-  checkOutputFolder(config.outputPath);
-  if (config.metadataPath) {
-    checkOutputFolder(config.metadataPath, "METADATA_PATH");
-    checkNotAliased(config.outputPath, config.metadataPath);
+export function preflight(config: Config, logger: Logger): LoadedKey {
+  const key = loadKey(config);
+  try {
+    checkOutputFolder(config.outputPath);
+    if (config.metadataPath) {
+      checkOutputFolder(config.metadataPath, "METADATA_PATH");
+      checkNotAliased(config.outputPath, config.metadataPath);
+    }
+    const removed = removeLeftoverTemps(config.outputPath) + (config.metadataPath ? removeLeftoverTemps(config.metadataPath) : 0);
+    if (removed) logger.warn("removed temporary files an interrupted run left beside the token", { count: removed });
+  } catch (e) {
+    key.wipe();
+    throw e;
   }
-  const removed = removeLeftoverTemps(config.outputPath) + (config.metadataPath ? removeLeftoverTemps(config.metadataPath) : 0);
-  if (removed) logger.warn("removed temporary files an interrupted run left beside the token", { count: removed });
+  return key;
 }
 
 /** What the log says about a token: the same fields, with the same values, as the metadata file. */
@@ -77,8 +83,9 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export async function runMint(config: Config, logger: Logger, deps: { onSignal?: (handler: (signal: string) => void) => void } = {}): Promise<number> {
   const started = performance.now();
-  // Fail before any request when the key is unusable or there is nowhere to write.
-  preflight(config, logger);
+  // Fail before any request when the key is unusable or there is nowhere to write; the key read
+  // there signs this mint's JWT (read once: a mint is over in milliseconds).
+  const key = preflight(config, logger);
 
   // SIGTERM/SIGINT (a pod deleted mid-mint) stop it before anything is written. Files are written
   // synchronously, so a handler never runs halfway through a write: no temporary file survives.
@@ -93,7 +100,7 @@ export async function runMint(config: Config, logger: Logger, deps: { onSignal?:
     }),
   );
   const client = createClient(config, logger);
-  const minted = mintInstallationToken(config, client, logger).then((token) => {
+  const minted = mintInstallationToken(config, client, logger, key).then((token) => {
     if (stoppedBy) return SIGNAL_EXIT[stoppedBy] ?? 143;
     writeToken(config, token);
     logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started) });

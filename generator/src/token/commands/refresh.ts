@@ -49,7 +49,7 @@ function serve(config: Config, sources: Parameters<typeof startHealthServer>[1])
 export async function runRefresh(config: Config, logger: Logger, deps: RefreshDeps): Promise<number> {
   const now = deps.now ?? Date.now;
   const monotonic = deps.monotonic ?? (() => performance.now());
-  preflight(config, logger);
+  preflight(config, logger).wipe(); // every refresh reads the key afresh (a rotated key is picked up)
 
   const metrics = new Metrics();
   // The client reports each answered attempt; metrics never see bodies or headers with secrets.
