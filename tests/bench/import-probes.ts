@@ -2,11 +2,12 @@
 // program compiled exactly as ci/build.ts compiles ghapp-token (same flags, same bytecode depth),
 // evicted from the page cache, then run round-robin with the others; the figure that matters is
 // each probe's median minus the runtime's. "whole-…" probes load a library's package index the
-// usual way, for comparison with the deep imports core/logger.ts and core/jwt.ts use.
-import { $ } from "bun";
+// usual way, for comparison with the deep imports core/logger.ts and core/jwt.ts use. They run as
+// the image runs ghapp-token (IMAGE.ownEnv).
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { buildArgs, BUN_TARGETS } from "../../ci/build.ts";
+import { build, BUN_TARGETS } from "../../ci/build.ts";
+import { IMAGE } from "../../ci/image-rootfs.ts";
 import { startSimulator } from "../simulator/simulator.ts";
 import { buildLauncher, evictFromPageCache, fileMB, interleave, median, mib, tmpfsFolder, type Contender } from "./lib.ts";
 
@@ -26,8 +27,7 @@ names.sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99)
 const target = process.arch === "arm64" ? BUN_TARGETS["linux/arm64"]! : BUN_TARGETS["linux/amd64"]!;
 for (const name of names) {
   const outfile = join(OUT, name);
-  const args = buildArgs({ outfile, target }).map((a) => (a === "generator/src/token/main.ts" ? join(PROBES, `${name}.ts`) : a));
-  await $`${process.execPath} ${args}`.cwd(ROOT).quiet();
+  await build({ outfile, target, entryPoint: join(PROBES, `${name}.ts`) });
   await evictFromPageCache(outfile);
 }
 
@@ -38,6 +38,7 @@ const env = { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(dir, "key.pem")
 const contenders: Contender[] = names.map((name) => ({
   name,
   cmd: [join(OUT, name)],
+  env: { ...IMAGE.ownEnv },
   check: (code, stderr) => {
     if (code !== 0) throw new Error(`probe ${name} failed (exit ${code}): ${stderr}`);
   },
