@@ -21,6 +21,17 @@ import { dirname, join, posix } from "node:path";
 import { parseArgs } from "node:util";
 import { readElfRuntime } from "./elf.ts";
 
+/**
+ * What the Dockerfile's final stage sets itself (ENV; tests/container/dockerfile.test.ts checks
+ * they agree): JavaScriptCore runs ghapp-token in its interpreter, with no JIT. A mint runs each
+ * function a few times and the sidecar idles, so compiling code never pays back: without the JIT
+ * a mint is faster and the idle sidecar about 2 MiB smaller (npm run bench), and the process has
+ * no memory that is both writable and executable (JavaScriptCore's JIT reserves 1 GiB of it),
+ * which tests/container/container.test.ts checks. The bare executable keeps the JIT but starts
+ * with a reluctant policy instead (ci/build.ts, TOKEN_JIT_POLICY).
+ */
+const OWN_ENV = { BUN_JSC_useJIT: "0" } as const;
+
 export const IMAGE = {
   executable: "/ghapp-token",
   /** distroless's nonroot user; the Dockerfile's USER and every container the chart renders */
@@ -29,10 +40,13 @@ export const IMAGE = {
   workdir: "/home/nonroot",
   /** the token folder: an emptyDir (medium: Memory) mounted by the pod, the only writable place */
   tokenDir: "/var/run/github",
-  /** the environment static-debian12 sets in its image config (static/static.bzl); the image inherits it */
+  /** the environment the Dockerfile adds */
+  ownEnv: OWN_ENV,
+  /** the image's whole environment: what static-debian12 sets in its image config (static/static.bzl), then the Dockerfile's */
   env: {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt",
+    ...OWN_ENV,
   },
 } as const;
 

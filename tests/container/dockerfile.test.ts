@@ -46,6 +46,11 @@ describe("Dockerfile", () => {
     expect(finalStage.filter((l) => /^RUN\s/i.test(l))).toEqual([]);
   });
 
+  test("sets the environment the container test runs with (IMAGE.ownEnv)", () => {
+    const set = finalStage.filter((l) => /^ENV\s/i.test(l)).flatMap((l) => [...l.slice(4).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.fromEntries(set)).toEqual({ ...IMAGE.ownEnv });
+  });
+
   test("labels the image with its source, version and licence", () => {
     const labels = finalStage.filter((l) => l.startsWith("LABEL")).join(" ");
     expect(labels).toContain('org.opencontainers.image.source="https://github.com/ghapp-tokens/ghapp-tokens"');
