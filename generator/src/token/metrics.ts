@@ -10,6 +10,9 @@ import Gauge from "prom-client/lib/gauge.js";
 import Histogram from "prom-client/lib/histogram.js";
 import Registry from "prom-client/lib/registry.js";
 
+/** How often the idle sidecar samples its event-loop delay (prom-client's default: 10 ms). */
+export const EVENT_LOOP_PRECISION_MS = 1000;
+
 export type RefreshReason = "ok" | "config" | "credentials" | "not_found" | "unavailable" | "error";
 
 export class Metrics {
@@ -44,7 +47,10 @@ export class Metrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "ghapp_token_" });
+    // prom-client samples event-loop delay every 10 ms by default: an idle sidecar would wake a
+    // hundred times a second, in every pod, to measure a loop that has nothing to do. Once a
+    // second is plenty for the lag of a process that works once an hour (npm run bench: wakeups).
+    collectDefaultMetrics({ register: this.registry, prefix: "ghapp_token_", eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
     for (const reason of ["ok"] as const) this.refreshes.inc({ result: "success", reason }, 0);
   }
 }
