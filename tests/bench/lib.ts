@@ -2,7 +2,7 @@
 // token goes (tmpfs, as in the pod), how commands are timed side by side on a shared machine, and
 // how resident memory is read and split. Figures only; nothing here passes or fails.
 import { $ } from "bun";
-import { mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -52,6 +52,8 @@ export interface Run {
 export interface Contender {
   name: string;
   cmd: string[];
+  /** variables added to the run's environment */
+  env?: Record<string, string>;
   /** called after each run: throws unless the run did its job (the token is on tmpfs) */
   check: (exitCode: number, stderr: string) => void;
   runs: Run[];
@@ -66,7 +68,7 @@ export async function interleave(contenders: Contender[], rounds: number, warmup
   for (let round = 0; round < warmups + rounds; round++) {
     for (const c of contenders) {
       before?.();
-      const proc = Bun.spawn([LAUNCHER, ...c.cmd], { env, stdout: "pipe", stderr: "pipe" });
+      const proc = Bun.spawn([LAUNCHER, ...c.cmd], { env: { ...env, ...c.env }, stdout: "pipe", stderr: "pipe" });
       const [out, err, launched] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
       const [ms, peakKiB, code] = out.trim().split(" ").map(Number);
       if (launched !== 0 || code === undefined) throw new Error(`launch ${c.cmd.join(" ")}: ${err}`);
@@ -95,6 +97,16 @@ export function memoryOf(pid: number): { rss: number; anon: number; file: number
   const rss = kb("Rss");
   const anon = kb("Anonymous");
   return { rss, anon, file: rss - anon, pss: kb("Pss"), pssAnon: kb("Pss_Anon"), pssFile: kb("Pss_File") };
+}
+
+/** Context switches of all of a process's threads so far: how often it woke up. */
+export function wakeupsOf(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+    for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) total += Number(m[1]);
+  }
+  return total;
 }
 
 /** One line per target: the figure, the target and whether this run met it. */
