@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { freePort } from "../tests/helpers/run.ts";
 import { generateAppKey, startSimulator, type Simulator } from "../tests/simulator/simulator.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -152,7 +153,7 @@ try {
 
   step("Refresh: the sidecar (ghapp-token refresh) with 4-second tokens, replacing the file at 80% of each lifetime");
   sim.setTokenTtl(4);
-  const port = (() => { const p = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() }); const n = p.port!; p.stop(true); return n; })();
+  const port = freePort();
   const sidecarEnv = { ...env, OWNER: "acme-org", LISTEN_ADDR: `127.0.0.1:${port}`, REVOKE_ON_EXIT: "true" };
   say(dim(commandLine(sidecarEnv, ["refresh"])));
   const sidecar = Bun.spawn([BINARY, "refresh"], { env: sidecarEnv, stdout: "ignore", stderr: "pipe" });

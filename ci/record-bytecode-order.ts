@@ -9,6 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startHealthySidecar } from "../tests/helpers/generator.ts";
 import { startSimulator, type Simulator } from "../tests/simulator/simulator.ts";
 import { build, BYTECODE_ORDER } from "./build.ts";
 
@@ -22,20 +23,9 @@ export async function recordProfiles(exe: string, sim: Simulator): Promise<{ min
     const mint = Bun.spawn([exe], { env: { ...env, BUN_BYTECODE_ORDER_OUT: join(dir, "mint.order") }, stderr: "pipe" });
     if ((await mint.exited) !== 0) throw new Error(`the mint failed: ${await new Response(mint.stderr).text()}`);
 
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const sidecar = Bun.spawn([exe, "refresh"], { env: { ...env, LISTEN_ADDR: `127.0.0.1:${port}`, BUN_BYTECODE_ORDER_OUT: join(dir, "refresh.order") }, stderr: "pipe" });
-    const get = async (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status).catch(() => 0);
-    const deadline = Date.now() + 10_000;
-    while ((await get("/healthz")) !== 200) {
-      if (Date.now() > deadline || sidecar.exitCode !== null) {
-        sidecar.kill();
-        throw new Error(`the sidecar did not become ready: ${await new Response(sidecar.stderr).text()}`);
-      }
-      await Bun.sleep(50);
-    }
-    for (const path of ["/livez", "/readyz", "/metrics"]) await get(path);
-    sidecar.kill("SIGTERM");
-    if ((await sidecar.exited) !== 0) throw new Error(`the sidecar did not stop cleanly: ${await new Response(sidecar.stderr).text()}`);
+    const sidecar = await startHealthySidecar(exe, { ...env, BUN_BYTECODE_ORDER_OUT: join(dir, "refresh.order") });
+    for (const path of ["/livez", "/readyz", "/metrics"]) await sidecar.get(path);
+    if ((await sidecar.stop()) !== 0) throw new Error(`the sidecar did not stop cleanly: ${await new Response(sidecar.proc.stderr).text()}`);
     return { mint: readFileSync(join(dir, "mint.order"), "utf8"), refresh: readFileSync(join(dir, "refresh.order"), "utf8") };
   } finally {
     rmSync(dir, { recursive: true, force: true });

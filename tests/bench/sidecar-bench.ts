@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { IMAGE } from "../../ci/image-rootfs.ts";
 import { EVENT_LOOP_PRECISION_MS } from "../../generator/src/token/metrics.ts";
 import { MIN_DELAY_MS } from "../../generator/src/token/refresh-schedule.ts";
+import { freePort } from "../helpers/run.ts";
 import { startSimulator } from "../simulator/simulator.ts";
 import { evictFromPageCache, memoryOf, mib, target, tmpfsFolder, wakeupsOf } from "./lib.ts";
 
@@ -22,9 +23,7 @@ async function sidecar(ttlSeconds: number, runtimeEnv: Record<string, string> = 
   const sim = await startSimulator({ tokenTtlSeconds: ttlSeconds });
   const dir = tmpfsFolder("ghapp-sidecar-bench-");
   writeFileSync(join(dir, "key.pem"), sim.app.privateKeyPem, { mode: 0o600 });
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
+  const port = freePort();
   const proc = Bun.spawn([BINARY, "refresh"], {
     env: { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(dir, "key.pem"), GITHUB_API_URL: sim.url, OUTPUT_PATH: join(dir, "token"), INSTALLATION_ID: "1001", LISTEN_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: "warn", ...runtimeEnv },
     stdout: "ignore",

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMAGE } from "../../ci/image-rootfs.ts";
-import { requireBinary, tempDir } from "../helpers/generator.ts";
+import { requireBinary, startHealthySidecar, tempDir } from "../helpers/generator.ts";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 
 let sim: Simulator;
@@ -22,24 +22,13 @@ afterAll(async () => {
 
 /** The writable-and-executable mappings of a refresh sidecar that has written its first token. */
 async function writableExecutableMappings(env: Record<string, string>): Promise<string[]> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const proc = Bun.spawn([requireBinary(), "refresh"], {
-    env: { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(tmp.dir, "key.pem"), GITHUB_API_URL: sim.url, INSTALLATION_ID: "1001", OUTPUT_PATH: join(tmp.dir, "token"), LISTEN_ADDR: `127.0.0.1:${port}`, ...env },
-    stdout: "ignore",
-    stderr: "ignore",
-  });
+  const sidecar = await startHealthySidecar(requireBinary(), { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(tmp.dir, "key.pem"), GITHUB_API_URL: sim.url, INSTALLATION_ID: "1001", OUTPUT_PATH: join(tmp.dir, "token"), ...env });
   try {
-    for (let i = 0; i < 200; i++) {
-      const status = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status).catch(() => 0);
-      if (status === 200) break;
-      await Bun.sleep(25);
-    }
-    return readFileSync(`/proc/${proc.pid}/maps`, "utf8")
+    return readFileSync(`/proc/${sidecar.proc.pid}/maps`, "utf8")
       .split("\n")
       .filter((line) => /^\S+ .wx/.test(line));
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    await sidecar.stop();
   }
 }
 

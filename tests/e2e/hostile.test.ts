@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { generateAppKey, startSimulator, type Simulator } from "../simulator/simulator.ts";
 import { BINARY, logLines, runGenerator, tempDir } from "../helpers/generator.ts";
 import { fakeToken, startHostileServer, type HostileServer } from "../helpers/hostile-server.ts";
+import { freePort } from "../helpers/run.ts";
 import { expectNoSecrets } from "../helpers/secrets.ts";
 
 let hostile: HostileServer;
@@ -50,13 +51,6 @@ async function expectTokenAnswerRefused(body: unknown, says: string) {
   expect(r.code).toBe(5);
   expect(lastError(r.stderr)).toContain(says);
   expect(existsSync(e.OUTPUT_PATH)).toBe(false);
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
 }
 
 describe("an answer whose body stalls after the headers", () => {
@@ -234,7 +228,7 @@ describe("inputs checked before the first request", () => {
   });
 
   test("network errors name the host only", async () => {
-    const port = await freePort();
+    const port = freePort();
     const r = await runGenerator([], env({ GITHUB_API_URL: `http://127.0.0.1:${port}/api/v3`, REQUEST_TIMEOUT: "1s" }));
     expect(r.code).toBe(5);
     expect(lastError(r.stderr)).toContain(`cannot reach GitHub at 127.0.0.1:${port} (`);
@@ -325,7 +319,7 @@ describe("signals and leftovers", () => {
 
 describe("the sidecar against a hostile GitHub", () => {
   async function sidecar(extra: Record<string, string>, api: string = hostile.url) {
-    const port = await freePort();
+    const port = freePort();
     const e = env({ LISTEN_ADDR: `127.0.0.1:${port}`, GITHUB_API_URL: api, LOG_LEVEL: "debug", ...extra });
     const proc = Bun.spawn([BINARY, "refresh"], { env: e, stdout: "pipe", stderr: "pipe" });
     running.push(proc);
@@ -408,7 +402,7 @@ describe("a node clock hours off GitHub's", () => {
     test(`a node ${label} mints once, schedules the next refresh at 48 min of GitHub's time, and is healthy`, async () => {
       sim.setClockOffset(offsetSeconds);
       try {
-        const port = await freePort();
+        const port = freePort();
         const e = env({ APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: join(tmp.dir, "sim.pem"), GITHUB_API_URL: sim.url, LISTEN_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: "debug", INSTALLATION_ID: "1001" });
         const proc = Bun.spawn([BINARY, "refresh"], { env: e, stdout: "pipe", stderr: "pipe" });
         running.push(proc);

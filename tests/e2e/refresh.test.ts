@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 import { BINARY, logLines, runGenerator, tempDir } from "../helpers/generator.ts";
+import { freePort } from "../helpers/run.ts";
 import { expectNoSecrets, keyFragments } from "../helpers/secrets.ts";
 
 let sim: Simulator;
@@ -26,19 +27,12 @@ afterEach(() => {
   sim.setTokenTtl(4);
 });
 
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
-
 async function startSidecar(extra: Record<string, string> = {}) {
   const dir = join(tmp.dir, `sidecar-${++n}`);
   mkdirSync(dir);
   const keyFile = join(dir, "privateKey");
   writeFileSync(keyFile, sim.app.privateKeyPem);
-  const port = await freePort();
+  const port = freePort();
   const env = { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: keyFile, GITHUB_API_URL: sim.url, OUTPUT_PATH: join(dir, "token"), OWNER: "acme-org", LISTEN_ADDR: `127.0.0.1:${port}`, ...extra };
   const proc = Bun.spawn([BINARY, "refresh"], { env, stdout: "pipe", stderr: "pipe" });
   running.push(proc);

@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runCommand } from "./run.ts";
+import { freePort, runCommand } from "./run.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/ghapp-token");
 
@@ -27,6 +27,30 @@ export async function runGenerator(args: string[], env: Record<string, string | 
   const started = performance.now();
   const r = await runCommand([requireBinary(), ...args], { env: clean, cwd: opts.cwd ?? tmpdir(), timeoutMs: opts.timeoutMs ?? 25_000 });
   return { ...r, ms: performance.now() - started };
+}
+
+/**
+ * Starts `exe refresh` on a free port and returns once /healthz answers 200 (its first token is
+ * written); throws with its stderr if it exits or is not ready within `timeoutMs`. `get` answers a
+ * path's status (0 when nothing answers); `stop` sends SIGTERM and resolves to the exit code.
+ */
+export async function startHealthySidecar(exe: string, env: Record<string, string>, timeoutMs = 10_000) {
+  const port = freePort();
+  const proc = Bun.spawn([exe, "refresh"], { env: { ...env, LISTEN_ADDR: `127.0.0.1:${port}` }, stdout: "ignore", stderr: "pipe" });
+  const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then((r) => r.status).catch(() => 0);
+  const deadline = Date.now() + timeoutMs;
+  while ((await get("/healthz")) !== 200) {
+    if (Date.now() > deadline || proc.exitCode !== null) {
+      proc.kill("SIGKILL");
+      throw new Error(`the sidecar did not become ready: ${await new Response(proc.stderr).text()}`);
+    }
+    await Bun.sleep(25);
+  }
+  const stop = async () => {
+    proc.kill("SIGTERM");
+    return proc.exited;
+  };
+  return { proc, port, get, stop };
 }
 
 /** A fresh temporary folder, removed by the returned cleanup. */

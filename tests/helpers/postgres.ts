@@ -11,6 +11,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
+import { freePort } from "./run.ts";
 
 export interface PostgresServer {
   /** postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres */
@@ -36,13 +37,6 @@ export function postgresBinDir(): string {
   versions.sort((a, b) => Number(b) - Number(a));
   if (!versions[0]) throw new Error("PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin/postgres): run `bash ci/install-system-deps.sh`, which installs Debian's postgresql package");
   return join(root, versions[0], "bin");
-}
-
-async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
 }
 
 /** Runs as `nobody` when we are root (PostgreSQL's rule), else as ourselves. */
@@ -107,7 +101,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
 
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = freePort();
     const settings = [
       ["listen_addresses", "127.0.0.1"],
       ["port", String(port)],

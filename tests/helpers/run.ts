@@ -21,3 +21,14 @@ export async function runCommand(cmd: string[], opts: { cwd?: string; env?: Reco
   clearTimeout(timer);
   return { code, stdout, stderr };
 }
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it; the listener is closed
+ * at once), for a process under test to listen on.
+ */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = server.port;
+  server.stop(true);
+  return port;
+}
