@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
-import { createLogger, flushLogger, resolveLogFormat, type LogFormat } from "../../generator/src/core/logger.ts";
+import { createLogger, resolveLogFormat, type LogFormat } from "../../generator/src/core/logger.ts";
 
 const ghs = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 const jwtShaped = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2lnbmF0dXJlLWJ5dGVz";
@@ -12,7 +12,7 @@ async function logOnce(format: LogFormat | undefined, isTTY: boolean): Promise<s
   stream.on("data", (c) => (text += c));
   const logger = createLogger("info", { correlation_id: "cid-1", version: "0.1.0" }, { stream, ...(format ? { format } : {}) });
   logger.info(`minted ${ghs}`, { path: "/var/run/github/token", nested: { jwt: jwtShaped }, repositories: ["api", "web"] });
-  await flushLogger(logger);
+  await logger.flush();
   return text;
 }
 
@@ -67,7 +67,7 @@ test("entries logged before winston is ready are all written, in order; ones bel
   logger.info("first");
   logger.warn("second", { n: 2 });
   logger.error("third");
-  await flushLogger(logger);
+  await logger.flush();
   expect(text.trim().split("\n").map((l) => [JSON.parse(l).level, JSON.parse(l).message])).toEqual([
     ["info", "first"],
     ["warn", "second"],
@@ -81,6 +81,6 @@ test("flushing a logger that never logged resolves and writes nothing", async ()
   stream.on("data", (c) => (text += c));
   const logger = createLogger("error", {}, { stream });
   logger.info("below the level");
-  await flushLogger(logger);
+  await logger.flush();
   expect(text).toBe("");
 });

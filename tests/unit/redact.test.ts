@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import { generateKeyPairSync } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { redact, redactString } from "../../generator/src/core/redact.ts";
-import { createLogger, flushLogger } from "../../generator/src/core/logger.ts";
+import { createLogger } from "../../generator/src/core/logger.ts";
 
 const ghs = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 const pat = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
@@ -31,7 +31,7 @@ test("the logger writes one JSON object per line with secrets masked in message 
   stream.on("data", (c) => (text += c));
   const logger = createLogger("debug", { correlation_id: "cid-1" }, { stream });
   logger.info(`got ${ghs}`, { nested: { jwt: token, key: pem } });
-  await flushLogger(logger);
+  await logger.flush();
   const lines = text.trim().split("\n");
   expect(lines.length).toBe(1);
   const line = JSON.parse(lines[0]!);

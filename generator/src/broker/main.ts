@@ -2,7 +2,7 @@
 // environment and returns the exit code; the last lines are the only ones that touch `process`.
 import { ExitCode, GhappError } from "../core/errors.ts";
 import { BrokerError } from "./errors.ts";
-import { createLogger, flushLogger, type Logger } from "../core/logger.ts";
+import { createLogger, type Logger } from "../core/logger.ts";
 import { processIo, type ProcessIo } from "../core/process-io.ts";
 import { VERSION } from "../core/version.ts";
 import { parseBrokerArgv, type BrokerCommand } from "./cli.ts";
@@ -65,7 +65,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     logger.error(`unexpected error: ${(e as Error)?.message ?? String(e)}; please report it`, { exit_code: 1 });
     return 1;
   } finally {
-    await flushLogger(logger);
+    await logger.flush();
   }
 }
 

@@ -32,7 +32,7 @@ const SEVERITY: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 
 /** The logger every part of both executables gets: a message and structured fields per entry. */
 export class Logger {
   #winston: WinstonLogger | undefined;
-  #build: (() => WinstonLogger) | undefined;
+  readonly #build: () => WinstonLogger;
 
   constructor(
     readonly level: LogLevel,
@@ -73,11 +73,7 @@ export class Logger {
   }
 
   #get(): WinstonLogger {
-    if (!this.#winston) {
-      this.#winston = this.#build!();
-      this.#build = undefined;
-    }
-    return this.#winston;
+    return (this.#winston ??= this.#build());
   }
 }
 
@@ -130,11 +126,6 @@ export function createLogger(level: LogLevel, defaults: Record<string, unknown>,
       transports: [new (winston.Stream())({ stream })],
     });
   });
-}
-
-/** Waits until everything logged so far is written, so nothing is lost at process exit. */
-export async function flushLogger(logger: Logger): Promise<void> {
-  await logger.flush();
 }
 
 /**

@@ -3,7 +3,7 @@
 import { parseArgv } from "./cli.ts";
 import { checkEnvironment, parseConfig } from "./config.ts";
 import { GhappError } from "../core/errors.ts";
-import { correlationId, createLogger, flushLogger, type Logger } from "../core/logger.ts";
+import { correlationId, createLogger, type Logger } from "../core/logger.ts";
 import { mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
 import { processIo, type ProcessIo } from "../core/process-io.ts";
@@ -54,7 +54,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     logger.error(`unexpected error: ${(e as Error)?.message ?? String(e)}; please report it`, { exit_code: 1 });
     return 1;
   } finally {
-    if (logger) await flushLogger(logger);
+    if (logger) await logger.flush();
   }
 }
 
