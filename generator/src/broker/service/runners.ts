@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { BrokerError } from "../errors.ts";
 import type { GitHubRunner, GitHubRunnerApi } from "../github-runners.ts";
 import type { BrokerDeps } from "./deps.ts";
-import { checkLabels, isBuiltinLabel } from "../policy.ts";
+import { checkLabels } from "../policy.ts";
 import type { RunnerMode, RunnerRecord, RunnerStatus, Storage } from "../storage/storage.ts";
 
 export interface ProvisionRequest {
@@ -25,6 +25,13 @@ export type ProvisionResult = {
 
 export const sha256 = (secret: string) => createHash("sha256").update(secret).digest("hex");
 
+const RECORDED_LABELS = 20;
+
+/** A label list for an audit record or security event: its first RECORDED_LABELS, and how many there were when more. */
+function bounded(key: string, labels: string[]): Record<string, unknown> {
+  return labels.length <= RECORDED_LABELS ? { [key]: labels } : { [key]: labels.slice(0, RECORDED_LABELS), [`${key}_count`]: labels.length };
+}
+
 /** The broker status a GitHub runner is in; a runner that never came online stays pending. */
 export function statusFromGitHub(r: GitHubRunner, current: RunnerStatus): RunnerStatus {
   if (r.online) return r.busy ? "busy" : "active";
@@ -39,11 +46,16 @@ export interface RunnerServiceDeps extends BrokerDeps {
 export class RunnerService {
   constructor(private readonly d: RunnerServiceDeps) {}
 
-  /** Records a refusal (audit + security event, one transaction) and returns the error to throw. */
-  private async refuse(identity: string, req: ProvisionRequest, eventType: string, error: BrokerError, details: Record<string, unknown> = {}): Promise<BrokerError> {
+  /**
+   * Records a refusal (audit + security event, one transaction) and returns the error to throw.
+   * Label lists are recorded up to RECORDED_LABELS each, with their full count: 100 labels of 100
+   * characters, twice (asked and refused), would pass the storage's bound on a record's details.
+   */
+  private async refuse(identity: string, req: ProvisionRequest, eventType: string, error: BrokerError, details: { refused_labels?: string[] } = {}): Promise<BrokerError> {
+    const recorded = { ...bounded("labels", req.labels), mode: req.mode, ...(details.refused_labels ? bounded("refused_labels", details.refused_labels) : {}) };
     await this.d.storage.transaction(async (tx) => {
-      await tx.appendAudit({ actor: identity, action: "runner.provision", result: "denied", runnerName: req.runnerName, details: { reason: eventType, labels: req.labels, mode: req.mode, ...details } });
-      await tx.recordSecurityEvent({ eventType, severity: "medium", userIdentity: identity, runnerName: req.runnerName, actionTaken: "request_refused", details: { labels: req.labels, mode: req.mode, ...details } });
+      await tx.appendAudit({ actor: identity, action: "runner.provision", result: "denied", runnerName: req.runnerName, details: { reason: eventType, ...recorded } });
+      await tx.recordSecurityEvent({ eventType, severity: "medium", userIdentity: identity, runnerName: req.runnerName, actionTaken: "request_refused", details: recorded });
     });
     this.d.metrics.provisions.inc({ mode: req.mode, result: eventType });
     return error;
@@ -86,8 +98,10 @@ export class RunnerService {
     const runnerUrl = `${this.d.githubUrl}/${this.d.org}`;
     try {
       if (req.mode === "jit") {
-        const labels = decision.labels.filter((l) => !isBuiltinLabel(l));
-        const input = { name: req.runnerName, runnerGroupId: groupId, labels: labels.length ? labels : decision.labels };
+        // GitHub registers a JIT runner with exactly these labels and adds none of its read-only
+        // ones (self-hosted, OS, architecture), so they are sent as the caller asked, spelling kept:
+        // https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization
+        const input = { name: req.runnerName, runnerGroupId: groupId, labels: decision.labels };
         const answer = await this.d.github.generateJitConfig(input).catch(async (e) => {
           if (!(e instanceof BrokerError && e.code === "name_taken") || !(await this.removeOwnOrphan(identity, req.runnerName, groupId))) throw e;
           return this.d.github.generateJitConfig(input);

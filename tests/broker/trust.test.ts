@@ -1,0 +1,87 @@
+// Callers get only what a policy gives them: attacks on the compiled broker, reproduced against the
+// simulator. A caller naming a record after someone else's runner, a stranger's repository on
+// github.com, a job asking for OS labels, a pattern that backtracks or escapes its anchors, a name
+// that is taken: each answer is checked where a user would notice it (HTTP, GitHub's runners, the
+// security events).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ADMIN, BOB, policy, startBroker, startWorld, type Broker, type World } from "./harness.ts";
+
+const MALLORY = "repo:acme-org/mallory:ref:refs/heads/main";
+const CAROL = "repo:acme-org/carol:ref:refs/heads/main";
+const DAVE = "repo:acme-org/dave:ref:refs/heads/main";
+const STRANGER = "repo:evil-corp/app:ref:refs/heads/main";
+const PARTNER = "repo:Partner-Org/tools:ref:refs/heads/main";
+
+let w: World;
+let b: Broker;
+let admin: string;
+let bob: string;
+let mallory: string;
+let legacy: number;
+let outside: number;
+
+beforeAll(async () => {
+  w = await startWorld();
+  // Runners the broker never made: one in its group before it first looked (the baseline), one in the Default group.
+  legacy = w.sim.runners.seed({ name: "legacy-1", labels: ["team-a"], runner_group_id: 2, status: "online" }).id;
+  outside = w.sim.runners.seed({ name: "default-1", labels: ["team-a"], runner_group_id: 1, status: "online" }).id;
+  b = await startBroker(w.env({ CALLER_RATE_LIMIT: "1000" }));
+  [admin, bob, mallory] = await Promise.all([w.token(ADMIN), w.token(BOB), w.token(MALLORY)]);
+  const put = async (body: Record<string, unknown>) => expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body })).status).toBe(201);
+  // The documented set-up: a default policy for everyone, and the identities' own.
+  await put(policy("*"));
+  await put(policy(BOB));
+  await put(policy(MALLORY, { allow_registration_token: true }));
+  await put(policy(CAROL, { allowed_labels: ["team-a"] }));
+  await put(policy(DAVE, { allowed_labels: [], label_patterns: ["((a)+)+b", "(a|a)*b", ".*.*.*.*.*.*.*x"] }));
+});
+afterAll(async () => {
+  await b?.stop();
+  await w?.close();
+});
+
+const provision = (token: string, body: Record<string, unknown>) => b.call("POST", "/api/v1/runners/provision", { token, body });
+const atGitHub = (name: string) => w.sim.runners.list().filter((r) => r.name.toLowerCase() === name.toLowerCase());
+const events = async (type: string, user: string) => (await b.call("GET", `/api/v1/admin/security-events?event_type=${type}&user=${encodeURIComponent(user)}&limit=1000`, { token: admin })).json.events as any[];
+
+describe("JIT runners get exactly the labels asked for", () => {
+  test("a runner for runs-on: [self-hosted, linux] is registered at GitHub with those labels, in the caller's spelling", async () => {
+    const r = await provision(bob, { runner_name: "exact-1", labels: ["self-hosted", "Linux", "team-a"] });
+    expect(r.status).toBe(201);
+    expect(r.json.labels).toEqual(["self-hosted", "Linux", "team-a"]);
+    expect(w.sim.runners.get(r.json.github_runner_id)!.labels.map((l) => l.name)).toEqual(["self-hosted", "Linux", "team-a"]);
+  });
+});
+
+describe("only self-hosted is implicit", () => {
+  test("an OS or architecture label the policy does not allow is refused like any other label", async () => {
+    const carol = await w.token(CAROL);
+    const refused = await provision(carol, { runner_name: "carol-os", labels: ["team-a", "linux", "X64"] });
+    expect([refused.status, refused.json.refused_labels]).toEqual([403, ["linux", "X64"]]);
+    expect(atGitHub("carol-os")).toEqual([]);
+    expect((await provision(carol, { runner_name: "carol-sh", labels: ["self-hosted", "team-a"] })).status).toBe(201);
+  });
+});
+
+describe("label patterns", () => {
+  test("a 100-label provision under patterns that backtrack catastrophically answers in milliseconds", async () => {
+    const labels = Array.from({ length: 100 }, (_, i) => `${"a".repeat(90)}${i}c`);
+    const started = Date.now();
+    const res = await fetch(`${b.url}/api/v1/runners/provision`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await w.token(DAVE)}`, "content-type": "application/json" },
+      body: JSON.stringify({ runner_name: "redos-1", labels }),
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(res.status).toBe(403);
+    expect(Date.now() - started).toBeLessThan(2000);
+    // The event loop is free: the broker answers the next request at once.
+    expect((await b.call("GET", "/health")).status).toBe(200);
+  });
+
+  test("a pattern that closes its own group to escape the anchors is refused at write, naming the field", async () => {
+    const r = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(CAROL, { label_patterns: ["team-x)|(?:.*"] }) });
+    expect([r.status, r.json.field]).toEqual([422, "label_patterns[0]"]);
+    expect((await provision(await w.token(CAROL), { runner_name: "carol-any", labels: ["prod-deploy"] })).status).toBe(403);
+  });
+});
