@@ -44,6 +44,67 @@ const provision = (token: string, body: Record<string, unknown>) => b.call("POST
 const atGitHub = (name: string) => w.sim.runners.list().filter((r) => r.name.toLowerCase() === name.toLowerCase());
 const events = async (type: string, user: string) => (await b.call("GET", `/api/v1/admin/security-events?event_type=${type}&user=${encodeURIComponent(user)}&limit=1000`, { token: admin })).json.events as any[];
 
+describe("tokens from other organisations are refused by default", () => {
+  test("a stranger's repository gets nothing from the default policy: 403 naming the claim, and no runner", async () => {
+    const r = await provision(await w.token(STRANGER), { runner_name: "evil-1", labels: ["team-a"] });
+    expect([r.status, r.json.title, r.json.claim]).toEqual([403, "Forbidden", "repository_owner"]);
+    expect(r.headers.get("content-type")).toStartWith("application/problem+json");
+    expect(atGitHub("evil-1")).toEqual([]);
+  });
+
+  test("a policy written for the stranger's exact identity does not admit it either", async () => {
+    expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(STRANGER) })).status).toBe(201);
+    const r = await provision(await w.token(STRANGER), { runner_name: "evil-2", labels: ["team-a"] });
+    expect([r.status, r.json.claim]).toEqual([403, "repository_owner"]);
+    expect(atGitHub("evil-2")).toEqual([]);
+  });
+
+  test("the organisation's own repositories are recognised whatever the case of the owner's login", async () => {
+    const t = await w.token("repo:ACME-Org/api:ref:refs/heads/feature");
+    expect((await provision(t, { runner_name: "own-case-1", labels: ["team-a"] })).status).toBe(201);
+  });
+
+  test("from GitHub's issuer, a token without repository_owner is refused", async () => {
+    const t = await w.token("repo:acme-org/api:ref:refs/heads/other", { claims: { repository_owner: null } });
+    const r = await b.call("GET", "/api/v1/runners", { token: t });
+    expect([r.status, r.json.claim]).toEqual([403, "repository_owner"]);
+  });
+
+  test("once the broker knows the organisation's id, a token whose repository_owner_id differs is refused", async () => {
+    // /ready mints an installation token; the installation's account gives the org's id.
+    expect((await b.call("GET", "/ready")).status).toBe(200);
+    const t = await w.token("repo:acme-org/api:ref:refs/heads/renamed", { claims: { repository_owner_id: "999999" } });
+    const r = await b.call("GET", "/api/v1/runners", { token: t });
+    expect([r.status, r.json.claim]).toEqual([403, "repository_owner_id"]);
+    expect((await b.call("GET", "/api/v1/runners", { token: await w.token("repo:acme-org/api:ref:refs/heads/renamed") })).status).toBe(200);
+  });
+
+  test("refusals are security events naming the claim, never the token, one per identity and minute", async () => {
+    const sub = "repo:evil-corp/flood:ref:refs/heads/main";
+    const tokens = await Promise.all([1, 2, 3].map(() => w.token(sub)));
+    for (const t of tokens) expect((await b.call("GET", "/api/v1/runners", { token: t })).status).toBe(403);
+    const ev = await events("repository_owner_refused", sub);
+    expect(ev).toHaveLength(1);
+    expect(ev[0]).toMatchObject({ severity: "medium", action_taken: "request_refused", details: { claim: "repository_owner", reason: "not_allowed", value: "evil-corp" } });
+    const all = JSON.stringify((await b.call("GET", "/api/v1/admin/security-events?limit=1000", { token: admin })).json);
+    for (const t of tokens) expect(all).not.toContain(t.split(".")[2]!);
+    const m = await b.call("GET", "/metrics");
+    expect(Number(/ghapp_broker_auth_failures_total\{reason="owner_not_allowed"\} (\d+)/.exec(m.text)?.[1])).toBeGreaterThanOrEqual(3);
+  });
+
+  test("ALLOWED_REPOSITORY_OWNERS admits the owners it lists, case-insensitively, and no one else", async () => {
+    const other = await startBroker(w.env({ ALLOWED_REPOSITORY_OWNERS: "partner-org" }));
+    try {
+      const adminToken = await w.token(ADMIN);
+      expect((await other.call("POST", "/api/v1/admin/label-policies", { token: adminToken, body: policy("*") })).status).toBe(201);
+      expect((await other.call("POST", "/api/v1/runners/provision", { token: await w.token(PARTNER), body: { runner_name: "partner-1", labels: ["team-a"] } })).status).toBe(201);
+      expect((await other.call("POST", "/api/v1/runners/provision", { token: await w.token(STRANGER), body: { runner_name: "evil-3", labels: ["team-a"] } })).status).toBe(403);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe("JIT runners get exactly the labels asked for", () => {
   test("a runner for runs-on: [self-hosted, linux] is registered at GitHub with those labels, in the caller's spelling", async () => {
     const r = await provision(bob, { runner_name: "exact-1", labels: ["self-hosted", "Linux", "team-a"] });

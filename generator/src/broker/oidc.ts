@@ -64,6 +64,7 @@ type KeyFn = ReturnType<typeof createRemoteJWKSet>;
 export class OidcVerifier {
   private jwks: KeyFn | undefined;
   private jwksUrl: string | undefined;
+  private supportedClaims: string[] | undefined;
   private lastFailureAt = -Infinity;
   private discovering: Promise<void> | undefined;
   private readonly cooldownMs: number;
@@ -82,6 +83,11 @@ export class OidcVerifier {
     return this.jwksUrl;
   }
 
+  /** The claims the issuer's discovery document says it issues (claims_supported); undefined without discovery. */
+  get claimsSupported(): readonly string[] | undefined {
+    return this.supportedClaims;
+  }
+
   /** Fetches the discovery document unless OIDC_JWKS_URL was given. Throws IssuerUnavailableError. */
   async discover(): Promise<void> {
     if (this.jwks) return;
@@ -95,6 +101,8 @@ export class OidcVerifier {
       const doc = await this.fetchJson(url);
       const issuer = (doc as { issuer?: unknown }).issuer;
       const jwksUri = (doc as { jwks_uri?: unknown }).jwks_uri;
+      const claims = (doc as { claims_supported?: unknown }).claims_supported;
+      if (Array.isArray(claims)) this.supportedClaims = claims.filter((c): c is string => typeof c === "string" && c.length <= 64).slice(0, 500);
       if (issuer !== this.s.issuer) throw new IssuerUnavailableError(`the issuer's discovery document names another issuer than OIDC_ISSUER: check OIDC_ISSUER (it is compared exactly)`);
       if (typeof jwksUri !== "string" || jwksUri.length > 2048) throw new IssuerUnavailableError("the issuer's discovery document has no usable jwks_uri: set OIDC_JWKS_URL");
       let u: URL;
