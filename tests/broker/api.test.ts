@@ -52,7 +52,8 @@ describe("operations", () => {
     for (const p of ["/api/v1/runners/provision", "/api/v1/runners", "/api/v1/runners/{name}", "/api/v1/runners/{name}/refresh", "/api/v1/admin/label-policies", "/api/v1/admin/label-policies/{user}", "/api/v1/admin/security-events", "/api/v1/admin/audit-log", "/health", "/ready", "/metrics"]) {
       expect(paths).toContain(p);
     }
-    expect(r.json.components.schemas.ProvisionRequest.required).toEqual(["runner_name", "labels"]);
+    expect(r.json.components.schemas.ProvisionRequest.required).toEqual(["labels"]);
+    expect(Object.keys(r.json.components.schemas.ProvisionRequest.properties)).toContain("runner_name_prefix");
   });
   test("GET /docs is an HTML page that loads nothing from elsewhere", async () => {
     const r = await b.call("GET", "/docs");

@@ -44,6 +44,28 @@ const provision = (token: string, body: Record<string, unknown>) => b.call("POST
 const atGitHub = (name: string) => w.sim.runners.list().filter((r) => r.name.toLowerCase() === name.toLowerCase());
 const events = async (type: string, user: string) => (await b.call("GET", `/api/v1/admin/security-events?event_type=${type}&user=${encodeURIComponent(user)}&limit=1000`, { token: admin })).json.events as any[];
 
+describe("a runner is only ever linked to the record that created it", () => {
+  test("refresh and DELETE of a record named after a runner outside the broker's groups neither show nor remove that runner", async () => {
+    // Mallory holds a registration-token record; later someone registers a runner of that name by hand in the Default group.
+    expect((await provision(mallory, { runner_name: "later-1", labels: ["team-a"], mode: "registration_token", ephemeral: false })).status).toBe(201);
+    const victim = w.sim.runners.seed({ name: "later-1", labels: ["secret-team"], runner_group_id: 1, status: "online" });
+    const refreshed = await b.call("POST", "/api/v1/runners/later-1/refresh", { token: mallory });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.json).toMatchObject({ github_runner_id: null, labels: ["team-a"], status: "pending" });
+    expect((await b.call("DELETE", "/api/v1/runners/later-1", { token: mallory })).status).toBe(204);
+    expect(w.sim.runners.get(victim.id)).toMatchObject({ name: "later-1", status: "online" });
+  });
+
+  test("a record cannot be made under the name of a runner that was there before the broker, and that runner is never touched", async () => {
+    const r = await provision(mallory, { runner_name: "legacy-1", labels: ["team-a"], mode: "registration_token", ephemeral: false });
+    expect([r.status, r.json.title]).toEqual([409, "Runner name not available"]);
+    expect((await b.call("POST", "/api/v1/runners/legacy-1/refresh", { token: mallory })).status).toBe(404);
+    expect((await b.call("DELETE", "/api/v1/runners/legacy-1", { token: mallory })).status).toBe(404);
+    expect(w.sim.runners.get(legacy)).toMatchObject({ name: "legacy-1", status: "online" });
+    expect(w.sim.runners.get(outside)).toMatchObject({ name: "default-1", status: "online" });
+  });
+});
+
 describe("tokens from other organisations are refused by default", () => {
   test("a stranger's repository gets nothing from the default policy: 403 naming the claim, and no runner", async () => {
     const r = await provision(await w.token(STRANGER), { runner_name: "evil-1", labels: ["team-a"] });
@@ -144,5 +166,46 @@ describe("label patterns", () => {
     const r = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(CAROL, { label_patterns: ["team-x)|(?:.*"] }) });
     expect([r.status, r.json.field]).toEqual([422, "label_patterns[0]"]);
     expect((await provision(await w.token(CAROL), { runner_name: "carol-any", labels: ["prod-deploy"] })).status).toBe(403);
+  });
+});
+
+describe("runner names", () => {
+  test("a name another identity holds and a name held only at GitHub get one answer that names no one", async () => {
+    expect((await provision(bob, { runner_name: "bob-held", labels: ["team-a"] })).status).toBe(201);
+    const held = await provision(mallory, { runner_name: "bob-held", labels: ["team-a"] });
+    const atGh = await provision(mallory, { runner_name: "default-1", labels: ["team-a"] });
+    for (const r of [held, atGh]) {
+      expect([r.status, r.json.title]).toEqual([409, "Runner name not available"]);
+      expect(r.text).not.toContain(BOB);
+      expect(r.text).not.toContain("acme-org/web");
+    }
+    expect(held.json.detail.replace("bob-held", "X")).toBe(atGh.json.detail.replace("default-1", "X"));
+    expect(atGitHub("default-1").map((r) => r.id)).toEqual([outside]);
+  });
+
+  test("names compare as GitHub compares them: a name differing only in case is not available", async () => {
+    expect((await provision(bob, { runner_name: "case-1", labels: ["team-a"] })).status).toBe(201);
+    const r = await provision(mallory, { runner_name: "CASE-1", labels: ["team-a"], mode: "registration_token", ephemeral: false });
+    expect([r.status, r.json.title]).toEqual([409, "Runner name not available"]);
+  });
+
+  test("runner_name_prefix: the broker appends a random suffix, so callers never guess free names", async () => {
+    const first = await provision(bob, { runner_name_prefix: "ci-", labels: ["team-a"] });
+    const second = await provision(bob, { runner_name_prefix: "ci", labels: ["team-a"] });
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(first.json.runner_name).toMatch(/^ci-[a-z0-9]{8}$/);
+    expect(second.json.runner_name).toMatch(/^ci-[a-z0-9]{8}$/);
+    expect(first.json.runner_name).not.toBe(second.json.runner_name);
+    for (const r of [first, second]) expect(w.sim.runners.get(r.json.github_runner_id)!.name).toBe(r.json.runner_name);
+    expect((await b.call("GET", `/api/v1/runners/${first.json.runner_name}`, { token: bob })).status).toBe(200);
+  });
+
+  test("runner_name and runner_name_prefix together, or neither, is 422 naming runner_name", async () => {
+    for (const body of [{ runner_name: "both-1", runner_name_prefix: "ci-", labels: ["team-a"] }, { labels: ["team-a"] }]) {
+      const r = await provision(bob, body);
+      expect([r.status, r.json.field]).toEqual([422, "runner_name"]);
+    }
+    const long = await provision(bob, { runner_name_prefix: "p".repeat(56), labels: ["team-a"] });
+    expect([long.status, long.json.field]).toEqual([422, "runner_name_prefix"]);
   });
 });
