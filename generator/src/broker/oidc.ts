@@ -101,8 +101,6 @@ export class OidcVerifier {
       const doc = await this.fetchJson(url);
       const issuer = (doc as { issuer?: unknown }).issuer;
       const jwksUri = (doc as { jwks_uri?: unknown }).jwks_uri;
-      const claims = (doc as { claims_supported?: unknown }).claims_supported;
-      if (Array.isArray(claims)) this.supportedClaims = claims.filter((c): c is string => typeof c === "string" && c.length <= 64).slice(0, 500);
       if (issuer !== this.s.issuer) throw new IssuerUnavailableError(`the issuer's discovery document names another issuer than OIDC_ISSUER: check OIDC_ISSUER (it is compared exactly)`);
       if (typeof jwksUri !== "string" || jwksUri.length > 2048) throw new IssuerUnavailableError("the issuer's discovery document has no usable jwks_uri: set OIDC_JWKS_URL");
       let u: URL;
@@ -113,6 +111,9 @@ export class OidcVerifier {
       }
       if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL");
       this.jwksUrl = u.toString();
+      // What the issuer says it issues: GitHub Actions' lists repository_owner (owner-binding.ts).
+      const claims = (doc as { claims_supported?: unknown }).claims_supported;
+      if (Array.isArray(claims)) this.supportedClaims = claims.filter((c): c is string => typeof c === "string" && c.length <= 64).slice(0, 500);
     }
     this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), {
       timeoutDuration: this.s.timeoutMs,

@@ -1,7 +1,7 @@
 // Label policies: parse (shape), compile (anchored linear-time patterns, bounded), check (a
-// request's labels against one identity's policy). Kept apart from the HTTP handlers and the storage, as octo-sts
-// keeps trust_policy.go apart from its exchange handler: a policy is data until compiled, and the
-// only decisions about labels are made here.
+// request's labels against one identity's policy). Kept apart from the HTTP handlers and the
+// storage, as octo-sts keeps trust_policy.go apart from its exchange handler: a policy is data until
+// compiled, and the only decisions about labels are made here.
 import { compilePattern, MAX_PATTERN_LENGTH, PatternError, type CompiledPattern } from "./pattern.ts";
 import type { LabelPolicy } from "./storage/storage.ts";
 

@@ -1,8 +1,8 @@
 // Authentication is middleware: a Bearer OIDC token verified by OidcVerifier, the caller's
 // identity put on the context; 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise
 // (counted, not audited one by one). A verified token whose repository owner is not the broker's
-// organisation (owner-binding.ts) is refused here, before any policy: 403 and a security event. Admin routes additionally need an identity in
-// ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
+// organisation (owner-binding.ts) is refused here, before any policy: 403 and a security event.
+// Admin routes additionally need an identity in ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
 // a fixed one-minute window) answers 429 with Retry-After beyond CALLER_RATE_LIMIT.
 import type { MiddlewareHandler } from "hono";
 import { BrokerError } from "../errors.ts";
