@@ -175,17 +175,17 @@ export class RunnerService {
   }
 
   /**
-   * GitHub says the name exists, yet the database had it free. When the runner of that name sits in
-   * this broker group and is not pre-existing, it is the leftover of this very provision: GitHub
-   * created it, its answer was lost (a timeout), and the client's retry met the name. Its JIT config
-   * was never handed out, so it is removed and the provision tried once more. Returns whether it was.
+   * GitHub says the name exists, yet the database had it free. When the runner of that name is one
+   * this record may be linked to (linkableRunner: in its group, not pre-existing, held by no other
+   * record) and is offline, it is the leftover of this very provision: GitHub created it,
+   * its answer was lost (a timeout), and the client's retry met the name. Its JIT config was never
+   * handed out, so it is removed and the provision tried once more. Returns whether it was.
    */
   private async removeOwnOrphan(identity: string, record: RunnerRecord): Promise<boolean> {
     const gh = await linkableRunner(this.d, record);
     if (!gh || gh.online) return false;
-    const name = record.name;
     await this.d.github.deleteRunner(gh.id);
-    await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
+    await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: record.name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
     return true;
   }
 
