@@ -52,7 +52,8 @@ describe("operations", () => {
     for (const p of ["/api/v1/runners/provision", "/api/v1/runners", "/api/v1/runners/{name}", "/api/v1/runners/{name}/refresh", "/api/v1/admin/label-policies", "/api/v1/admin/label-policies/{user}", "/api/v1/admin/security-events", "/api/v1/admin/audit-log", "/health", "/ready", "/metrics"]) {
       expect(paths).toContain(p);
     }
-    expect(r.json.components.schemas.ProvisionRequest.required).toEqual(["runner_name", "labels"]);
+    expect(r.json.components.schemas.ProvisionRequest.required).toEqual(["labels"]);
+    expect(Object.keys(r.json.components.schemas.ProvisionRequest.properties)).toContain("runner_name_prefix");
   });
   test("GET /docs is an HTML page that loads nothing from elsewhere", async () => {
     const r = await b.call("GET", "/docs");
@@ -96,7 +97,8 @@ describe("runners", () => {
     expect(r.status).toBe(201);
     expect(r.headers.get("cache-control")).toBe("no-store");
     expect(r.json).toMatchObject({ runner_name: "alice-1", ephemeral: true, mode: "jit", status: "pending", runner_url: "https://github.com/acme-org", provisioned_by: ALICE });
-    expect(r.json.labels).toEqual(["self-hosted", "Linux", "X64", "team-a"]);
+    // Exactly the labels asked for: GitHub adds none to a JIT runner, and neither does the broker.
+    expect(r.json.labels).toEqual(["team-a"]);
     expect(typeof r.json.encoded_jit_config).toBe("string");
     expect(r.json.registration_token).toBeUndefined();
     const gh = w.sim.runners.get(r.json.github_runner_id)!;
@@ -238,7 +240,7 @@ describe("admin", () => {
     isProblem(await b.call("DELETE", path, { token: admin }), 404);
   });
   test("an invalid policy is 422 naming the field", async () => {
-    const r = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy("x", { label_patterns: ["(a+)+"] }) });
+    const r = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy("x", { label_patterns: ["team-x)|(?:.*"] }) });
     isProblem(r, 422);
     expect(r.json.field).toBe("label_patterns[0]");
   });

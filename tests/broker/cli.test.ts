@@ -94,10 +94,10 @@ describe("configuration", () => {
     } finally {
       await b.stop();
     }
-    writeFileSync(file, "- user_identity: x\n  label_patterns: ['(a+)+']\n");
+    writeFileSync(file, "- user_identity: x\n  label_patterns: ['team-x)|(?:.*']\n");
     const bad = await runBroker(["serve"], w.env({ POLICY_FILE: file }));
     expect(bad.code).toBe(2);
-    expect(lastError(bad.stderr)).toMatch(/POLICY_FILE .*0\.label_patterns\[0\]: nested quantifiers/);
+    expect(lastError(bad.stderr)).toMatch(/POLICY_FILE .*0\.label_patterns\[0\]: is not a regular expression the broker accepts/);
   });
 });
 

@@ -107,8 +107,8 @@ describe("a broker whose App cannot manage runners", () => {
     try {
       const start = w.sim.requests.length;
       expect((await right.call("GET", "/ready")).status).toBe(200);
-      // Given, it is not looked up from the org.
-      expect(w.sim.requests.slice(start).map((r) => r.path).filter((p) => !p.startsWith("/oidc"))).toEqual(["/app/installations/1001/access_tokens"]);
+      // Given, it is not looked up from the org; its account is read once, for the org's id (owner binding).
+      expect(w.sim.requests.slice(start).map((r) => r.path).filter((p) => !p.startsWith("/oidc"))).toEqual(["/app/installations/1001", "/app/installations/1001/access_tokens"]);
       const before = w.sim.requests.length;
       expect((await wrong.call("GET", "/ready")).status).toBe(503);
       expect(w.sim.requests.slice(before).map((r) => r.path)).toContain("/app/installations/999999/access_tokens");

@@ -139,7 +139,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
   }
 }
 
-/** A policy body in the API's shape. */
+/**
+ * A policy body in the API's shape. It allows linux and x64 as an operator of Linux x64 runners
+ * would: a runner registered with config.sh carries them (GitHub adds them), and only self-hosted
+ * passes a policy unnamed.
+ */
 export function policy(user: string, extra: Record<string, unknown> = {}) {
-  return { user_identity: user, allowed_labels: ["team-a", "gpu-small"], label_patterns: ["build-[a-z0-9]+"], required_labels: [], max_runners: 5, allow_registration_token: false, runner_group_id: 2, ...extra };
+  return { user_identity: user, allowed_labels: ["team-a", "gpu-small", "linux", "x64"], label_patterns: ["build-[a-z0-9]+"], required_labels: [], max_runners: 5, allow_registration_token: false, runner_group_id: 2, ...extra };
 }

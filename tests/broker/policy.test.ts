@@ -8,8 +8,13 @@ const base: LabelPolicy = { userIdentity: "team-a", allowedLabels: ["team-a", "G
 const policy = (p: Partial<LabelPolicy> = {}) => compilePolicy({ ...base, ...p });
 
 describe("label checks", () => {
-  test("allows listed labels case-insensitively and GitHub's own labels always", () => {
-    expect(checkLabels(policy(), ["Team-A", "gpu", "self-hosted", "Linux", "X64"])).toEqual({ ok: true, labels: ["Team-A", "gpu", "self-hosted", "Linux", "X64"] });
+  test("allows listed labels case-insensitively, and self-hosted without being listed", () => {
+    expect(checkLabels(policy(), ["Team-A", "gpu", "self-hosted", "Self-Hosted"])).toEqual({ ok: true, labels: ["Team-A", "gpu", "self-hosted"] });
+  });
+
+  test("OS and architecture labels pass only when the policy allows them, like any other label", () => {
+    expect(checkLabels(policy(), ["team-a", "Linux", "X64", "macOS", "arm64", "windows"])).toEqual({ ok: false, refused: ["Linux", "X64", "macOS", "arm64", "windows"] });
+    expect(checkLabels(policy({ allowedLabels: ["team-a", "linux"], labelPatterns: ["x64|arm64"] }), ["team-a", "Linux", "ARM64"])).toEqual({ ok: true, labels: ["team-a", "Linux", "ARM64"] });
   });
 
   test("refuses a label that is neither listed nor matched, and names it", () => {
@@ -24,12 +29,39 @@ describe("label checks", () => {
     expect(checkLabels(policy({ labelPatterns: ["a|b"] }), ["a-evil"]).ok).toBe(false);
   });
 
+  test("keeps whole-label anchoring against every operator that could break out of it", () => {
+    // One pattern per operator (octo-sts shipped `main|develop` matching `main-attacker`, PR #1643).
+    const cases: [string, string[], string[]][] = [
+      ["team-a|team-b", ["team-a", "team-b"], ["team-a-prod", "xteam-b"]],
+      ["(team-a)", ["team-a"], ["team-a2"]],
+      ["(?:gpu|cpu)-[0-9]+", ["gpu-1", "CPU-22"], ["gpu-1x", "tpu-1"]],
+      ["team-[a-c]?", ["team-", "team-b"], ["team-d", "team-bb"]],
+      ["a.*", ["a", "a-anything"], ["ba"]],
+    ];
+    for (const [pattern, good, bad] of cases) {
+      const p = policy({ labelPatterns: [pattern] });
+      for (const l of good) expect([pattern, l, checkLabels(p, [l]).ok]).toEqual([pattern, l, true]);
+      for (const l of bad) expect([pattern, l, checkLabels(p, [l]).ok]).toEqual([pattern, l, false]);
+    }
+  });
+
+  test("matches in linear time: patterns that backtrack catastrophically in JavaScript check 100 labels in milliseconds", () => {
+    const labels = Array.from({ length: 100 }, (_, i) => `${"a".repeat(90)}${i}c`);
+    for (const pattern of ["((a)+)+b", "(a|a)*b", ".*.*.*.*.*.*.*x", "(a+)+"]) {
+      const p = policy({ allowedLabels: [], labelPatterns: [pattern] });
+      const started = performance.now();
+      const decision = checkLabels(p, labels);
+      // Seconds to a minute with backtracking; far under a second without.
+      expect([pattern, decision.ok, performance.now() - started < 1000]).toEqual([pattern, false, true]);
+    }
+  });
+
   test("adds required labels and drops case-insensitive duplicates", () => {
     expect(checkLabels(policy({ requiredLabels: ["team-a"] }), ["gpu", "GPU"])).toEqual({ ok: true, labels: ["gpu", "team-a"] });
   });
 
-  test("finds labels a registered runner should not have", () => {
-    expect(unexpectedLabels(policy(), ["self-hosted", "Linux", "team-a", "prod"])).toEqual(["prod"]);
+  test("finds labels a registered runner should not have, GitHub's read-only ones included", () => {
+    expect(unexpectedLabels(policy(), ["self-hosted", "Linux", "team-a", "prod"])).toEqual(["Linux", "prod"]);
   });
 });
 
@@ -43,11 +75,20 @@ describe("policy validation", () => {
     return "accepted";
   };
   test("refuses an invalid regular expression, naming the pattern", () => {
-    expect(refused({ labelPatterns: ["ok", "(unclosed"] })).toBe("label_patterns[1]: is not a valid regular expression");
+    expect(refused({ labelPatterns: ["ok", "(unclosed"] })).toStartWith("label_patterns[1]: is not a regular expression the broker accepts");
   });
-  test("refuses patterns that backtrack catastrophically or use back-references", () => {
-    expect(refused({ labelPatterns: ["(a+)+"] })).toContain("nested quantifiers");
-    expect(refused({ labelPatterns: ["(a)\\1"] })).toContain("back-references");
+  test("refuses a pattern that closes the anchoring group itself, which would allow every label", () => {
+    expect(refused({ labelPatterns: ["team-x)|(?:.*"] })).toStartWith("label_patterns[0]: is not a regular expression the broker accepts");
+  });
+  test("refuses back-references and look-around, which no linear-time engine runs", () => {
+    expect(refused({ labelPatterns: ["(a)\\1"] })).toStartWith("label_patterns[0]: is not a regular expression the broker accepts");
+    expect(refused({ labelPatterns: ["(?=team)team-.*"] })).toStartWith("label_patterns[0]: is not a regular expression the broker accepts");
+    expect(refused({ labelPatterns: ["x".repeat(201)] })).toBe("label_patterns[0]: a pattern is 1..200 characters");
+  });
+  test("refuses short patterns that compile to large programs, alone or together, which would make every check slow", () => {
+    expect(refused({ labelPatterns: ["(?:a?){1000}"] })).toStartWith("label_patterns[0]: compiles to 2002 RE2 instructions, more than 300");
+    expect(refused({ labelPatterns: Array.from({ length: 5 }, (_, i) => `(?:[a-z0-9-]{0,20}){5}${i}`) })).toStartWith("label_patterns: the patterns compile to");
+    expect(refused({ labelPatterns: ["[a-z0-9-]{1,100}", "build-[0-9]+"] })).toBe("accepted");
   });
   test("refuses a required label the policy itself does not allow", () => {
     expect(refused({ requiredLabels: ["other"] })).toContain('required label "other" is not allowed');

@@ -71,11 +71,10 @@ describe("generate-jitconfig", () => {
       busy: false,
       ephemeral: true,
       runner_group_id: 2,
+      // Exactly the call's labels: trimmed, de-duplicated, nothing added; GitHub's own names are read-only.
       labels: [
-        { id: expect.any(Number), name: "self-hosted", type: "read-only" },
-        { id: expect.any(Number), name: "Linux", type: "read-only" },
-        { id: expect.any(Number), name: "X64", type: "read-only" },
         { id: expect.any(Number), name: "gpu", type: "custom" },
+        { id: expect.any(Number), name: "linux", type: "read-only" },
         { id: expect.any(Number), name: "team-a", type: "custom" },
       ],
       version: null,
@@ -87,6 +86,13 @@ describe("generate-jitconfig", () => {
     // GitHub now holds the runner; the broker finds it by name.
     const listed = await api("GET", `/orgs/acme-org/actions/runners?name=${name}`);
     expect(listed.body).toEqual({ total_count: 1, runners: [res.body.runner] });
+  });
+
+  test("registers a JIT runner with exactly the labels of the call, as GitHub's reference example shows", async () => {
+    const res = await jit(unique("exact"), { labels: ["self-hosted", "X64", "macOS", "no-gpu"] });
+    expect(res.body.runner.labels.map((l: Json) => [l.name, l.type])).toEqual([["self-hosted", "read-only"], ["X64", "read-only"], ["macOS", "read-only"], ["no-gpu", "custom"]]);
+    const bare = await jit(unique("bare"), { labels: ["team-a"] });
+    expect(bare.body.runner.labels.map((l: Json) => l.name)).toEqual(["team-a"]);
   });
 
   test("answers 409 for a name that exists, whatever its case, with GitHub's message", async () => {

@@ -13,7 +13,8 @@
 //   DELETE /orgs/{org}/actions/runners/{runner_id}          204 | 404 | 422 while the runner runs a job
 //   GET    /orgs/{org}/actions/runner-groups[/{group_id}]   the runner groups (not in CONTRACTS.md; GitHub has them)
 // Runner = {id, name, os, status: "online"|"offline", busy, ephemeral, runner_group_id,
-//           labels: [{id, name, type: "read-only"|"custom"}], version} (read-only: self-hosted, Linux, X64).
+//           labels: [{id, name, type: "read-only"|"custom"}], version} (config.sh adds self-hosted, Linux, X64 as
+//           read-only; a JIT runner has exactly the labels of its generate-jitconfig call).
 // Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says.
 //
 // Control endpoints (no authentication; answers are {message} on error):
@@ -39,7 +40,13 @@
 // - 409 "Already exists - A runner with the name {name} already exists."; names compare case-insensitively.
 // - 422 on DELETE of a busy runner: `Bad request - Runner "{name}" is still running a job`.
 // - 422 bodies are GitHub's validation-error-simple ({message, documentation_url}), message "Invalid input: ...".
-// - Labels are trimmed and de-duplicated case-insensitively; the three read-only labels come first.
+// - Labels are trimmed and de-duplicated case-insensitively. A runner configured with config.sh gets the
+//   three read-only labels first. A JIT runner gets exactly the labels of the generate-jitconfig call and
+//   nothing added: the reference's example sends self-hosted, X64 and macOS itself and gets back exactly
+//   those four labels (https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization),
+//   and terraform-aws-github-runner's maintainers note JIT configs get no default labels. Where the
+//   reference is silent this is the stricter reading: a broker that relied on labels being added would
+//   miss jobs on real GitHub. GitHub's own label names keep their type "read-only" when sent.
 // - The Runner object also has `version` (null until the runner first connects), as GitHub's does.
 // - An org the token's installation is not on: 403 like a missing permission; an unknown org: 404.
 // - A registration token may register any number of runners within its hour (that is why the broker
@@ -86,6 +93,8 @@ export const DEFAULT_RUNNER_GROUPS: readonly RunnerGroup[] = [
 export const RUNNER_PERMISSION = "organization_self_hosted_runners";
 /** What GitHub adds to every runner configured with config.sh's defaults on Linux x64. */
 const READ_ONLY_LABELS = ["self-hosted", "Linux", "X64"];
+/** GitHub's own label names (type "read-only" in its answers, as in the JIT reference example). */
+const SYSTEM_LABELS = new Set(["self-hosted", "linux", "windows", "macos", "x64", "x86", "arm", "arm64"]);
 const RUNNER_VERSION = "2.330.0";
 const DOCS = "https://docs.github.com/rest/actions/self-hosted-runners";
 const NAME_MAX = 64;
@@ -162,10 +171,12 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     labels: runner.labels.map((l) => ({ ...l })),
   });
 
-  function labelsFor(custom: string[]): RunnerLabel[] {
+  /** config.sh's runners get the read-only labels first; a JIT runner (`exactly`) gets the call's labels only. */
+  function labelsFor(custom: string[], exactly = false): RunnerLabel[] {
     const seen = new Set<string>();
     const out: RunnerLabel[] = [];
-    for (const [name, type] of [...READ_ONLY_LABELS.map((n) => [n, "read-only"] as const), ...custom.map((n) => [n.trim(), "custom"] as const)]) {
+    const given = custom.map((n) => [n.trim(), SYSTEM_LABELS.has(n.trim().toLowerCase()) ? "read-only" : "custom"] as const);
+    for (const [name, type] of [...(exactly ? [] : READ_ONLY_LABELS.map((n) => [n, "read-only"] as const)), ...given]) {
       const key = name.toLowerCase();
       if (!name || seen.has(key)) continue;
       seen.add(key);
@@ -181,7 +192,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     return org.account.login.toLowerCase();
   }
 
-  function create(org: string, input: RunnerInput, ephemeral: boolean): HeldRunner {
+  function create(org: string, input: RunnerInput, ephemeral: boolean, jit = false): HeldRunner {
     const name = checkName(input.name, 400);
     const labels = checkLabels(input.labels, 0, 400);
     const groupId = input.runner_group_id ?? 1;
@@ -195,7 +206,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       busy: false,
       ephemeral,
       runner_group_id: groupId,
-      labels: labelsFor(labels),
+      labels: labelsFor(labels, jit),
       version: null,
       org,
       jitConfigUsed: false,
@@ -359,7 +370,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
         } catch (e) {
           return http.error(409, (e as RunnerRefusal).message, rl, docs("create-configuration-for-a-just-in-time-runner-for-an-organization"));
         }
-        const r = create(orgKey, input, true);
+        const r = create(orgKey, input, true, true);
         const encoded = jitConfig(r, input.work_folder ?? "_work");
         jitConfigs.set(sha256(encoded), r.id);
         return http.json(201, { runner: visible(r), encoded_jit_config: encoded }, rl);

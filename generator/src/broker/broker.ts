@@ -14,6 +14,7 @@ import { GitHubRunners } from "./github-runners.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
+import { OwnerBinding } from "./owner-binding.ts";
 import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
@@ -39,6 +40,8 @@ export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
 export interface GitHubParts {
   github: GitHubRunners;
   tokens: InstallationTokenCache;
+  /** whose repositories' tokens are accepted; learns the organisation's id from GitHub */
+  owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync;
 }
@@ -59,15 +62,33 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     },
   });
   const appAuth = { app: { appId: config.appId, key } };
+  const owners = new OwnerBinding({ orgs: [config.org], allowedOwners: config.allowedRepositoryOwners });
+  // The organisation's id, for repository_owner_id: from the installation's account, once, beside
+  // the installation lookup. Until GitHub has answered, tokens are checked by login alone.
+  let orgIdKnown = false;
+  const learnOrgId = async (id: number) => {
+    if (orgIdKnown) return;
+    const res = await client.request<{ account?: { login?: unknown; id?: unknown } | null }>("GET", `/app/installations/${id}`, appAuth).catch(() => undefined);
+    const account = res?.data?.account;
+    if (account && typeof account.login === "string" && typeof account.id === "number" && Number.isSafeInteger(account.id)) {
+      owners.learnOrgId(account.login, account.id);
+      orgIdKnown = true;
+    }
+  };
   let installationId: Promise<number> | undefined;
   const tokens = new InstallationTokenCache({
     client,
     appAuth,
     installationId: () => {
-      installationId ??= findInstallation(client, appAuth, { ...(config.installationId ? { installationId: config.installationId } : {}), owner: config.org, repositories: [] }).catch((e) => {
-        installationId = undefined;
-        throw e;
-      });
+      installationId ??= findInstallation(client, appAuth, { ...(config.installationId ? { installationId: config.installationId } : {}), owner: config.org, repositories: [] })
+        .then(async (id) => {
+          await learnOrgId(id);
+          return id;
+        })
+        .catch((e) => {
+          installationId = undefined;
+          throw e;
+        });
       return installationId;
     },
     onMint: (at) => metrics.installationTokenExpiry.set(Math.floor(at / 1000)),
@@ -87,7 +108,7 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     // all); after that a reservation without a handed-out secret is one whose broker died.
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
   });
-  return { github, tokens, baseline, sync };
+  return { github, tokens, owners, baseline, sync };
 }
 
 export function replicaId(): string {
@@ -102,6 +123,8 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     policies: parts.policies,
     journal: parts.journal,
     verifier,
+    owners: gh.owners,
+    issuer: config.oidc.issuer,
     metrics: parts.metrics,
     logger,
     admins: config.adminIdentities,

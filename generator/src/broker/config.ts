@@ -34,6 +34,7 @@ export const BROKER_OPTIONS = [
   { flag: "oidc-jwks-url", env: "OIDC_JWKS_URL", description: "the issuer's JWKS URL; discovered from the issuer when absent" },
   { flag: "oidc-identity-claim", env: "OIDC_IDENTITY_CLAIM", description: "the claim that names the caller", default: "sub" },
   { flag: "admin-identities", env: "ADMIN_IDENTITIES", description: "comma list of identities allowed on /api/v1/admin" },
+  { flag: "allowed-repository-owners", env: "ALLOWED_REPOSITORY_OWNERS", description: "other GitHub owners (logins, comma or blank separated) whose repositories' tokens are accepted (repository_owner); the broker's organisation always is" },
   { flag: "policy-file", env: "POLICY_FILE", description: "YAML list of label policies applied at start (GitOps)" },
   { flag: "pending-runner-ttl", env: "PENDING_RUNNER_TTL", description: "remove runners that never connected after this long", default: "15m" },
   { flag: "offline-runner-ttl", env: "OFFLINE_RUNNER_TTL", description: "remove broker runners offline for this long; unset: never" },
@@ -72,6 +73,8 @@ export interface BrokerConfig {
   listen: { hostname: string; port: number };
   oidc: { issuer: string; audience: string; jwksUrl?: string; identityClaim: string };
   adminIdentities: string[];
+  /** owners besides GITHUB_ORG whose tokens (repository_owner) are accepted */
+  allowedRepositoryOwners: string[];
   policyFile?: string;
   pendingRunnerTtlMs: number;
   offlineRunnerTtlMs?: number;
@@ -168,6 +171,10 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
 
   const adminIdentities = (o["admin-identities"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (adminIdentities.includes("*")) throw configError("ADMIN_IDENTITIES contains \"*\": name each administrator's identity (the value of OIDC_IDENTITY_CLAIM in their token)");
+  const allowedRepositoryOwners = (o["allowed-repository-owners"] ?? "").split(/[\s,]+/).filter(Boolean);
+  for (const owner of allowedRepositoryOwners) {
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner)) throw configError(`ALLOWED_REPOSITORY_OWNERS has "${owner.slice(0, 60)}", which is not a GitHub user or organisation login: list logins separated by commas or blanks, e.g. acme-partner,acme-labs (there is no wildcard)`);
+  }
 
   const pendingRunnerTtlMs = duration("PENDING_RUNNER_TTL", o["pending-runner-ttl"] ?? "15m", 1_000, 24 * 3_600_000, "15m");
   const offlineRunnerTtlMs = o["offline-runner-ttl"] ? duration("OFFLINE_RUNNER_TTL", o["offline-runner-ttl"], 1_000, 30 * 24 * 3_600_000, "24h") : undefined;
@@ -187,6 +194,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     listen,
     oidc,
     adminIdentities,
+    allowedRepositoryOwners,
     ...(o["policy-file"] ? { policyFile: o["policy-file"] } : {}),
     pendingRunnerTtlMs,
     ...(offlineRunnerTtlMs !== undefined ? { offlineRunnerTtlMs } : {}),

@@ -8,7 +8,7 @@ export const BROKER_ERRORS = {
   policy_denied: { status: 403, title: "Refused by policy" },
   quota_exceeded: { status: 403, title: "Runner quota exceeded" },
   not_found: { status: 404, title: "Not found" },
-  name_taken: { status: 409, title: "Runner name taken" },
+  name_taken: { status: 409, title: "Runner name not available" },
   runner_busy: { status: 409, title: "Runner busy" },
   invalid_request: { status: 422, title: "Invalid request" },
   payload_too_large: { status: 413, title: "Payload too large" },
@@ -41,4 +41,14 @@ export class BrokerError extends Error {
   get status(): number {
     return BROKER_ERRORS[this.code].status;
   }
+}
+
+/**
+ * A runner name that is taken, by anyone: the caller's own runner, another identity's, or one at
+ * GitHub the broker did not make. Runner names are unique per org at GitHub, so the conflict cannot
+ * be hidden the way someone else's runner is hidden behind "not found"; one answer for every case
+ * says no more than that, and never whose name it is.
+ */
+export function nameNotAvailable(name: string): BrokerError {
+  return new BrokerError("name_taken", `the runner name "${name}" is not available: choose another runner_name, or send runner_name_prefix and the broker picks a free name`);
 }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { GhappError, ExitCode } from "../core/errors.ts";
 import type { GitHubClient } from "../core/github-client.ts";
 import type { InstallationTokenCache } from "../core/installation-token-cache.ts";
-import { BrokerError } from "./errors.ts";
+import { BrokerError, nameNotAvailable } from "./errors.ts";
 
 const GhRunner = z.object({
   id: z.number().int().positive(),
@@ -93,7 +93,7 @@ export class GitHubRunners implements GitHubRunnerApi {
       if (!a.success) throw shapeError("generate-jitconfig");
       return { runner: toRunner(a.data.runner), encodedJitConfig: a.data.encoded_jit_config };
     } catch (e) {
-      if (e instanceof GhappError && e.details.status === 409) throw new BrokerError("name_taken", `a runner named "${input.name}" already exists at GitHub: choose another runner_name`);
+      if (e instanceof GhappError && e.details.status === 409) throw nameNotAvailable(input.name);
       if (e instanceof GhappError && e.details.status === 404) throw new BrokerError("github_misconfigured", `GitHub does not know runner group ${input.runnerGroupId}: fix the policy's runner_group_id`);
       throw mapError(e, "generate-jitconfig");
     }
@@ -140,7 +140,8 @@ export class GitHubRunners implements GitHubRunnerApi {
       const res = await this.call<unknown>("GET", `${this.base}/runners?name=${encodeURIComponent(name)}&per_page=100`);
       const p = RunnerList.safeParse(res.data);
       if (!p.success) throw shapeError("list runners");
-      return p.data.runners.map(toRunner).find((r) => r.name === name) ?? null;
+      // GitHub compares runner names case-insensitively (a second "Build-1" beside "build-1" is a 409).
+      return p.data.runners.map(toRunner).find((r) => r.name.toLowerCase() === name.toLowerCase()) ?? null;
     } catch (e) {
       throw mapError(e, "list runners by name");
     }

@@ -19,7 +19,7 @@ export class BrokerMetrics {
   });
   readonly authFailures = new Counter({
     name: "ghapp_broker_auth_failures_total",
-    help: "Requests refused before authentication succeeded, by reason (missing_token, expired, ...).",
+    help: "Requests refused in authentication, by reason (missing_token, expired, ..., owner_not_allowed for a verified token from another repository owner).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

@@ -64,6 +64,7 @@ type KeyFn = ReturnType<typeof createRemoteJWKSet>;
 export class OidcVerifier {
   private jwks: KeyFn | undefined;
   private jwksUrl: string | undefined;
+  private supportedClaims: string[] | undefined;
   private lastFailureAt = -Infinity;
   private discovering: Promise<void> | undefined;
   private readonly cooldownMs: number;
@@ -80,6 +81,11 @@ export class OidcVerifier {
   /** Where the keys come from (after discovery), for /ready and logs. */
   get keysUrl(): string | undefined {
     return this.jwksUrl;
+  }
+
+  /** The claims the issuer's discovery document says it issues (claims_supported); undefined without discovery. */
+  get claimsSupported(): readonly string[] | undefined {
+    return this.supportedClaims;
   }
 
   /** Fetches the discovery document unless OIDC_JWKS_URL was given. Throws IssuerUnavailableError. */
@@ -105,6 +111,9 @@ export class OidcVerifier {
       }
       if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL");
       this.jwksUrl = u.toString();
+      // What the issuer says it issues: GitHub Actions' lists repository_owner (owner-binding.ts).
+      const claims = (doc as { claims_supported?: unknown }).claims_supported;
+      if (Array.isArray(claims)) this.supportedClaims = claims.filter((c): c is string => typeof c === "string" && c.length <= 64).slice(0, 500);
     }
     this.jwks = createRemoteJWKSet(new URL(this.jwksUrl), {
       timeoutDuration: this.s.timeoutMs,

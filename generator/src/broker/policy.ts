@@ -1,19 +1,26 @@
-// Label policies: parse (shape), compile (anchored regexes, bounded), check (a request's labels
-// against one identity's policy). Kept apart from the HTTP handlers and the storage, as octo-sts
-// keeps trust_policy.go apart from its exchange handler: a policy is data until compiled, and the
-// only decisions about labels are made here.
+// Label policies: parse (shape), compile (anchored linear-time patterns, bounded), check (a
+// request's labels against one identity's policy). Kept apart from the HTTP handlers and the
+// storage, as octo-sts keeps trust_policy.go apart from its exchange handler: a policy is data until
+// compiled, and the only decisions about labels are made here.
+import { compilePattern, MAX_PATTERN_LENGTH, PatternError, type CompiledPattern } from "./pattern.ts";
 import type { LabelPolicy } from "./storage/storage.ts";
 
-/** Labels GitHub itself puts on self-hosted runners (read-only labels): always allowed. */
-export const GITHUB_BUILTIN_LABELS = ["self-hosted", "linux", "windows", "macos", "x64", "x86", "arm", "arm64"] as const;
-const BUILTIN = new Set<string>(GITHUB_BUILTIN_LABELS);
+/**
+ * The one label every policy allows without naming it: every self-hosted runner carries it, so it
+ * selects nothing a policy could mean to withhold. OS and architecture labels (linux, macOS, x64,
+ * arm64, ...) are labels like any other: a job with `runs-on: [self-hosted, linux]` picks a runner
+ * by them, so a policy allows them by allowed_labels or a pattern, as it allows team-a.
+ */
+export const IMPLICIT_LABEL = "self-hosted";
 
 /** A label as GitHub accepts it: no commas or blanks; we bound it to 1..100 of these characters. */
 export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,99}$/;
 export const RUNNER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const IDENTITY_MAX = 256;
 export const MAX_PATTERNS = 50;
-export const MAX_PATTERN_LENGTH = 200;
+/** RE2 instructions a policy's patterns may compile to together: every label is checked against each. */
+export const MAX_PATTERNS_PROGRAM_SIZE = 1000;
+export { MAX_PATTERN_LENGTH };
 
 export class PolicyError extends Error {
   override readonly name = "PolicyError";
@@ -28,28 +35,27 @@ export class PolicyError extends Error {
 export interface CompiledPolicy {
   source: LabelPolicy;
   allowed: Set<string>;
-  patterns: RegExp[];
+  patterns: CompiledPattern[];
   required: string[];
 }
 
 /**
- * Compiles a policy's patterns, each anchored as a whole (`^(?:…)$`, so `gpu-.*` cannot match
- * `evil-gpu-x`), and refuses what could make matching slow: over-long patterns, back-references
- * and nested quantifiers such as `(a+)+` (catastrophic backtracking).
+ * Compiles a policy's patterns with the shared pattern compiler (pattern.ts: RE2, linear time, each
+ * matched against the whole label, so `gpu-.*` cannot match `evil-gpu-x`), refusing what does not
+ * compile, and checks the rest of the policy's shape.
  */
 export function compilePolicy(policy: LabelPolicy): CompiledPolicy {
   if (policy.labelPatterns.length > MAX_PATTERNS) throw new PolicyError("label_patterns", `at most ${MAX_PATTERNS} patterns`);
   const patterns = policy.labelPatterns.map((p, i) => {
-    const field = `label_patterns[${i}]`;
-    if (p.length === 0 || p.length > MAX_PATTERN_LENGTH) throw new PolicyError(field, `a pattern is 1..${MAX_PATTERN_LENGTH} characters`);
-    if (/\\[1-9]|\\k</.test(p)) throw new PolicyError(field, "back-references are not allowed in label patterns");
-    if (/\([^)]*[+*}][^)]*\)\s*[+*{]/.test(p)) throw new PolicyError(field, "nested quantifiers such as (a+)+ are not allowed: they make matching exponentially slow");
     try {
-      return new RegExp(`^(?:${p})$`, "i");
-    } catch {
-      throw new PolicyError(field, "is not a valid regular expression");
+      return compilePattern(p);
+    } catch (e) {
+      if (e instanceof PatternError) throw new PolicyError(`label_patterns[${i}]`, e.message);
+      throw e;
     }
   });
+  const total = patterns.reduce((n, p) => n + p.size, 0);
+  if (total > MAX_PATTERNS_PROGRAM_SIZE) throw new PolicyError("label_patterns", `the patterns compile to ${total} RE2 instructions together, more than ${MAX_PATTERNS_PROGRAM_SIZE}: merge or simplify them`);
   for (const [field, list] of [
     ["allowed_labels", policy.allowedLabels],
     ["required_labels", policy.requiredLabels],
@@ -100,20 +106,17 @@ export function dedupe(labels: string[]): string[] {
   return out;
 }
 
-export function isBuiltinLabel(label: string): boolean {
-  return BUILTIN.has(label.toLowerCase());
-}
-
 export function labelAllowed(p: CompiledPolicy, label: string): boolean {
   const k = label.toLowerCase();
-  return BUILTIN.has(k) || p.allowed.has(k) || p.patterns.some((re) => re.test(label));
+  return k === IMPLICIT_LABEL || p.allowed.has(k) || p.patterns.some((pattern) => pattern.matches(label));
 }
 
 export type LabelDecision = { ok: true; labels: string[] } | { ok: false; refused: string[] };
 
 /**
- * Checks requested labels: every one must be a GitHub label, in allowed_labels, or match a
- * pattern; required labels are added. The answer's labels are what will be registered.
+ * Checks requested labels: every one must be `self-hosted`, in allowed_labels, or match a pattern;
+ * required labels are added. The answer's labels, in the caller's spelling, are what will be
+ * registered.
  */
 export function checkLabels(p: CompiledPolicy, requested: string[]): LabelDecision {
   const labels = dedupe([...requested, ...p.required]);

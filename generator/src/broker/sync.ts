@@ -179,7 +179,7 @@ export class Sync {
   /** Removes a broker runner's GitHub side (if any) and marks it deleted. */
   private async removeRecord(r: RunnerRecord, action: string, report: SyncReport): Promise<void> {
     try {
-      await removeAtGitHub(this.d.github, r);
+      await removeAtGitHub(this.d, r);
     } catch (e) {
       this.d.logger.warn("clean-up: cannot remove a runner at GitHub; will try again", { runner: r.name, reason: e instanceof BrokerError ? e.code : "error" });
       return;

@@ -8,6 +8,7 @@ import { VERSION } from "../../core/version.ts";
 import { BrokerError } from "../errors.ts";
 import type { BrokerMetrics } from "../metrics.ts";
 import type { OidcVerifier } from "../oidc.ts";
+import type { OwnerBinding } from "../owner-binding.ts";
 import type { Journal } from "../service/journal.ts";
 import type { PolicyService } from "../service/policies.ts";
 import type { RunnerService } from "../service/runners.ts";
@@ -26,6 +27,9 @@ export interface AppDeps {
   policies: PolicyService;
   journal: Journal;
   verifier: OidcVerifier;
+  /** whose repositories' tokens are accepted at all, checked right after verification */
+  owners: OwnerBinding;
+  issuer: string;
   metrics: BrokerMetrics;
   logger: Logger;
   admins: string[];
@@ -58,7 +62,7 @@ export function createApp(d: AppDeps) {
     }
   });
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
-  app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics));
+  app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics, d.owners, d.issuer));
   app.use("/api/v1/*", rateLimit(d.callerRatePerMinute, d.journal, d.metrics));
   app.use("/api/v1/admin/*", requireAdmin(d.journal));
 

@@ -1,16 +1,18 @@
 // Authentication is middleware: a Bearer OIDC token verified by OidcVerifier, the caller's
 // identity put on the context; 401 with WWW-Authenticate: Bearer error="invalid_token" otherwise
-// (counted, not audited one by one). Admin routes additionally need an identity in
-// ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
+// (counted, not audited one by one). A verified token whose repository owner is not the broker's
+// organisation (owner-binding.ts) is refused here, before any policy: 403 and a security event.
+// Admin routes additionally need an identity in ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
 // a fixed one-minute window) answers 429 with Retry-After beyond CALLER_RATE_LIMIT.
 import type { MiddlewareHandler } from "hono";
 import { BrokerError } from "../errors.ts";
 import type { BrokerMetrics } from "../metrics.ts";
 import { AuthError, IssuerUnavailableError, type OidcVerifier } from "../oidc.ts";
+import { isGitHubActionsIssuer, type OwnerBinding } from "../owner-binding.ts";
 import type { Journal } from "../service/journal.ts";
 import type { BrokerEnv } from "./router.ts";
 
-export function authenticate(verifier: OidcVerifier, admins: Set<string>, journal: Journal, metrics: BrokerMetrics): MiddlewareHandler<BrokerEnv> {
+export function authenticate(verifier: OidcVerifier, admins: Set<string>, journal: Journal, metrics: BrokerMetrics, owners: OwnerBinding, issuer: string): MiddlewareHandler<BrokerEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
     const m = header ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
@@ -18,8 +20,16 @@ export function authenticate(verifier: OidcVerifier, admins: Set<string>, journa
     try {
       const caller = await verifier.verify(m?.[1]);
       c.set("identity", caller.identity);
+      const refusal = owners.check(caller.claims, isGitHubActionsIssuer(issuer, verifier.claimsSupported));
+      if (refusal) {
+        metrics.authFailures.inc({ reason: "owner_not_allowed" });
+        await journal.ownerRefused(caller.identity, refusal);
+        const why = refusal.reason === "missing" ? "the token has no repository_owner claim, which GitHub Actions' tokens always carry" : refusal.reason === "id_mismatch" ? "the token's repository_owner_id is not the id of the broker's organisation" : "the token's repository_owner is not the broker's organisation (GITHUB_ORG) nor in ALLOWED_REPOSITORY_OWNERS";
+        throw new BrokerError("forbidden", `${why}: only tokens from the broker's own organisations are accepted; an operator may list other owners in ALLOWED_REPOSITORY_OWNERS`, { extensions: { claim: refusal.claim } });
+      }
       c.set("isAdmin", admins.has(caller.identity));
     } catch (e) {
+      if (e instanceof BrokerError) throw e;
       if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the OIDC issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
       const reason = e instanceof AuthError ? e.reason : "malformed";
       metrics.authFailures.inc({ reason });

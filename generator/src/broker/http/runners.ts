@@ -2,21 +2,34 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { LABEL_RE, RUNNER_NAME_RE } from "../policy.ts";
 import { RUNNER_STATUSES, type RunnerRecord } from "../storage/storage.ts";
-import type { RunnerService } from "../service/runners.ts";
+import { NAME_SUFFIX_LENGTH, type RunnerService } from "../service/runners.ts";
 import { problemResponse } from "./problem.ts";
 import { router } from "./router.ts";
 
 const RunnerName = z.string().regex(RUNNER_NAME_RE, "1 to 64 of letters, digits, '.', '_' and '-', starting with a letter or digit").openapi({ example: "build-7f3a" });
 const Label = z.string().regex(LABEL_RE, "a runner label: 1 to 100 of letters, digits and ._:+/=@-, starting with a letter or digit");
 
+// Room for the suffix the broker appends ("-" and NAME_SUFFIX_LENGTH characters) within 64.
+const PREFIX_MAX = 64 - 1 - NAME_SUFFIX_LENGTH;
+const RunnerNamePrefix = z
+  .string()
+  .regex(new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${PREFIX_MAX - 1}}$`), `1 to ${PREFIX_MAX} of letters, digits, '.', '_' and '-', starting with a letter or digit`)
+  .openapi({ example: "ci-", description: `the broker names the runner: this prefix, then ${NAME_SUFFIX_LENGTH} random lowercase letters and digits (after a "-" unless the prefix ends in -, _ or .); the answer's runner_name is the name` });
+
 export const ProvisionBody = z
   .object({
-    runner_name: RunnerName,
-    labels: z.array(Label).min(1).max(100).openapi({ example: ["linux", "team-a"] }),
+    runner_name: RunnerName.optional().openapi({ description: "the runner's name, unique in the organisation; or send runner_name_prefix instead" }),
+    runner_name_prefix: RunnerNamePrefix.optional(),
+    labels: z.array(Label).min(1).max(100).openapi({ example: ["self-hosted", "linux", "team-a"], description: "registered exactly as given: a JIT runner gets no label GitHub would add (self-hosted, OS, architecture) unless asked for" }),
     ephemeral: z.boolean().default(true),
     mode: z.enum(["jit", "registration_token"]).default("jit"),
   })
   .strict()
+  .superRefine((b, ctx) => {
+    if ((b.runner_name === undefined) === (b.runner_name_prefix === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["runner_name"], message: "give runner_name, or runner_name_prefix for a name the broker picks: exactly one of the two" });
+    }
+  })
   .openapi("ProvisionRequest");
 
 export const RunnerSchema = z
@@ -88,7 +101,7 @@ const provision = createRoute({
     201: json(ProvisionAnswer, "provisioned; the secret in this answer is shown once"),
     ...common,
     403: problemResponse("refused by policy or quota"),
-    409: problemResponse("the runner name is taken"),
+    409: problemResponse("the runner name is not available (taken by anyone, here or at GitHub)"),
     422: problemResponse("invalid body; detail names the field"),
     502: problemResponse("GitHub refused the broker's App"),
     503: problemResponse("GitHub unavailable (Retry-After)"),
@@ -135,7 +148,7 @@ export function runnersRouter(service: RunnerService) {
   return router()
     .openapi(provision, async (c) => {
       const b = c.req.valid("json");
-      const r = await service.provision(c.get("identity"), { runnerName: b.runner_name, labels: b.labels, ephemeral: b.ephemeral, mode: b.mode });
+      const r = await service.provision(c.get("identity"), { runnerName: b.runner_name ?? "", ...(b.runner_name_prefix !== undefined ? { runnerNamePrefix: b.runner_name_prefix } : {}), labels: b.labels, ephemeral: b.ephemeral, mode: b.mode });
       const base = { runner_name: r.runner.name, labels: r.runner.labels, ephemeral: r.runner.ephemeral, mode: r.runner.mode, status: "pending" as const, runner_url: r.runnerUrl, provisioned_by: r.runner.provisionedBy, created_at: r.runner.createdAt.toISOString() };
       c.header("cache-control", "no-store");
       if (r.mode === "jit") return c.json({ ...base, encoded_jit_config: r.encodedJitConfig, github_runner_id: r.runner.githubRunnerId ?? undefined }, 201);

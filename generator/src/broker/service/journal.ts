@@ -4,9 +4,12 @@
 // and added to per-minute aggregate rows, so a flood of junk tokens cannot fill the database.
 import type { AuditFilter, AuditRecord, SecurityEventFilter, SecurityEventRecord, Storage } from "../storage/storage.ts";
 import type { AuthFailureReason } from "../oidc.ts";
+import type { OwnerRefusal } from "../owner-binding.ts";
 
 export class Journal {
   private pending = new Map<string, number>();
+  private ownerRefusals = new Set<string>();
+  private ownerRefusalsMinute = 0;
 
   constructor(private readonly storage: Storage) {}
 
@@ -32,6 +35,23 @@ export class Journal {
 
   async rateLimited(identity: string, route: string): Promise<void> {
     await this.storage.appendAudit({ actor: identity, action: "request.denied", result: "denied", details: { reason: "rate_limited", route } });
+  }
+
+  /**
+   * A verified token refused for its repository owner: a security event naming the claim (never the
+   * token). Strangers' identities cost them nothing, so one identity's refusals for one reason are
+   * recorded once a minute (the rest are counted in metrics only).
+   */
+  async ownerRefused(identity: string, refusal: OwnerRefusal, now: number = Date.now()): Promise<void> {
+    const minute = Math.floor(now / 60_000);
+    if (minute !== this.ownerRefusalsMinute) {
+      this.ownerRefusalsMinute = minute;
+      this.ownerRefusals.clear();
+    }
+    const key = `${refusal.claim}\u0000${refusal.reason}\u0000${identity}`;
+    if (this.ownerRefusals.has(key)) return;
+    this.ownerRefusals.add(key);
+    await this.storage.recordSecurityEvent({ eventType: "repository_owner_refused", severity: "medium", userIdentity: identity, actionTaken: "request_refused", details: { ...refusal } });
   }
 
   /** Counts one unauthenticated failure; written in aggregate by flush(). */

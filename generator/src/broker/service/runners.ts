@@ -4,15 +4,17 @@
 // Every outcome is audited, and every refusal by policy or quota is also a security event, in the
 // same transaction as the change it describes. The secret handed out (JIT config, registration
 // token) is returned once and only its SHA-256 is kept. Knows nothing of HTTP.
-import { createHash } from "node:crypto";
-import { BrokerError } from "../errors.ts";
+import { createHash, randomBytes } from "node:crypto";
+import { BrokerError, nameNotAvailable } from "../errors.ts";
 import type { GitHubRunner, GitHubRunnerApi } from "../github-runners.ts";
 import type { BrokerDeps } from "./deps.ts";
-import { checkLabels, isBuiltinLabel } from "../policy.ts";
+import { checkLabels } from "../policy.ts";
 import type { RunnerMode, RunnerRecord, RunnerStatus, Storage } from "../storage/storage.ts";
 
 export interface ProvisionRequest {
+  /** the runner's name; with `runnerNamePrefix`, the broker picks it (prefix + random suffix) and this is ignored */
   runnerName: string;
+  runnerNamePrefix?: string;
   labels: string[];
   ephemeral: boolean;
   mode: RunnerMode;
@@ -25,6 +27,28 @@ export type ProvisionResult = {
 
 export const sha256 = (secret: string) => createHash("sha256").update(secret).digest("hex");
 
+const RECORDED_LABELS = 20;
+
+/** A label list for an audit record or security event: its first RECORDED_LABELS, and how many there were when more. */
+function bounded(key: string, labels: string[]): Record<string, unknown> {
+  return labels.length <= RECORDED_LABELS ? { [key]: labels } : { [key]: labels.slice(0, RECORDED_LABELS), [`${key}_count`]: labels.length };
+}
+
+/** Characters the broker appends to a runner_name_prefix, and how many names it tries before giving up. */
+export const NAME_SUFFIX_LENGTH = 8;
+const NAME_ATTEMPTS = 5;
+const SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** 8 random lowercase letters and digits (36^8, about 2.8e12: a collision is a retry, not a failure). */
+export function randomNameSuffix(): string {
+  return [...randomBytes(NAME_SUFFIX_LENGTH)].map((b) => SUFFIX_ALPHABET[b % SUFFIX_ALPHABET.length]).join("");
+}
+
+/** A name from a prefix: `ci-` + suffix, or `ci` + `-` + suffix, as actions-runner-controller names its runners. */
+export function nameFromPrefix(prefix: string, suffix: string): string {
+  return /[-_.]$/.test(prefix) ? `${prefix}${suffix}` : `${prefix}-${suffix}`;
+}
+
 /** The broker status a GitHub runner is in; a runner that never came online stays pending. */
 export function statusFromGitHub(r: GitHubRunner, current: RunnerStatus): RunnerStatus {
   if (r.online) return r.busy ? "busy" : "active";
@@ -34,22 +58,45 @@ export function statusFromGitHub(r: GitHubRunner, current: RunnerStatus): Runner
 export interface RunnerServiceDeps extends BrokerDeps {
   githubUrl: string;
   org: string;
+  /** the suffix appended to a runner_name_prefix (injectable: tests make names collide) */
+  nameSuffix?: () => string;
 }
 
 export class RunnerService {
   constructor(private readonly d: RunnerServiceDeps) {}
 
-  /** Records a refusal (audit + security event, one transaction) and returns the error to throw. */
-  private async refuse(identity: string, req: ProvisionRequest, eventType: string, error: BrokerError, details: Record<string, unknown> = {}): Promise<BrokerError> {
+  /**
+   * Records a refusal (audit + security event, one transaction) and returns the error to throw.
+   * Label lists are recorded up to RECORDED_LABELS each, with their full count: 100 labels of 100
+   * characters, twice (asked and refused), would pass the storage's bound on a record's details.
+   */
+  private async refuse(identity: string, req: ProvisionRequest, eventType: string, error: BrokerError, details: { refused_labels?: string[] } = {}): Promise<BrokerError> {
+    const recorded = { ...bounded("labels", req.labels), mode: req.mode, ...(details.refused_labels ? bounded("refused_labels", details.refused_labels) : {}) };
     await this.d.storage.transaction(async (tx) => {
-      await tx.appendAudit({ actor: identity, action: "runner.provision", result: "denied", runnerName: req.runnerName, details: { reason: eventType, labels: req.labels, mode: req.mode, ...details } });
-      await tx.recordSecurityEvent({ eventType, severity: "medium", userIdentity: identity, runnerName: req.runnerName, actionTaken: "request_refused", details: { labels: req.labels, mode: req.mode, ...details } });
+      await tx.appendAudit({ actor: identity, action: "runner.provision", result: "denied", runnerName: req.runnerName, details: { reason: eventType, ...recorded } });
+      await tx.recordSecurityEvent({ eventType, severity: "medium", userIdentity: identity, runnerName: req.runnerName, actionTaken: "request_refused", details: recorded });
     });
     this.d.metrics.provisions.inc({ mode: req.mode, result: eventType });
     return error;
   }
 
+  /**
+   * Provisions under the caller's runner_name, or, with runner_name_prefix, under a name the broker
+   * picks: the prefix and a random suffix, tried again with a new suffix while the name is taken.
+   */
   async provision(identity: string, req: ProvisionRequest): Promise<ProvisionResult> {
+    if (req.runnerNamePrefix === undefined) return this.provisionNamed(identity, req);
+    const suffix = this.d.nameSuffix ?? randomNameSuffix;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.provisionNamed(identity, { ...req, runnerName: nameFromPrefix(req.runnerNamePrefix, suffix()) });
+      } catch (e) {
+        if (!(e instanceof BrokerError && e.code === "name_taken") || attempt >= NAME_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async provisionNamed(identity: string, req: ProvisionRequest): Promise<ProvisionResult> {
     // GitHub gives a JIT runner exactly one job, so a JIT runner is ephemeral by nature.
     if (req.mode === "jit" && !req.ephemeral) {
       throw new BrokerError("invalid_request", "ephemeral: a JIT runner is always ephemeral (GitHub gives it one job); use mode registration_token for a long-lived runner", { extensions: { field: "ephemeral" } });
@@ -80,16 +127,18 @@ export class RunnerService {
     if (!reserved.ok) {
       this.d.metrics.provisions.inc({ mode: req.mode, result: reserved.reason });
       if (reserved.reason === "quota_exceeded") throw new BrokerError("quota_exceeded", `this identity already holds ${reserved.held} runners, its policy's max_runners is ${policy.source.maxRunners}: remove one first`);
-      throw new BrokerError("name_taken", `a runner named "${req.runnerName}" exists already: choose another runner_name`);
+      throw nameNotAvailable(req.runnerName);
     }
     const runner = reserved.runner;
     const runnerUrl = `${this.d.githubUrl}/${this.d.org}`;
     try {
       if (req.mode === "jit") {
-        const labels = decision.labels.filter((l) => !isBuiltinLabel(l));
-        const input = { name: req.runnerName, runnerGroupId: groupId, labels: labels.length ? labels : decision.labels };
+        // GitHub registers a JIT runner with exactly these labels and adds none of its read-only
+        // ones (self-hosted, OS, architecture), so they are sent as the caller asked, spelling kept:
+        // https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization
+        const input = { name: req.runnerName, runnerGroupId: groupId, labels: decision.labels };
         const answer = await this.d.github.generateJitConfig(input).catch(async (e) => {
-          if (!(e instanceof BrokerError && e.code === "name_taken") || !(await this.removeOwnOrphan(identity, req.runnerName, groupId))) throw e;
+          if (!(e instanceof BrokerError && e.code === "name_taken") || !(await this.removeOwnOrphan(identity, runner))) throw e;
           return this.d.github.generateJitConfig(input);
         });
         const secretSha256 = sha256(answer.encodedJitConfig);
@@ -101,6 +150,10 @@ export class RunnerService {
         this.d.metrics.provisions.inc({ mode: req.mode, result: "success" });
         return { mode: "jit", runner: updated, runnerUrl, encodedJitConfig: answer.encodedJitConfig };
       }
+      // Runner names are unique in the org at GitHub. A JIT call meets a taken name itself (409); a
+      // registration token does not, so the name is checked here: a record under the name of a
+      // runner that exists would otherwise be a handle on someone else's runner.
+      if (await this.d.github.findRunnerByName(req.runnerName)) throw nameNotAvailable(req.runnerName);
       const answer = await this.d.github.createRegistrationToken();
       const secretSha256 = sha256(answer.token);
       const updated = await this.d.storage.transaction(async (tx) => {
@@ -122,16 +175,17 @@ export class RunnerService {
   }
 
   /**
-   * GitHub says the name exists, yet the database had it free. When the runner of that name sits in
-   * this broker group and is not pre-existing, it is the leftover of this very provision: GitHub
-   * created it, its answer was lost (a timeout), and the client's retry met the name. Its JIT config
-   * was never handed out, so it is removed and the provision tried once more. Returns whether it was.
+   * GitHub says the name exists, yet the database had it free. When the runner of that name is one
+   * this record may be linked to (linkableRunner: in its group, not pre-existing, held by no other
+   * record) and is offline, it is the leftover of this very provision: GitHub created it,
+   * its answer was lost (a timeout), and the client's retry met the name. Its JIT config was never
+   * handed out, so it is removed and the provision tried once more. Returns whether it was.
    */
-  private async removeOwnOrphan(identity: string, name: string, groupId: number): Promise<boolean> {
-    const gh = await this.d.github.findRunnerByName(name);
-    if (!gh || gh.runnerGroupId !== groupId || gh.online || (await this.d.storage.isPreexistingRunner(gh.id))) return false;
+  private async removeOwnOrphan(identity: string, record: RunnerRecord): Promise<boolean> {
+    const gh = await linkableRunner(this.d, record);
+    if (!gh || gh.online) return false;
     await this.d.github.deleteRunner(gh.id);
-    await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
+    await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: record.name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
     return true;
   }
 
@@ -155,7 +209,7 @@ export class RunnerService {
 
   async refresh(identity: string, name: string): Promise<RunnerRecord> {
     const r = await this.get(identity, name, "runner.refresh");
-    const gh = r.githubRunnerId !== null ? await this.d.github.getRunner(r.githubRunnerId) : await this.d.github.findRunnerByName(r.name);
+    const gh = r.githubRunnerId !== null ? await this.d.github.getRunner(r.githubRunnerId) : await linkableRunner(this.d, r);
     const patch = gh
       ? { githubRunnerId: gh.id, labels: gh.labels, status: statusFromGitHub(gh, r.status), lastSeenAt: new Date() }
       : r.githubRunnerId !== null
@@ -171,7 +225,7 @@ export class RunnerService {
   async remove(identity: string, name: string): Promise<void> {
     const r = await this.get(identity, name, "runner.deprovision");
     try {
-      await removeAtGitHub(this.d.github, r);
+      await removeAtGitHub(this.d, r);
     } catch (e) {
       await this.d.storage.appendAudit({ actor: identity, action: "runner.deprovision", result: e instanceof BrokerError && e.code === "runner_busy" ? "denied" : "failure", runnerName: r.name, githubRunnerId: r.githubRunnerId, details: { reason: e instanceof BrokerError ? e.code : "error" } });
       throw e;
@@ -183,14 +237,31 @@ export class RunnerService {
   }
 }
 
-/** Removes a broker runner at GitHub: by id, or (registration token, id not yet linked) by name. */
-export async function removeAtGitHub(github: GitHubRunnerApi, r: RunnerRecord): Promise<void> {
-  let id = r.githubRunnerId;
-  if (id === null) {
-    const found = await github.findRunnerByName(r.name);
-    if (found && found.runnerGroupId !== undefined && found.runnerGroupId !== r.runnerGroupId) return;
-    id = found?.id ?? null;
+/**
+ * The GitHub runner a record not yet linked to an id (a registration-token runner before the sync
+ * saw it register, a JIT provision whose answer was lost) may be linked to by its name. Names are
+ * the caller's choice, so a name alone proves nothing: a caller could provision a record under the
+ * name of someone else's runner and then refresh or delete it. The runner must therefore be in the
+ * record's own runner group (a broker group: the record was made under a policy naming it), not be
+ * one that was there before the broker (the baseline), and not be held by another live record.
+ * Anything else is "not at GitHub" for this record.
+ */
+export async function linkableRunner(d: { github: GitHubRunnerApi; storage: Storage }, r: RunnerRecord): Promise<GitHubRunner | null> {
+  // The group's own list, not the org-wide search by name: GitHub may leave runner_group_id out of
+  // the org-wide list, and a runner whose group is unknown must not be taken for one of ours.
+  for (const gh of await d.github.listGroupRunners(r.runnerGroupId)) {
+    if (gh.name !== r.name) continue;
+    if (await d.storage.isPreexistingRunner(gh.id)) return null;
+    const holder = await d.storage.getRunnerByGithubId(gh.id);
+    if (holder && holder.id !== r.id && holder.status !== "deleted") return null;
+    return gh;
   }
-  if (id !== null) await github.deleteRunner(id);
+  return null;
+}
+
+/** Removes a broker runner at GitHub: by id, or (id not yet linked) the runner linkableRunner finds, if any. */
+export async function removeAtGitHub(d: { github: GitHubRunnerApi; storage: Storage }, r: RunnerRecord): Promise<void> {
+  const id = r.githubRunnerId ?? (await linkableRunner(d, r))?.id ?? null;
+  if (id !== null) await d.github.deleteRunner(id);
 }
 
