@@ -72,9 +72,13 @@ export interface Broker {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Starts `ghapp-runner-broker serve` and waits for its "listening" line. */
-export async function startBroker(env: Record<string, string>, args: string[] = ["serve"]): Promise<Broker> {
-  const proc = Bun.spawn([requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
+/**
+ * Starts `ghapp-runner-broker serve` and waits for its "listening" line; `binary` is another build
+ * of the broker (the rolling-upgrade test's next release), `startTimeoutMs` the wait (10 s).
+ */
+export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], opts: { binary?: string; startTimeoutMs?: number } = {}): Promise<Broker> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+  const proc = Bun.spawn([opts.binary ?? requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   let stderr = "";
   const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
   void (async () => {
@@ -86,7 +90,7 @@ export async function startBroker(env: Record<string, string>, args: string[] = 
     }
   })();
   void proc.exited.then((code) => rejectUrl(new Error(`broker exited with ${code} before listening:\n${stderr}`)));
-  const timer = setTimeout(() => rejectUrl(new Error(`broker did not start within 10 s:\n${stderr}`)), 10_000);
+  const timer = setTimeout(() => rejectUrl(new Error(`broker did not start within ${startTimeoutMs / 1000} s:\n${stderr}`)), startTimeoutMs);
   const url = await urlP.finally(() => clearTimeout(timer));
   void new Response(proc.stdout as ReadableStream).text();
   return {
