@@ -71,6 +71,9 @@ test("a PostgreSQL crash and restart: brokers reconnect, /ready follows the data
   expect(s.failures).toEqual([]);
   expect(s.succeeded).toBe(s.requests);
   expect(s.retriedAfter503).toBeGreaterThan(0); // the callers did meet the outage
+  // The operator's side of those 503s: a log line saying why, never the database's password.
+  expect(brokers.some((b) => b.logs().includes('"message":"database unavailable; answered 503"'))).toBe(true);
+  for (const b of brokers) expect(b.logs()).not.toContain(pg.password);
 
   // Nothing committed is lost: every runner a caller received, and its audit record, is there.
   const handedOut = [...before, ...outcomes].map((o) => o.json.runner_name as string);

@@ -68,7 +68,7 @@ test("three replicas are replaced by a release with a new migration while caller
     await ready(b);
     lb.add(b.url);
   }
-  const exits = await Promise.all([retire(old[0]!), retire(old[1]!)]);
+  const exits: number[] = await Promise.all([retire(old[0]!), retire(old[1]!)]);
   const last = await startBroker(env, ["serve"], { binary: next!.path, startTimeoutMs: 60_000 });
   all.push(last);
   await ready(last);
