@@ -8,11 +8,12 @@
 //   the most seen while the load ran and what is left 2 s after it (the pool closes idle ones after
 //   60 s); cross-checked with pg_stat_activity's count for application_name ghapp-runner-broker;
 // - SQLite has no connections: one in-process handle on one file; the row counts the files the
-//   broker process holds open on it (the database, its -wal and -shm), from /proc/PID/fd.
+//   broker process holds open on it (the database, its -wal and -shm), from /proc/PID/fd;
+// and each replica's resident memory after the load.
 // Figures only: a shared 2-core machine is noisy, nothing here passes or fails.
 //
 // BROKER_BENCH_RUNS (default 300) provisions per replica per row.
-import { readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SQL } from "bun";
 import { startPostgres } from "../helpers/postgres.ts";
 import { ADMIN, ALICE, policy, startBroker, startWorld, type Broker } from "../broker/harness.ts";
@@ -59,6 +60,12 @@ function openFiles(pid: number, prefix: string): number {
   return n;
 }
 
+/** A process's resident memory (VmRSS), MiB. */
+function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 interface Row {
   database: string;
   replicas: number;
@@ -68,6 +75,7 @@ interface Row {
   p99: number;
   during: string;
   after: string;
+  rss: string;
 }
 const rows: Row[] = [];
 
@@ -87,7 +95,8 @@ async function measure(database: string, brokers: Broker[], token: string, conne
   await sampler;
   await Bun.sleep(2000);
   const after = await connections();
-  rows.push({ database, replicas: brokers.length, inFlight, perSecond: r.perSecond, p50: q(r.ms, 0.5), p99: q(r.ms, 0.99), during: peak.join(" / "), after: after.join(" / ") });
+  const rss = brokers.map((b) => rssMiB(b.proc.pid).toFixed(0)).join(" / ");
+  rows.push({ database, replicas: brokers.length, inFlight, perSecond: r.perSecond, p50: q(r.ms, 0.5), p99: q(r.ms, 0.99), during: peak.join(" / "), after: after.join(" / "), rss });
 }
 
 const w = await startWorld();
@@ -130,11 +139,11 @@ try {
 await w.close();
 
 console.log(`\nrunner broker per replica: JIT provisions against the simulator on loopback, ${RUNS} per replica per row, ${PER_REPLICA_IN_FLIGHT} in flight per replica; PostgreSQL with fsync on\n`);
-console.log("| database | replicas | in flight | provisions/s, all | provisions/s per replica | p50 | p99 | DB connections per replica, most during load | 2 s after |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("| database | replicas | in flight | provisions/s, all | provisions/s per replica | p50 | p99 | DB connections per replica, most during load | 2 s after | memory (RSS) per replica after |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   const conn = r.database === "SQLite" ? `${r.during} open files (one handle)` : r.during;
   const after = r.database === "SQLite" ? `${r.after} open files` : r.after;
-  console.log(`| ${r.database} | ${r.replicas} | ${r.inFlight} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / r.replicas).toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${conn} | ${after} |`);
+  console.log(`| ${r.database} | ${r.replicas} | ${r.inFlight} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / r.replicas).toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${conn} | ${after} | ${r.rss} MiB |`);
 }
 console.log(`\nload average at the end: ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}${pgNote}`);
