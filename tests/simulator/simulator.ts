@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import { createOidcIssuer, type OidcIssuer } from "./oidc-issuer.ts";
 import { createRunners, type RunnerGroup, type Runners } from "./runners.ts";
 import { exchangeRecorder } from "./exchanges.ts";
-import { appJson, installationJson as installationObject, repositoryJson, type Urls } from "./github-objects.ts";
+import { appJson, installationJson as installationObject, repositoryJson, rootJson, type Urls } from "./github-objects.ts";
 
 export interface Repository {
   id: number;
@@ -83,7 +83,7 @@ export interface SimulatorOptions {
   appId?: number;
   /** the simulator's clock runs this many seconds ahead of the host's (negative: behind) */
   clockOffsetSeconds?: number;
-  /** permissions the app was granted; requests for others get 422 */
+  /** permissions the App was granted (its registration); a token gets at most these and the installation's, asking for more is 422 */
   appPermissions?: Record<string, string>;
   /** The app's private key (PEM); default: a fresh one. Given when another process must hold the
    * same key before the simulator starts, e.g. a Kubernetes Secret the pod and the chart share. */
@@ -191,7 +191,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let publicKey: KeyObject = createPublicKey(key.publicKeyPem);
   let clockOffset = opts.clockOffsetSeconds ?? 0;
   let tokenTtl = opts.tokenTtlSeconds ?? 3600;
-  const appPermissions = opts.appPermissions ?? DEFAULT_APP_PERMISSIONS;
+  const appPermissions: Record<string, string> = opts.appPermissions ?? DEFAULT_APP_PERMISSIONS;
   const installations = opts.installations ?? defaultInstallations();
   const tokens = new Map<string, IssuedToken>();
   const requests: RecordedRequest[] = [];
@@ -335,9 +335,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const search = { limit: 30, remaining: 30, used: 0, reset: Math.floor(t / 1000) + 60 };
       return json(200, { resources: { core, search }, rate: core });
     }
-    if (path === "/meta" || path === "/" || path === "") {
-      return json(200, { verifiable_password_authentication: false, installed_version: "3.17.0" });
-    }
+    // GET /meta (https://docs.github.com/rest/meta/meta#get-github-meta-information) says which GHES
+    // release answers; GET / is the API root with its URL templates.
+    if (path === "/meta" && method === "GET") return json(200, { verifiable_password_authentication: false, installed_version: "3.17.0" });
+    if ((path === "/" || path === "") && method === "GET") return json(200, rootJson(urls()));
 
     const auth = authenticate(req);
     if (auth?.kind === "error") return auth.response;
@@ -446,12 +447,23 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       repositories = found;
     }
-    let permissions = inst.permissions;
+    // "If permissions is not specified, the installation access token will have all of the permissions
+    // that were granted to the app. The installation access token cannot be granted permissions that the
+    // app was not granted." (https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)
+    // "Granted to the app" is open: what the App's registration asks for, or what the installation's owner
+    // accepted (they differ while an owner has not yet approved an App's new permissions). The stricter
+    // reading: a permission is granted at the lower level of the two, and not at all when either lacks it.
+    const rank: Record<string, number> = { read: 1, write: 2, admin: 3 };
+    const grantedLevel = (name: string): string | undefined => {
+      const [a, b] = [inst.permissions[name], appPermissions[name]];
+      if (!a || !b) return undefined;
+      return (rank[a] ?? 0) <= (rank[b] ?? 0) ? a : b;
+    };
+    let permissions = Object.fromEntries(Object.keys(inst.permissions).flatMap((name) => (grantedLevel(name) ? [[name, grantedLevel(name)!]] : [])));
     if (req.permissions && typeof req.permissions === "object") {
-      const rank: Record<string, number> = { read: 1, write: 2, admin: 3 };
       const asked = req.permissions as Record<string, string>;
       for (const [name, level] of Object.entries(asked)) {
-        const granted = inst.permissions[name];
+        const granted = grantedLevel(name);
         if (!granted || (rank[level] ?? 99) > (rank[granted] ?? 0)) {
           return error(422, `The permissions requested are not granted to this installation.`, rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
         }
