@@ -150,22 +150,26 @@ describe("webhook deliveries, against @octokit/openapi-webhooks", () => {
 });
 
 describe("the simulator's own answers", () => {
-  const dir = mkdtempSync(join(tmpdir(), "sim-exchanges-"));
-  let sim: Awaited<ReturnType<typeof startSimulator>>;
-  let saved: string | undefined;
-  beforeAll(async () => {
-    saved = process.env[EXCHANGES_DIR_ENV];
+  const dirs: string[] = [];
+  /** A simulator logging into a folder of its own, whatever the run's GHAPP_SIM_EXCHANGES_DIR. */
+  async function recordedSimulator(prefix: string) {
+    const dir = mkdtempSync(join(tmpdir(), "sim-exchanges-"));
+    dirs.push(dir);
+    const saved = process.env[EXCHANGES_DIR_ENV];
     process.env[EXCHANGES_DIR_ENV] = dir;
-    sim = await startSimulator();
-    if (saved === undefined) delete process.env[EXCHANGES_DIR_ENV];
-    else process.env[EXCHANGES_DIR_ENV] = saved;
-  });
-  afterAll(async () => {
-    await sim.close();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      return { dir, sim: await startSimulator({ prefix }) };
+    } finally {
+      if (saved === undefined) delete process.env[EXCHANGES_DIR_ENV];
+      else process.env[EXCHANGES_DIR_ENV] = saved;
+    }
+  }
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("every endpoint's answer conforms, and the log holds no token", async () => {
+  /** Calls every endpoint the simulator serves, successes and GitHub's refusals; returns the secrets it saw. */
+  async function exercise(sim: Awaited<ReturnType<typeof startSimulator>>) {
     const now = Math.floor(Date.now() / 1000);
     const appJwt = jwt.sign({ iat: now - 60, exp: now + 540, iss: String(sim.app.id) }, sim.app.privateKeyPem, { algorithm: "RS256" });
     const call = async (method: string, path: string, auth: string, body?: unknown) => {
@@ -179,9 +183,11 @@ describe("the simulator's own answers", () => {
       return { status: res.status, body: (res.status === 204 ? null : await res.json()) as any };
     };
     const app = `Bearer ${appJwt}`;
-    for (const path of ["/app", "/app/installations", "/app/installations/1001", "/orgs/acme-org/installation", "/users/Octo-User/installation", "/repos/acme-org/api/installation"]) {
+    for (const path of ["/", "/meta", "/app", "/app/installations", "/app/installations/1001", "/orgs/acme-org/installation", "/users/Octo-User/installation", "/repos/acme-org/api/installation"]) {
       expect((await call("GET", path, app)).status).toBe(200);
     }
+    expect((await call("GET", "/users/nobody/installation", app)).status).toBe(404);
+    expect((await call("GET", "/app", "Bearer not.a.jwt")).status).toBe(401);
     const scoped = await call("POST", "/app/installations/1001/access_tokens", app, { repositories: ["api"], permissions: { contents: "read", organization_self_hosted_runners: "write" } });
     expect(scoped.status).toBe(201);
     const token = `token ${scoped.body.token}`;
@@ -189,21 +195,36 @@ describe("the simulator's own answers", () => {
     expect((await call("GET", "/rate_limit", token)).status).toBe(200);
     const jit = await call("POST", "/orgs/acme-org/actions/runners/generate-jitconfig", token, { name: "conf-1", runner_group_id: 2, labels: ["team-a"] });
     expect(jit.status).toBe(201);
+    const runner = `/orgs/acme-org/actions/runners/${jit.body.runner.id}`;
     expect((await call("GET", "/orgs/acme-org/actions/runners?per_page=10", token)).status).toBe(200);
-    expect((await call("GET", `/orgs/acme-org/actions/runners/${jit.body.runner.id}`, token)).status).toBe(200);
+    expect((await call("GET", runner, token)).status).toBe(200);
+    expect((await call("GET", "/orgs/acme-org/actions/runner-groups", token)).status).toBe(200);
+    expect((await call("GET", "/orgs/acme-org/actions/runner-groups/2", token)).status).toBe(200);
     expect((await call("GET", "/orgs/acme-org/actions/runner-groups/2/runners", token)).status).toBe(200);
     expect((await call("POST", "/orgs/acme-org/actions/runners/registration-token", token)).status).toBe(201);
-    expect((await call("DELETE", `/orgs/acme-org/actions/runners/${jit.body.runner.id}`, token)).status).toBe(204);
+    expect((await call("DELETE", runner, token)).status).toBe(204);
+    expect((await call("GET", runner, token)).status).toBe(404);
     expect((await call("DELETE", "/installation/token", token)).status).toBe(204);
+    return [appJwt, scoped.body.token as string, jit.body.encoded_jit_config as string];
+  }
 
-    const exchanges = readExchanges(dir);
-    const report = conformance.check(exchanges);
-    expect(report.failures.map(formatFailure)).toEqual([]);
-    expect(report.responsesChecked).toBe(exchanges.length);
-    expect(report.operations.size).toBe(16);
-    const logged = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
-    expect(logged).not.toContain(scoped.body.token);
-    expect(logged).not.toContain(jit.body.encoded_jit_config);
-    expect(logged).not.toContain(appJwt);
-  });
+  for (const [where, prefix, description] of [["api.github.com", "", "api.github.com"], ["GitHub Enterprise Server (/api/v3)", "/api/v3", "ghes-3.17"]] as const) {
+    test(`on ${where}, every endpoint's answer conforms to ${description}'s description, and the log holds no secret`, async () => {
+      const { dir, sim } = await recordedSimulator(prefix);
+      let secrets: string[];
+      try {
+        secrets = await exercise(sim);
+      } finally {
+        await sim.close();
+      }
+      const exchanges = readExchanges(dir);
+      expect(exchanges.every((x) => x.kind === "api" && x.prefix === prefix)).toBe(true);
+      const report = conformance.check(exchanges);
+      expect(report.failures.map(formatFailure)).toEqual([]);
+      expect(report.responsesChecked).toBe(exchanges.length);
+      expect(report.operations.size).toBe(20);
+      const logged = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
+      for (const secret of secrets) expect(logged).not.toContain(secret);
+    });
+  }
 });

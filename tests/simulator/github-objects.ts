@@ -197,3 +197,44 @@ export function appJson(c: InstallationContext & { owner: Account; permissions: 
     installations_count: c.installationsCount,
   };
 }
+
+/** GET / (the API root): where things are, as https://docs.github.com/rest/meta/meta#github-api-root shows it. */
+export function rootJson(u: Urls) {
+  const a = u.api;
+  const search = (what: string) => `${a}/search/${what}?q={query}{&page,per_page,sort,order}`;
+  return {
+    current_user_url: `${a}/user`,
+    current_user_authorizations_html_url: `${u.web}/settings/connections/applications{/client_id}`,
+    authorizations_url: `${a}/authorizations`,
+    code_search_url: search("code"),
+    commit_search_url: search("commits"),
+    emails_url: `${a}/user/emails`,
+    emojis_url: `${a}/emojis`,
+    events_url: `${a}/events`,
+    feeds_url: `${a}/feeds`,
+    followers_url: `${a}/user/followers`,
+    following_url: `${a}/user/following{/target}`,
+    gists_url: `${a}/gists{/gist_id}`,
+    hub_url: `${a}/hub`,
+    issue_search_url: search("issues"),
+    issues_url: `${a}/issues`,
+    keys_url: `${a}/user/keys`,
+    label_search_url: `${a}/search/labels?q={query}&repository_id={repository_id}{&page,per_page}`,
+    notifications_url: `${a}/notifications`,
+    organization_url: `${a}/orgs/{org}`,
+    organization_repositories_url: `${a}/orgs/{org}/repos{?type,page,per_page,sort}`,
+    organization_teams_url: `${a}/orgs/{org}/teams`,
+    public_gists_url: `${a}/gists/public`,
+    rate_limit_url: `${a}/rate_limit`,
+    repository_url: `${a}/repos/{owner}/{repo}`,
+    repository_search_url: search("repositories"),
+    current_user_repositories_url: `${a}/user/repos{?type,page,per_page,sort}`,
+    starred_url: `${a}/user/starred{/owner}{/repo}`,
+    starred_gists_url: `${a}/gists/starred`,
+    topic_search_url: `${a}/search/topics?q={query}{&page,per_page}`,
+    user_url: `${a}/users/{user}`,
+    user_organizations_url: `${a}/user/orgs`,
+    user_repositories_url: `${a}/users/{user}/repos{?type,page,per_page,sort}`,
+    user_search_url: search("users"),
+  };
+}
