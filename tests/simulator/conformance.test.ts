@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import jwt from "jsonwebtoken";
 import Ajv from "ajv";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Conformance, formatFailure, reportLine } from "./conformance.ts";
@@ -227,4 +227,52 @@ describe("the simulator's own answers", () => {
       for (const secret of secrets) expect(logged).not.toContain(secret);
     });
   }
+});
+
+describe("the check as npm test runs it", () => {
+  const ROOT = join(import.meta.dir, "../..");
+  const run = (cmd: string[]) => {
+    const p = Bun.spawnSync(cmd, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
+    return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+  };
+
+  test("conformance-cli fails on a bad answer, naming it, and the summary prints its one line above the closing line", () => {
+    const results = mkdtempSync(join(tmpdir(), "results-"));
+    try {
+      const dir = join(results, "simulator-exchanges");
+      const { html_url: _dropped, ...partial } = installationJson(acme, context);
+      const good = exchange({ method: "GET", path: "/app/installations/1002", status: 200, responseBody: installationJson(defaultInstallations()[1]!, context) });
+      const bad = exchange({ method: "GET", path: "/app/installations/1001", status: 200, responseBody: partial });
+      mkdirSync(dir);
+      writeFileSync(join(dir, "1-a.jsonl"), [good, bad, bad].map((x) => JSON.stringify(x)).join("\n") + "\n");
+
+      const check = run([process.execPath, "tests/simulator/conformance-cli.ts", dir, "--report", join(results, "conformance.txt")]);
+      expect(check.code).toBe(1);
+      const line =
+        "simulator conformance: 1 operations, 3 exchanges (3 requests, 3 answers validated; 0 bad requests refused, 0 unknown paths answered 404, " +
+        "0 injected faults not checked), 0 webhook deliveries, 1 failures";
+      expect(check.out.trim().split("\n")).toEqual([
+        "FAIL apps/get-installation 200: response (GET /app/installations/{installation_id}) body /html_url: is required (2 exchanges)",
+        line,
+      ]);
+
+      writeFileSync(join(results, "checks.txt"), "pass bun test\nfail simulator conformance\n");
+      const summary = run([process.execPath, "run", "ci/summarize.ts", results]);
+      expect(summary.code).toBe(1);
+      expect(summary.out.trim().split("\n").slice(-2)).toEqual([line, "1 passed, 1 failed"]);
+    } finally {
+      rmSync(results, { recursive: true, force: true });
+    }
+  });
+
+  test("conformance-cli refuses an empty folder: a recorder that logged nothing must not pass as conforming", () => {
+    const empty = mkdtempSync(join(tmpdir(), "empty-"));
+    try {
+      const check = run([process.execPath, "tests/simulator/conformance-cli.ts", empty]);
+      expect(check.code).toBe(1);
+      expect(check.out).toContain("0 exchanges");
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
 });
