@@ -104,6 +104,10 @@ class Description {
     readonly doc: Json,
   ) {
     this.base = `https://ghapp-tokens.invalid/${name}`;
+    // Strict about keywords (an unknown one is a conversion bug, not something to skip). Not about how the
+    // description is written: strictTypes/strictTuples only warn about schema style (a `properties` with
+    // no `type: object`), and validateSchema would check 13 MB of GitHub's schemas against the
+    // meta-schema on every run. None of the three changes what a value must be to pass.
     this.ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictTuples: false, allowUnionTypes: true, validateSchema: false });
     addOpenApiFormats(this.ajv);
     // The components live where the description keeps them, so its `#/components/schemas/...` pointers hold.
@@ -156,7 +160,14 @@ class Description {
       const m = operation.regex.exec(path);
       if (!m) continue;
       const names = [...operation.template.matchAll(/\{([^}]+)\}/g)].map((x) => x[1]!);
-      return { operation, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)])) };
+      const decode = (v: string) => {
+        try {
+          return decodeURIComponent(v);
+        } catch {
+          return v; // a malformed %-escape: checked as it came
+        }
+      };
+      return { operation, params: Object.fromEntries(names.map((n, i) => [n, decode(m[i + 1]!)])) };
     }
     return undefined;
   }
