@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Conformance, formatFailure, reportLine } from "./conformance.ts";
 import { applyDescriptionFlaws, DESCRIPTION_FLAWS } from "./description-flaws.ts";
-import { EXCHANGES_DIR_ENV, readExchanges, type ApiExchange } from "./exchanges.ts";
+import { EXCHANGES_DIR_ENV, exchangeRecorder, readExchanges, type ApiExchange } from "./exchanges.ts";
 import { accountJson, installationJson } from "./github-objects.ts";
 import { addOpenApiFormats, toJsonSchema } from "./openapi-schema.ts";
 import { defaultInstallations, startSimulator } from "./simulator.ts";
@@ -139,6 +139,20 @@ describe("webhook deliveries, against @octokit/openapi-webhooks", () => {
     const report = conformance.check([{ kind: "delivery", event: "installation", payload: { action: "created", installation, sender, repositories: [] } }]);
     expect(report.deliveries).toBe(1);
     expect(report.failures).toEqual([]);
+  });
+
+  test("a delivery the simulator records is read back and checked with the API exchanges", () => {
+    const dir = mkdtempSync(join(tmpdir(), "deliveries-"));
+    try {
+      const recorder = exchangeRecorder({ [EXCHANGES_DIR_ENV]: dir })!;
+      recorder.record({ kind: "delivery", event: "installation", payload: { action: "created", installation, sender } });
+      recorder.record({ kind: "delivery", event: "installation", payload: { action: "deleted", installation: { id: 1001 }, sender } });
+      const report = conformance.check(readExchanges(dir));
+      expect(report.deliveries).toBe(2);
+      expect(report.failures.map(formatFailure)).toEqual(["installation/deleted: delivery payload /installation/app_id: is required"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a delivery missing what the event requires fails, naming the event's operation and the path", () => {
