@@ -45,6 +45,11 @@ describe("what the check catches, and how it says so", () => {
     ]);
   });
 
+  test("a JSON answer sent as another media type is a failure", () => {
+    const x = exchange({ method: "GET", path: "/app/installations/1001", status: 200, responseBody: installationJson(acme, context), contentType: "text/plain" });
+    expect(failures(x)).toEqual(["apps/get-installation 200: response (GET /app/installations/{installation_id}) content-type text/plain: the description gives application/json"]);
+  });
+
   test("a path GitHub has no operation for is a failure", () => {
     expect(failures(exchange({ method: "GET", path: "/app/frobnicate", status: 200, responseBody: {} }))).toEqual([
       "GET /app/frobnicate 200: operation is not an operation of GitHub's description (api.github.com)",

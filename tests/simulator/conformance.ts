@@ -315,6 +315,10 @@ export class Conformance {
       schema = { $ref: `#/components/schemas/${prose.schema}` };
     }
     if (schema === undefined) return failures;
+    if (!/^application\/json\b/.test(x.contentType ?? "")) {
+      fail("response", `content-type ${x.contentType ?? "(none)"}: the description gives application/json`);
+      return failures;
+    }
     const v = d.validator(`response ${o.operationId} ${declared === undefined ? `prose ${x.status}` : x.status}`, schema);
     if (!v(x.responseBody)) fail("response", `body ${firstError(v.errors)}`);
     return failures;
