@@ -329,8 +329,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (path === "/rate_limit" && method === "GET") {
       const t = now();
       const core = { limit: rate.limit, remaining: Math.max(0, rate.limit - rate.used), used: rate.used, reset: Math.floor((rate.resetAt || t) / 1000) };
-      // GitHub lists every resource; its description requires core and search, the search API's own
-      // 30-a-minute limit, unused here. `rate` repeats core (deprecated, still sent):
+      // GitHub lists a limit per resource; its description requires core and search (30 a minute, never
+      // used here). `rate` repeats core, deprecated but still sent:
       // https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user
       const search = { limit: 30, remaining: 30, used: 0, reset: Math.floor(t / 1000) + 60 };
       return json(200, { resources: { core, search }, rate: core });
