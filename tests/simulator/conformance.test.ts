@@ -220,11 +220,12 @@ describe("the simulator's own answers", () => {
     expect((await call("GET", "/orgs/acme-org/actions/runner-groups", token)).status).toBe(200);
     expect((await call("GET", "/orgs/acme-org/actions/runner-groups/2", token)).status).toBe(200);
     expect((await call("GET", "/orgs/acme-org/actions/runner-groups/2/runners", token)).status).toBe(200);
-    expect((await call("POST", "/orgs/acme-org/actions/runners/registration-token", token)).status).toBe(201);
+    const registration = await call("POST", "/orgs/acme-org/actions/runners/registration-token", token);
+    expect(registration.status).toBe(201);
     expect((await call("DELETE", runner, token)).status).toBe(204);
     expect((await call("GET", runner, token)).status).toBe(404);
     expect((await call("DELETE", "/installation/token", token)).status).toBe(204);
-    return [appJwt, scoped.body.token as string, jit.body.encoded_jit_config as string];
+    return [appJwt, scoped.body.token as string, jit.body.encoded_jit_config as string, registration.body.token as string];
   }
 
   for (const [where, prefix, description] of [["api.github.com", "", "api.github.com"], ["GitHub Enterprise Server (/api/v3)", "/api/v3", "ghes-3.17"]] as const) {
