@@ -82,15 +82,18 @@ export function readExchanges(dir: string): Exchange[] {
   }
   const out: Exchange[] = [];
   for (const f of files) {
-    for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
-      // A simulator killed in the middle of a write leaves at most a partial last line.
-      if (!line) continue;
-      try {
-        out.push(JSON.parse(line) as Exchange);
-      } catch {
-        continue;
-      }
-    }
+    // Each line was written by one synchronous append, so a line that does not parse means the log was
+    // damaged: say so rather than check less than was recorded.
+    readFileSync(join(dir, f), "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (!line) return;
+        try {
+          out.push(JSON.parse(line) as Exchange);
+        } catch {
+          throw new Error(`${join(dir, f)}:${i + 1} is not a JSON exchange; the exchange log is damaged`);
+        }
+      });
   }
   return out;
 }
