@@ -5,6 +5,8 @@
 //   simulator.json   { url, origin, oidcIssuer, appId, clientId, installations, pid, port, caFile? }
 //   ca.pem           with --tls and no --tls-cert: the self-signed certificate clients must trust
 // Faults can be injected over HTTP: POST {origin}/_simulator/faults with a Fault (see simulator.ts).
+// With GHAPP_SIM_EXCHANGES_DIR=DIR in its environment it logs every API exchange into DIR for the
+// conformance check (exchanges.ts, conformance.ts); tests that spawn it pass their environment on.
 //
 // Usage: npm run simulator -- --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
 //          [--tls | --tls-cert FILE --tls-key FILE] [--public-url URL]
@@ -49,6 +51,9 @@ ${USAGE}
 
 Control endpoints (faults, clock, runners, OIDC tokens and key rotation) are listed at the top of
 tests/simulator/simulator.ts, runners.ts and oidc-issuer.ts.
+
+Environment: GHAPP_SIM_EXCHANGES_DIR=DIR logs every API exchange into DIR, to be checked against
+GitHub's OpenAPI description with: bun tests/simulator/conformance-cli.ts DIR
 
 Exit codes: 0 stopped by a signal, 2 bad arguments.`;
 

@@ -388,6 +388,10 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
           return http.error(404, "Not Found", rl, docs(method === "GET" ? "get-a-self-hosted-runner-for-an-organization" : "delete-a-self-hosted-runner-from-an-organization"));
         }
         if (method === "GET") return http.json(200, visible(r), rl);
+        // Deleting a busy runner: GitHub's page says the endpoint "Forces the removal of a self-hosted runner"
+        // yet its description lists 422 (https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization),
+        // and GitHub has been seen refusing a busy runner (machulav/ec2-github-runner#23). The stricter
+        // reading: refused while it runs a job, so the broker's tests prove it copes with the refusal.
         if (r.busy) return http.error(422, `Bad request - Runner "${r.name}" is still running a job`, rl, docs("delete-a-self-hosted-runner-from-an-organization"));
         runners.delete(r.id);
         return http.json(204, null, rl);
