@@ -224,6 +224,32 @@ describe("failed deliveries", () => {
       await b2.stop();
     }
   }, 30_000);
+
+  test("a failed delivery close to the end of GitHub's three-day window is not asked for; a recent one is", async () => {
+    const b3 = await startBroker(w.env({ GITHUB_WEBHOOK_SECRET_FILE: secretFile, SYNC_INTERVAL: "1s" }));
+    try {
+      w.sim.webhooks.drop(1);
+      w.sim.webhooks.configure({ url: `${b3.url}${HOOK}`, secret: SECRET }); // its ping is dropped
+      await w.sim.webhooks.settled();
+      const oldPing = w.sim.webhooks.deliveries().at(-1)!;
+      expect(oldPing).toMatchObject({ event: "ping", status: "failed to connect" });
+      // Every delivery so far, failed ones included, is now 2 days 23.5 hours old.
+      w.sim.webhooks.backdate(3 * 24 * 3_600_000 - 30 * 60_000);
+      const attemptsBefore = w.sim.requests.filter((r) => r.path.endsWith("/attempts")).length;
+      await Bun.sleep(3000);
+      expect(w.sim.requests.filter((r) => r.path.endsWith("/attempts")).length).toBe(attemptsBefore);
+      w.sim.webhooks.drop(1);
+      w.sim.webhooks.configure({ url: `${b3.url}${HOOK}`, secret: SECRET });
+      await w.sim.webhooks.settled();
+      const recentPing = w.sim.webhooks.deliveries().at(-1)!;
+      await eventually(() => w.sim.webhooks.deliveries().some((d) => d.guid === recentPing.guid && d.redelivery && d.status === "OK"), 8000, "the recent ping redelivered");
+      expect(w.sim.webhooks.deliveries().some((d) => d.guid === oldPing.guid && d.redelivery)).toBe(false);
+    } finally {
+      w.sim.webhooks.configure({ url: `${b.url}${HOOK}`, secret: SECRET });
+      await w.sim.webhooks.settled();
+      await b3.stop();
+    }
+  }, 30_000);
 });
 
 describe("the secret", () => {

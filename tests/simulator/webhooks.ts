@@ -79,6 +79,8 @@ export interface Webhooks {
   drop(count: number): void;
   /** The log, oldest first. */
   deliveries(): DeliveryLogEntry[];
+  /** Moves every logged delivery `ms` into the past, as if made then (the three-day window, in tests). */
+  backdate(ms: number): void;
   /** Resolves when every delivery queued so far has been attempted. */
   settled(): Promise<void>;
   /** A runner took a job (queued, then in_progress) or finished it (completed). */
@@ -253,6 +255,12 @@ export function createWebhooks(http: WebhookHttp): Webhooks {
       dropping += count;
     },
     deliveries: () => log.map((d) => ({ ...d })),
+    backdate(ms) {
+      for (const d of log) {
+        d.at -= ms;
+        d.delivered_at = iso(Date.parse(d.delivered_at) - ms);
+      }
+    },
     async settled() {
       for (let q = queue; ; q = queue) {
         await q;
