@@ -151,6 +151,13 @@ describe("refusals", () => {
     expect(push.json.status).toBe("ignored");
   });
 
+  test("a job cancelled before any runner took it (runner_id 0, runner_name \"\") is accepted and changes nothing", async () => {
+    const cancelled = JSON.stringify({ action: "completed", workflow_job: { id: 77, run_id: 78, status: "completed", conclusion: "cancelled", labels: ["self-hosted", "team-a"], runner_id: 0, runner_name: "", runner_group_id: 0, completed_at: new Date().toISOString() }, organization: { login: "acme-org" } });
+    const r = await deliver(cancelled, { "x-hub-signature-256": sign(cancelled) });
+    expect(r.status).toBe(202);
+    expect(r.json.status).toBe("queued");
+  });
+
   test("the webhook route takes no OIDC token and the API still requires one", async () => {
     const r = await deliver(payload, { authorization: `Bearer ${alice}` });
     expect(r.status).toBe(401);

@@ -36,7 +36,9 @@ export const WorkflowJobPayload = z.object({
     status: z.string().max(32),
     conclusion: z.string().max(32).nullable().optional(),
     labels: z.array(z.string().max(256).nullable()).max(500),
-    runner_id: z.number().int().positive().nullable().optional(),
+    // A job cancelled before any runner took it has been seen with runner_id 0 and runner_name ""
+    // (actions/actions-runner-controller#2520): no runner, like null.
+    runner_id: z.number().int().nonnegative().nullable().optional(),
     runner_name: z.string().max(256).nullable().optional(),
     runner_group_id: z.number().int().nullable().optional(),
     created_at: z.string().max(64).optional(),
@@ -128,7 +130,7 @@ export class WebhookService {
         return { status: 202, body: { status: "ignored", detail: "the job is not in GITHUB_ORG" } };
       }
       const j = p.data.workflow_job;
-      entry = { ...entry, action: p.data.action, workflowJobId: j.id, runnerId: j.runner_id ?? null, runnerName: j.runner_name ?? null, runnerGroupId: j.runner_group_id ?? null };
+      entry = { ...entry, action: p.data.action, workflowJobId: j.id, runnerId: j.runner_id || null, runnerName: j.runner_name || null, runnerGroupId: j.runner_group_id ?? null };
     }
     if (!(await this.d.storage.recordWebhookDelivery(entry))) {
       this.d.metrics.webhookDeliveries.inc({ event: label, result: "replayed" });
