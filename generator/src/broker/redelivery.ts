@@ -39,6 +39,12 @@ export interface RedeliveryReport {
 export class Redelivery {
   readonly name = "webhook-redelivery";
   private readonly now: () => number;
+  /**
+   * Deliveries up to this id were all judged in an earlier complete round of this replica: later
+   * rounds stop paging there, so a busy App's log costs one page a round, not twenty. GitHub's
+   * delivery ids increase; a new leader starts from 0 and reads the whole window once.
+   */
+  private judgedUpTo = 0;
 
   constructor(private readonly d: RedeliveryDeps) {
     this.now = d.now ?? Date.now;
@@ -50,19 +56,30 @@ export class Redelivery {
     const oldest = this.now() - REDELIVERY_WINDOW_MS;
     // By GUID: a GUID with any delivery that succeeded needs nothing; else its newest failed one.
     const byGuid = new Map<string, { ok: boolean; newest: HookDelivery }>();
+    let newestId = this.judgedUpTo;
+    let complete = true;
+    let pages = 0;
     await this.d.hooks.list((page) => {
+      pages++;
       for (const delivery of page) {
-        if (delivery.deliveredAt.getTime() < oldest) return false;
+        // A delivery still in flight (GitHub waits up to 10 s) may be logged after a newer one: the
+        // mark stays a minute behind, so a late entry below it is still judged.
+        if (delivery.deliveredAt.getTime() < this.now() - 60_000) newestId = Math.max(newestId, delivery.id);
+        if (delivery.deliveredAt.getTime() < oldest || delivery.id <= this.judgedUpTo) return false;
         const seen = byGuid.get(delivery.guid);
         if (!seen) byGuid.set(delivery.guid, { ok: delivery.ok, newest: delivery });
         else seen.ok ||= delivery.ok;
       }
+      if (pages >= MAX_PAGES) complete = false;
       return true;
     }, MAX_PAGES);
     for (const [guid, { ok, newest }] of byGuid) {
       if (ok || !EVENTS.has(newest.event)) continue;
       report.failed++;
-      if (report.requested >= MAX_REQUESTS || !(await stillLeader())) break;
+      if (report.requested >= MAX_REQUESTS || !(await stillLeader())) {
+        complete = false;
+        break;
+      }
       // Received after all (GitHub recorded a failure the broker did not see, e.g. a lost answer).
       if (await this.d.storage.getWebhookDelivery(guid)) continue;
       if (!(await this.d.storage.recordRedeliveryRequest({ guid, githubDeliveryId: newest.id, result: "requested" }))) continue;
@@ -73,10 +90,12 @@ export class Redelivery {
         this.d.logger.info("webhook: asked GitHub to redeliver a failed delivery", { delivery: guid, github_delivery_id: newest.id, event: newest.event, action: newest.action, status_code: newest.statusCode });
       } catch (e) {
         // Asked once: not again (the sync covers what the delivery would have told).
+        // (recorded before asking, so a leader that dies here never asks twice)
         this.d.metrics.webhookRedeliveries.inc({ result: "failed" });
         this.d.logger.warn("webhook: GitHub refused to redeliver a failed delivery; the sync covers it", { delivery: guid, github_delivery_id: newest.id, reason: e instanceof BrokerError ? e.code : "error" });
       }
     }
+    if (complete) this.judgedUpTo = newestId;
     return report;
   }
 }
