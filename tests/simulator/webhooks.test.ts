@@ -6,6 +6,7 @@ import { createHmac } from "node:crypto";
 import Ajv from "ajv";
 import jwt from "jsonwebtoken";
 import webhooksSpec from "@octokit/openapi-webhooks/generated/api.github.com.json" with { type: "json" };
+import restSpec from "@octokit/openapi/generated/api.github.com.json" with { type: "json" };
 import { defaultInstallations, startSimulator, type Simulator } from "./simulator.ts";
 
 const SECRET = "it's-a-secret-to-everybody-0123456789";
@@ -60,6 +61,7 @@ function runJob(name: string, finish = true): number {
 
 const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
 ajv.addSchema(webhooksSpec as object, "webhooks");
+ajv.addSchema(restSpec as object, "rest");
 const schemaFor = (action: string) => ajv.getSchema(`webhooks#/components/schemas/webhook-workflow-job-${action.replace("_", "-")}`)!;
 
 describe("deliveries", () => {
@@ -163,6 +165,8 @@ describe("the App's delivery log and redelivery", () => {
     runJob("hook-page-2");
     await sim.webhooks.settled();
     const all = (await (await list("?per_page=100")).json()) as any[];
+    const item = ajv.getSchema("rest#/components/schemas/hook-delivery-item")!;
+    for (const d of all) expect({ id: d.id, valid: item(d), errors: item.errors ?? null }).toEqual({ id: d.id, valid: true, errors: null });
     expect(all.map((d) => d.id)).toEqual([...all.map((d) => d.id)].sort((a, b) => b - a));
     const seen: number[] = [];
     let next: string | undefined = `${sim.url}/app/hook/deliveries?per_page=2`;
