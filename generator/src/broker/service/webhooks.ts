@@ -204,7 +204,10 @@ export class WebhookService {
     });
     if (outcome === "already_processed") return outcome;
     this.d.metrics.webhookProcessed.inc({ outcome });
-    if (confirmGone) await this.confirmGone(confirmGone);
+    if (confirmGone) {
+      // The delivery is processed; only the early clean-up is lost if GitHub does not answer.
+      await this.confirmGone(confirmGone).catch((e) => this.d.logger.warn("webhook: cannot ask GitHub whether an ephemeral runner is gone after its job; the sync decides", { runner: confirmGone.name, reason: e instanceof BrokerError ? e.code : "error" }));
+    }
     return outcome;
   }
 
