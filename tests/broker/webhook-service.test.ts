@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../generator/src/core/logger.ts";
+import { BrokerError } from "../../generator/src/broker/errors.ts";
 import type { GitHubRunner, GitHubRunnerApi } from "../../generator/src/broker/github-runners.ts";
 import { BrokerMetrics } from "../../generator/src/broker/metrics.ts";
 import { Journal } from "../../generator/src/broker/service/journal.ts";
@@ -22,8 +23,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let t: number;
 let storage: Storage;
 let service: WebhookService;
-/** What GitHub answers to GET runner: the runners it still has. */
+/** What GitHub answers to GET runner: the runners it still has; `down` makes it fail. */
 let atGitHub: Map<number, GitHubRunner>;
+let down: boolean;
 
 afterEach(() => storage.close());
 beforeEach(async () => {
@@ -31,7 +33,13 @@ beforeEach(async () => {
   storage = openStorage(`sqlite://${join(dir, `${randomUUID()}.db`)}`, { now: () => new Date(t) });
   await storage.migrate();
   atGitHub = new Map();
-  const github = { getRunner: async (id: number) => atGitHub.get(id) ?? null } as unknown as GitHubRunnerApi;
+  down = false;
+  const github = {
+    getRunner: async (id: number) => {
+      if (down) throw new BrokerError("github_unavailable", "GitHub is unavailable for get runner: retry later");
+      return atGitHub.get(id) ?? null;
+    },
+  } as unknown as GitHubRunnerApi;
   service = new WebhookService({ storage, github, journal: new Journal(storage), metrics: new BrokerMetrics(), logger: createLogger("error", {}), secret: SECRET, org: "acme-org", now: () => t });
 });
 
@@ -69,6 +77,18 @@ describe("processing", () => {
     expect(await statusOf(r.id)).toBe("active"); // GitHub still lists it: the sync decides later
     const audit = await storage.listAudit({ action: "webhook.status_change", order: "asc" });
     expect(audit.map((a) => [a.details.from, a.details.to])).toEqual([["active", "busy"], ["busy", "active"]]);
+  });
+
+  test("an ephemeral runner GitHub removed after its job is deleted at once; with GitHub down it stays idle for the sync", async () => {
+    const r = await runner("busy");
+    await deliver("completed");
+    await service.drain();
+    expect(await statusOf(r.id)).toBe("deleted");
+    const again = await runner("busy", 102);
+    down = true;
+    await deliver("completed", 7009, 102);
+    await service.drain();
+    expect(await statusOf(again.id)).toBe("active");
   });
 
   test("a late in_progress of a job that already completed does not make its runner busy again", async () => {
