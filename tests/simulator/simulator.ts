@@ -18,6 +18,7 @@ import { createOidcIssuer, type OidcIssuer } from "./oidc-issuer.ts";
 import { createRunners, type RunnerGroup, type Runners } from "./runners.ts";
 import { exchangeRecorder } from "./exchanges.ts";
 import { appJson, installationJson as installationObject, repositoryJson, rootJson, type Urls } from "./github-objects.ts";
+import { createWebhooks, type Webhooks } from "./webhooks.ts";
 
 export interface Repository {
   id: number;
@@ -117,6 +118,8 @@ export interface Simulator {
   /** self-hosted runners (runners.ts) and the OIDC issuer at `${origin}/oidc` (oidc-issuer.ts) */
   runners: Runners;
   oidc: OidcIssuer;
+  /** the App's webhook: signed deliveries, the delivery log, redelivery (webhooks.ts) */
+  webhooks: Webhooks;
   reset(): void;
   close(): Promise<void>;
 }
@@ -346,6 +349,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const caller = auth?.kind === "token" ? { installationId: auth.token.installationId, permissions: auth.token.permissions } : auth ? ("app" as const) : null;
     const runnerAnswer = runners.route({ method, path, url, body, rl, caller });
     if (runnerAnswer) return runnerAnswer;
+    const hookAnswer = webhooks.route({ method, path, url, rl, isApp: auth?.kind === "app", hasAuth: !!auth });
+    if (hookAnswer) return hookAnswer;
 
     // ---- endpoints that take the app's JWT ----
     const appOnly = (): Response | undefined => {
@@ -488,7 +493,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   async function control(req: Request, path: string): Promise<Response> {
     // Control API for other processes (demo, container and pod-wiring tests); not part of GitHub.
-    const extension = (await runners.control(req, path)) ?? (await oidc.control(req, path));
+    const extension = (await runners.control(req, path)) ?? (await oidc.control(req, path)) ?? (await webhooks.control(req, path));
     if (extension) return extension;
     if (path === "/_simulator/faults" && req.method === "POST") {
       const body = (await readBody(req)) as Fault | Fault[];
@@ -519,6 +524,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const DROP = Symbol("drop");
   const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin }, opts.runnerGroups);
   const oidc = createOidcIssuer({ origin: () => origin, now });
+  const webhooks = createWebhooks({ json, error, now, origin: () => origin, appId: () => appId, installations });
+  runners.onJob((action, runner, org, job) => webhooks.jobEvent(action, runner, org, job));
 
   async function handle(req: Request): Promise<Response | typeof DROP> {
     const url = new URL(req.url);
@@ -653,6 +660,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     requests,
     runners,
     oidc,
+    webhooks,
     inject(...fs) {
       for (const f of fs) faults.push({ ...f, left: f.times ?? 1 });
     },

@@ -216,6 +216,12 @@ export class Sync {
   }
 }
 
+/** Other background work that runs on the lease holder after each sync round (e.g. webhook redelivery). */
+export interface BackgroundTask {
+  readonly name: string;
+  run(stillLeader: () => Promise<boolean>): Promise<unknown>;
+}
+
 /**
  * Runs the sync every interval on whichever replica holds the lease. The lease lives three
  * intervals (at least 5 s), so a replica that dies is replaced within that time; the holder
@@ -233,6 +239,7 @@ export class SyncLoop {
     private readonly intervalMs: number,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
+    private readonly background: readonly BackgroundTask[] = [],
   ) {}
 
   get leaseTtlMs(): number {
@@ -263,13 +270,18 @@ export class SyncLoop {
     }
     this.metrics.syncLeader.set(lease ? 1 : 0);
     if (!lease) return false;
+    const stillLeader = async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null;
     try {
-      const report = await this.sync.run(async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null);
+      const report = await this.sync.run(stillLeader);
       this.metrics.syncRuns.inc({ result: "success" });
       this.logger.info("sync done", { holder: this.holder, groups: report.groups, seen: report.seen, status_changes: report.statusChanges, removed: report.removed.length, deleted: report.deleted });
     } catch (e) {
       this.metrics.syncRuns.inc({ result: "failure" });
       this.logger.warn("sync failed; next round will retry", { reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" });
+    }
+    for (const task of this.background) {
+      if (this.stopped || !(await stillLeader())) break;
+      await task.run(stillLeader).catch((e) => this.logger.warn("background work failed; next round will retry", { task: task.name, reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" }));
     }
     return true;
   }
