@@ -56,6 +56,10 @@
 //   and registration tokens, never the values.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Installation } from "./simulator.ts";
+import { newJob, type SimulatedJob } from "./webhooks.ts";
+
+/** Told when a runner takes a job (queued, then in_progress) and finishes it (completed): webhooks.ts delivers. */
+export type JobListener = (action: "queued" | "in_progress" | "completed", runner: Runner, org: string, job: SimulatedJob) => void;
 
 export interface RunnerGroup {
   id: number;
@@ -147,6 +151,8 @@ export interface Runners {
   setStatus(id: number, status: "online" | "offline"): Runner;
   /** GitHub removes a runner on its own; false when there was none. */
   remove(id: number): boolean;
+  /** Listens to jobs starting and finishing (the App's webhook). */
+  onJob(listener: JobListener): void;
   groups: readonly RunnerGroup[];
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
@@ -165,6 +171,11 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
   const registrationTokens = new Map<string, { org: string; expiresAt: number }>(); // by sha256
   const labelIds = new Map<string, number>();
   let nextRunnerId = 101;
+  const jobs = new Map<number, SimulatedJob>(); // runner id -> the job it runs
+  const jobListeners: JobListener[] = [];
+  const emitJob = (action: "queued" | "in_progress" | "completed", r: HeldRunner, job: SimulatedJob) => {
+    for (const l of jobListeners) l(action, visible(r), r.org, { ...job });
+  };
 
   const visible = ({ org: _org, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
     ...runner,
@@ -286,12 +297,23 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       if (r.status !== "online") throw new RunnerRefusal(409, `runner ${id} is offline and takes no job`);
       if (r.busy) throw new RunnerRefusal(409, `runner ${id} is running a job already`);
       r.busy = true;
+      const job = newJob(visible(r), http.now());
+      jobs.set(r.id, job);
+      emitJob("queued", r, job);
+      job.startedAt = http.now();
+      emitJob("in_progress", r, job);
       return visible(r);
     },
     finishJob(id) {
       const r = held(id);
       if (!r.busy) throw new RunnerRefusal(409, `runner ${id} is not running a job`);
       r.busy = false;
+      const job = jobs.get(id);
+      if (job) {
+        jobs.delete(id);
+        Object.assign(job, { completedAt: http.now(), conclusion: "success" });
+        emitJob("completed", r, job);
+      }
       // GitHub removes an ephemeral runner once its one job is done.
       if (r.ephemeral) {
         runners.delete(id);
@@ -306,6 +328,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       return visible(r);
     },
     remove: (id) => runners.delete(id),
+    onJob: (listener) => void jobListeners.push(listener),
 
     route({ method, path, url, body, rl, caller }) {
       const m = path.match(/^\/orgs\/([^/]+)\/actions\/(runners|runner-groups)(?:\/([^/]+))?(?:\/([^/]+))?$/);
@@ -388,6 +411,10 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
           return http.error(404, "Not Found", rl, docs(method === "GET" ? "get-a-self-hosted-runner-for-an-organization" : "delete-a-self-hosted-runner-from-an-organization"));
         }
         if (method === "GET") return http.json(200, visible(r), rl);
+        // Deleting a busy runner: GitHub's page says the endpoint "Forces the removal of a self-hosted runner"
+        // yet its description lists 422 (https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization),
+        // and GitHub has been seen refusing a busy runner (machulav/ec2-github-runner#23). The stricter
+        // reading: refused while it runs a job, so the broker's tests prove it copes with the refusal.
         if (r.busy) return http.error(422, `Bad request - Runner "${r.name}" is still running a job`, rl, docs("delete-a-self-hosted-runner-from-an-organization"));
         runners.delete(r.id);
         return http.json(204, null, rl);

@@ -10,6 +10,7 @@ import { InstallationTokenCache } from "../core/installation-token-cache.ts";
 import type { Logger } from "../core/logger.ts";
 import { loadPrivateKeyFile } from "../core/private-key.ts";
 import type { BrokerConfig } from "./config.ts";
+import { GitHubHookDeliveries } from "./github-hook-deliveries.ts";
 import { GitHubRunners } from "./github-runners.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
@@ -22,6 +23,8 @@ import { RunnerService } from "./service/runners.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
 import { Sync, SyncLoop } from "./sync.ts";
+import { Redelivery } from "./redelivery.ts";
+import { WebhookService } from "./service/webhooks.ts";
 
 export interface BrokerParts {
   storage: Storage;
@@ -44,6 +47,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync;
+  /** the App's webhook delivery log (App JWT), for redelivery */
+  hooks: GitHubHookDeliveries;
 }
 
 /** GitHub's side: the App's key, the installation, runner calls, the sync. */
@@ -108,17 +113,20 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     // all); after that a reservation without a handed-out secret is one whose broker died.
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
   });
-  return { github, tokens, owners, baseline, sync };
+  return { github, tokens, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl) };
 }
 
 export function replicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger) {
+/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. */
+export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
+  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
   const app = createApp({
+    ...(webhooks ? { webhooks } : {}),
     runners,
     policies: parts.policies,
     journal: parts.journal,
@@ -131,6 +139,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     callerRatePerMinute: config.callerRatePerMinute,
     readiness: { database: () => parts.storage.ping(), github: () => gh.github.check() },
   });
-  const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger);
-  return { app, verifier, runners, loop };
+  const background = webhooks ? [new Redelivery({ storage: parts.storage, hooks: gh.hooks, webhooks, metrics: parts.metrics, logger })] : [];
+  const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger, background);
+  return { app, verifier, runners, loop, webhooks };
 }

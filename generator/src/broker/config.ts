@@ -42,6 +42,7 @@ export const BROKER_OPTIONS = [
   { flag: "caller-rate-limit", env: "CALLER_RATE_LIMIT", description: "API requests per minute one identity may make (per replica)", default: "120" },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub and the issuer", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest wait for a GitHub rate limit before answering 503", default: "10s" },
+  { flag: "github-webhook-secret-file", env: "GITHUB_WEBHOOK_SECRET_FILE", description: "file holding the App's webhook secret; unset: POST /api/v1/webhooks/github answers 404" },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
 ] as const satisfies readonly BrokerOptionSpec[];
 
@@ -83,6 +84,8 @@ export interface BrokerConfig {
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
   logLevel: LogLevel;
+  /** path of the App's webhook secret (read at start, never logged); unset: no webhook route */
+  webhookSecretFile?: string;
 }
 
 /** What a command needs: serve needs everything; the operator commands only the database. */
@@ -203,5 +206,6 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     requestTimeoutMs,
     maxRetryWaitMs,
     logLevel: logLevel as LogLevel,
+    ...(o["github-webhook-secret-file"] ? { webhookSecretFile: o["github-webhook-secret-file"] } : {}),
   };
 }

@@ -74,9 +74,29 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: "ghapp_broker_webhook_deliveries_total",
+    help: "GitHub webhook deliveries received, by event (workflow_job, ping, other) and result (accepted, ignored, unsigned, bad_signature, replayed, too_large, malformed).",
+    labelNames: ["event", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly webhookProcessed = new Counter({
+    name: "ghapp_broker_webhook_processed_total",
+    help: "Accepted deliveries processed after the answer, by outcome (status_change, no_change, unknown_runner, stale, failed).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly webhookRedeliveries = new Counter({
+    name: "ghapp_broker_webhook_redeliveries_total",
+    help: "Failed deliveries the broker asked GitHub to redeliver, by result (requested, failed, expired).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ghapp_broker_" });
     this.provisions.inc({ mode: "jit", result: "success" }, 0);
     this.authFailures.inc({ reason: "invalid_token" }, 0);
+    for (const result of ["accepted", "unsigned", "bad_signature", "replayed", "too_large"]) this.webhookDeliveries.inc({ event: "workflow_job", result }, 0);
   }
 }

@@ -220,13 +220,19 @@ export class Sync {
 export const LEASE_TTL_MIN_MS = 5_000;
 export const LEASE_TTL_MAX_MS = 15_000;
 
+/** Other background work that runs on the lease holder after each sync round (e.g. webhook redelivery). */
+export interface BackgroundTask {
+  readonly name: string;
+  run(stillLeader: () => Promise<boolean>): Promise<unknown>;
+}
+
 /**
  * Runs the sync every interval on whichever replica holds the lease. The lease is a heartbeat,
  * apart from the sync's interval: every replica tries to take or renew it every `heartbeatMs`
  * (at most a third of its life), and it lives 3 × SYNC_INTERVAL clamped to 5–15 s. So a replica
  * killed outright is replaced within about 20 s even with SYNC_INTERVAL 1m, and a holder keeps
- * renewing while a long round runs; the round stops acting the moment a renewal fails
- * (`stillLeader`), so two replicas never judge runners at once.
+ * renewing while a long round runs; the round (the sync, then the other background tasks) stops
+ * acting the moment a renewal fails (`stillLeader`), so two replicas never judge runners at once.
  */
 export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -243,7 +249,7 @@ export class SyncLoop {
     private readonly intervalMs: number,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly background: readonly BackgroundTask[] = [],
   ) {}
 
   get leaseTtlMs(): number {
@@ -286,8 +292,8 @@ export class SyncLoop {
       this.lastRoundAt = -Infinity; // when it comes back to us, sync at once
       return;
     }
-    if (this.running || this.stopped || this.now() - this.lastRoundAt < this.intervalMs) return;
-    this.lastRoundAt = this.now();
+    if (this.running || this.stopped || Date.now() - this.lastRoundAt < this.intervalMs) return;
+    this.lastRoundAt = Date.now();
     this.running = this.round().finally(() => (this.running = undefined));
   }
 
@@ -300,6 +306,10 @@ export class SyncLoop {
     } catch (e) {
       this.metrics.syncRuns.inc({ result: "failure" });
       this.logger.warn("sync failed; next round will retry", { reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" });
+    }
+    for (const task of this.background) {
+      if (this.stopped || !(await stillLeader())) break;
+      await task.run(stillLeader).catch((e) => this.logger.warn("background work failed; next round will retry", { task: task.name, reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" }));
     }
   }
 

@@ -13,6 +13,7 @@ import type { OwnerBinding } from "../owner-binding.ts";
 import type { Journal } from "../service/journal.ts";
 import type { PolicyService } from "../service/policies.ts";
 import type { RunnerService } from "../service/runners.ts";
+import type { WebhookService } from "../service/webhooks.ts";
 import { auditLogRouter } from "./audit-log.ts";
 import { authenticate, rateLimit, requireAdmin } from "./auth.ts";
 import { renderDocsPage } from "./docs-page.ts";
@@ -22,6 +23,7 @@ import { problemFor, problemResponseOf, toProblem } from "./problem.ts";
 import { router } from "./router.ts";
 import { runnersRouter } from "./runners.ts";
 import { securityEventsRouter } from "./security-events.ts";
+import { webhooksRouter } from "./webhooks.ts";
 
 export interface AppDeps {
   runners: RunnerService;
@@ -36,6 +38,8 @@ export interface AppDeps {
   admins: string[];
   callerRatePerMinute: number;
   readiness: ReadinessChecks;
+  /** GitHub webhooks; absent when no GITHUB_WEBHOOK_SECRET_FILE is set (the route answers 404) */
+  webhooks?: WebhookService;
 }
 
 const OPENAPI_INFO = {
@@ -62,6 +66,9 @@ export function createApp(d: AppDeps) {
       d.logger.info("request", { method: c.req.method, route, status: c.res.status, duration_ms: Math.round(seconds * 10_000) / 10, ...(identity ? { identity } : {}) });
     }
   });
+  // GitHub signs its deliveries instead of presenting an OIDC token, and they have their own size
+  // bound: mounted before the API's body limit and authentication, and answering itself.
+  app.route("/api/v1/webhooks", webhooksRouter(d.webhooks));
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
   app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics, d.owners, d.issuer));
   app.use("/api/v1/*", rateLimit(d.callerRatePerMinute, d.journal, d.metrics));

@@ -29,6 +29,9 @@ import {
   type StorageOps,
   type UnauthenticatedFailureBucket,
   type UnauthenticatedFailureCount,
+  type RedeliveryRequest,
+  type WebhookDeliveryEntry,
+  type WebhookDeliveryRecord,
 } from "./storage.ts";
 
 export type SqlValue = string | number | boolean | null;
@@ -58,6 +61,10 @@ export const WRITE_METHODS = [
   "acquireLease",
   "renewLease",
   "releaseLease",
+  "recordWebhookDelivery",
+  "claimWebhookDelivery",
+  "pruneWebhookDeliveries",
+  "recordRedeliveryRequest",
 ] as const satisfies readonly (keyof StorageOps)[];
 
 export const READ_METHODS = [
@@ -75,6 +82,10 @@ export const READ_METHODS = [
   "isPreexistingRunner",
   "listPreexistingRunners",
   "getLease",
+  "getWebhookDelivery",
+  "listUnprocessedWebhookDeliveries",
+  "isWorkflowJobCompleted",
+  "getRedeliveryRequest",
 ] as const satisfies readonly (keyof StorageOps)[];
 
 const MAX_DETAILS_BYTES = 16 * 1024;
@@ -195,6 +206,29 @@ function toSecurityEvent(r: Row): SecurityEventRecord {
     actionTaken: String(r.action_taken),
     details: json<Record<string, unknown>>(r.details),
   };
+}
+
+function toDelivery(r: Row): WebhookDeliveryRecord {
+  return {
+    guid: String(r.guid),
+    event: String(r.event),
+    action: strOrNull(r.action),
+    workflowJobId: numOrNull(r.workflow_job_id),
+    runnerId: numOrNull(r.runner_id),
+    runnerName: strOrNull(r.runner_name),
+    runnerGroupId: numOrNull(r.runner_group_id),
+    receivedAt: date(r.received_at),
+    processedAt: dateOrNull(r.processed_at),
+    outcome: strOrNull(r.outcome),
+  };
+}
+
+const GUID = /^[A-Za-z0-9-]{1,64}$/;
+const WORD = /^[a-z0-9_]{1,64}$/;
+
+function checkGuid(guid: string): string {
+  if (typeof guid !== "string" || !GUID.test(guid)) fail("guid must be 1 to 64 of letters, digits and '-'");
+  return guid;
 }
 
 function toLease(r: Row): Lease {
@@ -494,5 +528,57 @@ export class SqlOps implements StorageOps {
   async getLease(name: string): Promise<Lease | null> {
     const row = await this.one("SELECT * FROM leases WHERE name = ?", [name]);
     return row && toLease(row);
+  }
+
+  // ---- GitHub webhook deliveries -----------------------------------------------------------
+
+  async recordWebhookDelivery(d: WebhookDeliveryEntry): Promise<boolean> {
+    checkGuid(d.guid);
+    if (!WORD.test(d.event)) fail("event must be [a-z0-9_]{1,64}");
+    if (d.action != null && !WORD.test(d.action)) fail("action must be [a-z0-9_]{1,64}");
+    const optInt = (v: number | null | undefined, what: string) => (v === null || v === undefined ? null : checkInt(v, what));
+    const rows = await this.db.all(
+      `INSERT INTO webhook_deliveries (guid, event, action, workflow_job_id, runner_id, runner_name, runner_group_id, received_at, processed_at, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (guid) DO NOTHING RETURNING guid`,
+      [d.guid, d.event, d.action ?? null, optInt(d.workflowJobId, "workflowJobId"), optInt(d.runnerId, "runnerId"), d.runnerName == null ? null : String(d.runnerName).slice(0, 256), optInt(d.runnerGroupId, "runnerGroupId"), this.ms()],
+    );
+    return rows.length > 0;
+  }
+
+  async getWebhookDelivery(guid: string): Promise<WebhookDeliveryRecord | null> {
+    const row = await this.one("SELECT * FROM webhook_deliveries WHERE guid = ?", [guid]);
+    return row && toDelivery(row);
+  }
+
+  async listUnprocessedWebhookDeliveries(options: { receivedBefore: Date; limit?: number }): Promise<WebhookDeliveryRecord[]> {
+    const rows = await this.db.all("SELECT * FROM webhook_deliveries WHERE processed_at IS NULL AND received_at < ? ORDER BY received_at ASC, guid ASC LIMIT ?", [options.receivedBefore.getTime(), checkLimit(options.limit)]);
+    return rows.map(toDelivery);
+  }
+
+  async claimWebhookDelivery(guid: string, outcome: string): Promise<boolean> {
+    if (!WORD.test(outcome)) fail("outcome must be [a-z0-9_]{1,64}");
+    const rows = await this.db.all("UPDATE webhook_deliveries SET processed_at = ?, outcome = ? WHERE guid = ? AND processed_at IS NULL RETURNING guid", [this.ms(), outcome, checkGuid(guid)]);
+    return rows.length > 0;
+  }
+
+  async isWorkflowJobCompleted(workflowJobId: number): Promise<boolean> {
+    return (await this.one("SELECT 1 AS found FROM webhook_deliveries WHERE workflow_job_id = ? AND action = 'completed' LIMIT 1", [checkInt(workflowJobId, "workflowJobId")])) !== null;
+  }
+
+  async pruneWebhookDeliveries(before: Date): Promise<number> {
+    const rows = await this.db.all("DELETE FROM webhook_deliveries WHERE received_at < ? AND processed_at IS NOT NULL RETURNING guid", [before.getTime()]);
+    await this.db.all("DELETE FROM webhook_redeliveries WHERE requested_at < ? RETURNING guid", [before.getTime()]);
+    return rows.length;
+  }
+
+  async recordRedeliveryRequest(r: Omit<RedeliveryRequest, "requestedAt">): Promise<boolean> {
+    if (!WORD.test(r.result)) fail("result must be [a-z0-9_]{1,64}");
+    const rows = await this.db.all("INSERT INTO webhook_redeliveries (guid, github_delivery_id, requested_at, result) VALUES (?, ?, ?, ?) ON CONFLICT (guid) DO NOTHING RETURNING guid", [checkGuid(r.guid), checkInt(r.githubDeliveryId, "githubDeliveryId"), this.ms(), r.result]);
+    return rows.length > 0;
+  }
+
+  async getRedeliveryRequest(guid: string): Promise<RedeliveryRequest | null> {
+    const row = await this.one("SELECT * FROM webhook_redeliveries WHERE guid = ?", [guid]);
+    return row && { guid: String(row.guid), githubDeliveryId: num(row.github_delivery_id), result: String(row.result), requestedAt: date(row.requested_at) };
   }
 }

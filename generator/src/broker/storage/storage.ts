@@ -228,6 +228,40 @@ export interface Lease {
   generation: number;
 }
 
+/**
+ * A GitHub webhook delivery the broker accepted (verified signature, GUID not seen before): only
+ * what processing needs, never the payload, a signature or the secret.
+ */
+export interface WebhookDeliveryEntry {
+  /** X-GitHub-Delivery: a GUID, shared by a delivery and its redeliveries. */
+  guid: string;
+  /** X-GitHub-Event, e.g. "workflow_job" or "ping". */
+  event: string;
+  action?: string | null;
+  workflowJobId?: number | null;
+  runnerId?: number | null;
+  runnerName?: string | null;
+  runnerGroupId?: number | null;
+}
+
+export interface WebhookDeliveryRecord extends Required<WebhookDeliveryEntry> {
+  receivedAt: Date;
+  /** When processing finished (in the transaction of the change it made); null while queued. */
+  processedAt: Date | null;
+  /** What processing did, e.g. "status_change", "no_change", "unknown_runner"; null while queued. */
+  outcome: string | null;
+}
+
+/** The broker's request that GitHub redeliver a failed delivery: at most one per GUID. */
+export interface RedeliveryRequest {
+  guid: string;
+  /** GitHub's id of the failed delivery the broker asked about. */
+  githubDeliveryId: number;
+  /** "requested" (GitHub answered 202) or "failed" (GitHub refused; not asked again). */
+  result: string;
+  requestedAt: Date;
+}
+
 /** Everything that works both inside a transaction and on its own (then each call is its own transaction). */
 export interface StorageOps {
   // ---- runners ----------------------------------------------------------------------
@@ -334,6 +368,38 @@ export interface StorageOps {
 
   /** The lease as stored (possibly expired), or null when never taken. */
   getLease(name: string): Promise<Lease | null>;
+
+  // ---- GitHub webhook deliveries -----------------------------------------------------------
+
+  /**
+   * Records an accepted delivery (receivedAt = now, not processed); false (and nothing written)
+   * when its GUID was recorded before: a replay.
+   */
+  recordWebhookDelivery(delivery: WebhookDeliveryEntry): Promise<boolean>;
+
+  /** The delivery with this GUID, or null. */
+  getWebhookDelivery(guid: string): Promise<WebhookDeliveryRecord | null>;
+
+  /** Deliveries not processed yet that were received before `receivedBefore`, oldest first. */
+  listUnprocessedWebhookDeliveries(options: { receivedBefore: Date; limit?: number }): Promise<WebhookDeliveryRecord[]>;
+
+  /**
+   * Marks the delivery processed with `outcome`, unless it was already: true when this call did
+   * (so of two processors in one transaction each, exactly one goes on).
+   */
+  claimWebhookDelivery(guid: string, outcome: string): Promise<boolean>;
+
+  /** True when a `completed` delivery of this workflow job was received (a late in_progress must not make its runner busy again). */
+  isWorkflowJobCompleted(workflowJobId: number): Promise<boolean>;
+
+  /** Forgets processed deliveries received before `before`; returns how many. */
+  pruneWebhookDeliveries(before: Date): Promise<number>;
+
+  /** Records that the broker asked GitHub to redeliver `guid` (requestedAt = now); false when it had asked before. */
+  recordRedeliveryRequest(request: Omit<RedeliveryRequest, "requestedAt">): Promise<boolean>;
+
+  /** The broker's redelivery request for this GUID, or null. */
+  getRedeliveryRequest(guid: string): Promise<RedeliveryRequest | null>;
 }
 
 export interface MigrationResult {
