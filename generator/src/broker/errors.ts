@@ -12,6 +12,7 @@ export const BROKER_ERRORS = {
   runner_busy: { status: 409, title: "Runner busy" },
   invalid_request: { status: 422, title: "Invalid request" },
   payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
   rate_limited: { status: 429, title: "Too many requests" },
   github_misconfigured: { status: 502, title: "GitHub refused the broker" },
   github_unavailable: { status: 503, title: "GitHub unavailable" },

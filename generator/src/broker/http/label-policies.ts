@@ -49,7 +49,7 @@ const put = createRoute({
   summary: "Create or replace one identity's policy",
   security,
   request: { body: { required: true, content: { "application/json": { schema: PolicyBody } } } },
-  responses: { 200: json(PolicyRecordSchema, "replaced"), 201: json(PolicyRecordSchema, "created"), ...common, 422: problemResponse("invalid policy; detail names the field") },
+  responses: { 200: json(PolicyRecordSchema, "replaced"), 201: json(PolicyRecordSchema, "created"), ...common, 415: problemResponse("the body is not application/json"), 422: problemResponse("invalid policy; detail names the field") },
 });
 const list = createRoute({
   method: "get",

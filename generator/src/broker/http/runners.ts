@@ -89,6 +89,7 @@ const provision = createRoute({
     ...common,
     403: problemResponse("refused by policy or quota"),
     409: problemResponse("the runner name is taken"),
+    415: problemResponse("the body is not application/json"),
     422: problemResponse("invalid body; detail names the field"),
     502: problemResponse("GitHub refused the broker's App"),
     503: problemResponse("GitHub unavailable (Retry-After)"),
