@@ -37,7 +37,7 @@ describe("operations", () => {
   test("GET /ready answers 200 when the database and the App's credentials work", async () => {
     const r = await b.call("GET", "/ready");
     expect(r.status).toBe(200);
-    expect(r.json.checks).toEqual({ database: "ok", github: "ok" });
+    expect(r.json.checks).toEqual({ database: "ok", github: "ok", issuer: "ok" });
   });
   test("GET /metrics serves Prometheus text with the broker's metrics", async () => {
     const r = await b.call("GET", "/metrics");

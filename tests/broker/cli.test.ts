@@ -94,7 +94,7 @@ describe("configuration", () => {
     } finally {
       await b.stop();
     }
-    writeFileSync(file, "- user_identity: x\n  label_patterns: ['(a+)+']\n");
+    writeFileSync(file, "- user_identity: x\n  label_patterns: ['(a+)+']\n  runner_group_id: 2\n");
     const bad = await runBroker(["serve"], w.env({ POLICY_FILE: file }));
     expect(bad.code).toBe(2);
     expect(lastError(bad.stderr)).toMatch(/POLICY_FILE .*0\.label_patterns\[0\]: nested quantifiers/);
@@ -119,14 +119,15 @@ describe("operator commands (DATABASE_URL only, no token)", () => {
   });
 
   test("policies apply FILE and policies list", async () => {
-    const e = env();
+    // A policy without runner_group_id takes DEFAULT_RUNNER_GROUP_ID (and is refused without it).
+    const e = { ...env(), DEFAULT_RUNNER_GROUP_ID: "2" };
     const file = join(w.dir, "p.yaml");
     writeFileSync(file, "- user_identity: '*'\n  allowed_labels: [small]\n- user_identity: team-a\n  label_patterns: ['a-.*']\n  max_runners: 2\n");
     const applied = await runBroker(["policies", "apply", file], e);
     expect([applied.code, applied.stdout]).toEqual([0, "created *\ncreated team-a\n"]);
     expect((await runBroker(["policies", "apply", file], e)).stdout).toBe("replaced *\nreplaced team-a\n");
     const listed = JSON.parse((await runBroker(["policies", "list", "--json"], e)).stdout);
-    expect(listed.map((p: any) => [p.user_identity, p.max_runners])).toEqual([["*", 10], ["team-a", 2]]);
+    expect(listed.map((p: any) => [p.user_identity, p.max_runners, p.runner_group_id])).toEqual([["*", 10, 2], ["team-a", 2, 2]]);
     writeFileSync(file, "user_identity: not-a-list\n");
     expect((await runBroker(["policies", "apply", file], e)).code).toBe(2);
   });

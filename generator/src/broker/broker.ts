@@ -14,6 +14,7 @@ import { GitHubRunners } from "./github-runners.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
+import { Readiness } from "./readiness.ts";
 import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
@@ -33,7 +34,7 @@ export interface BrokerParts {
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage), journal: new Journal(storage) };
+  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage) };
 }
 
 export interface GitHubParts {
@@ -97,17 +98,29 @@ export function replicaId(): string {
 export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
+  // The API's policy writes also check the runner group exists at GitHub.
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github });
+  const readiness = new Readiness(
+    [
+      { name: "database", check: () => parts.storage.ping() },
+      { name: "github", check: () => gh.github.check() },
+      { name: "issuer", check: () => verifier.discover() },
+    ],
+    config.readyCheckIntervalMs,
+    logger,
+    parts.metrics,
+  );
   const app = createApp({
     runners,
-    policies: parts.policies,
+    policies,
     journal: parts.journal,
     verifier,
     metrics: parts.metrics,
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { database: () => parts.storage.ping(), github: () => gh.github.check() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => gh.sync.failingGroups() },
   });
   const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger);
-  return { app, verifier, runners, loop };
+  return { app, verifier, runners, loop, readiness };
 }

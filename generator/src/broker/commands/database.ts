@@ -90,7 +90,7 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
 }
 
 export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out): Promise<number> {
-  const policies = readPolicyFile(file, "the policy file");
+  const policies = readPolicyFile(file, "the policy file", config.defaultRunnerGroupId);
   const { storage, policies: service } = await openDatabase(config);
   try {
     for (const p of policies) {
