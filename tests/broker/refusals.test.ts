@@ -47,3 +47,25 @@ describe("a body that is not JSON", () => {
     expect(Object.keys(doc.paths["/api/v1/admin/label-policies"].post.responses)).toContain("415");
   });
 });
+
+describe("repeated refusals", () => {
+  test("one identity refused 40 times in a minute is one security event with a count; the audit log keeps a row per request", async () => {
+    const before = (await b.call("GET", "/api/v1/admin/audit-log?limit=1000", { token: admin })).json.records.length;
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => b.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: `greedy-${i}`, labels: ["prod-deploy"] } })));
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([403]));
+    const events = (await b.call("GET", `/api/v1/admin/security-events?event_type=label_not_allowed&user=${encodeURIComponent(ALICE)}`, { token: admin })).json.events;
+    // Two rows at most: the 40 requests may straddle a minute boundary.
+    expect(events.length).toBeLessThanOrEqual(2);
+    expect(events.reduce((n: number, e: any) => n + e.count, 0)).toBe(40);
+    expect(events[0].last_at >= events[0].at).toBe(true);
+    const audit = (await b.call("GET", "/api/v1/admin/audit-log?limit=1000", { token: admin })).json.records;
+    expect(audit.length - before).toBe(40);
+  });
+
+  test("a non-administrator knocking on admin routes is one admin_forbidden event per minute, counted", async () => {
+    for (let i = 0; i < 15; i++) expect((await b.call("GET", "/api/v1/admin/audit-log", { token: alice })).status).toBe(403);
+    const events = (await b.call("GET", `/api/v1/admin/security-events?event_type=admin_forbidden&user=${encodeURIComponent(ALICE)}`, { token: admin })).json.events;
+    expect(events.length).toBeLessThanOrEqual(2);
+    expect(events.reduce((n: number, e: any) => n + e.count, 0)).toBe(15);
+  });
+});

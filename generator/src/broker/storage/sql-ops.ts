@@ -4,6 +4,7 @@
 // to run a statement and how to lock an identity for the rest of the transaction.
 import { redact } from "../../core/redact.ts";
 import {
+  COALESCED_ACTIONS,
   AUDIT_RESULTS,
   DEFAULT_LIST_LIMIT,
   MAX_LIST_LIMIT,
@@ -194,6 +195,8 @@ function toSecurityEvent(r: Row): SecurityEventRecord {
     githubRunnerId: numOrNull(r.github_runner_id),
     actionTaken: String(r.action_taken),
     details: json<Record<string, unknown>>(r.details),
+    count: num(r.count),
+    lastAt: date(r.last_at ?? r.at),
   };
 }
 
@@ -387,9 +390,16 @@ export class SqlOps implements StorageOps {
 
   async recordSecurityEvent(e: SecurityEventEntry): Promise<SecurityEventRecord> {
     checkOneOf(e.severity, SECURITY_SEVERITIES, "severity");
+    const at = this.ms();
+    const coalesced = e.userIdentity != null && COALESCED_ACTIONS.includes(e.actionTaken);
+    // The partial unique index security_events_coalesced (migration 2) makes concurrent writers
+    // meet on one row; events that are not coalesced have coalesce_minute NULL and never conflict.
     const row = await this.one(
-      "INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-      [this.ms(), e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details)],
+      `INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details, count, last_at, coalesce_minute)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)
+       ON CONFLICT (user_identity, event_type, coalesce_minute) WHERE coalesce_minute IS NOT NULL
+       DO UPDATE SET count = security_events.count + 1, last_at = ? RETURNING *`,
+      [at, e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details), coalesced ? Math.floor(at / 60_000) * 60_000 : null, at],
     );
     return toSecurityEvent(row!);
   }

@@ -176,9 +176,17 @@ export interface SecurityEventEntry {
 
 export interface SecurityEventRecord extends Required<Omit<SecurityEventEntry, "details">> {
   id: number;
+  /** when it (first) happened */
   at: Date;
   details: Record<string, unknown>;
+  /** how many times: more than 1 for a coalesced refusal (recordSecurityEvent) */
+  count: number;
+  /** when it last happened (= at while count is 1) */
+  lastAt: Date;
 }
+
+/** Security events that are coalesced: refusals of an identity's requests (not what the sync did to a runner). */
+export const COALESCED_ACTIONS: readonly string[] = ["request_refused", "answered_not_found"];
 
 export interface SecurityEventFilter {
   user?: string;
@@ -288,7 +296,12 @@ export interface StorageOps {
   /** Audit records matching the filter. */
   listAudit(filter?: AuditFilter): Promise<AuditRecord[]>;
 
-  /** Records a security event (at = now). */
+  /**
+   * Records a security event (at = now). A refusal of a known identity (actionTaken in
+   * COALESCED_ACTIONS) adds 1 to the count of that identity's event of the same type in the same
+   * minute, if there is one (also across processes on one database), so repeated refusals are one
+   * row per identity, type and minute; its details stay the first one's.
+   */
   recordSecurityEvent(event: SecurityEventEntry): Promise<SecurityEventRecord>;
 
   /** Security events matching the filter. */
