@@ -1,9 +1,10 @@
 // The broker's configuration and operator commands, as an operator runs them: exit codes,
 // messages naming the variable and the fix, output, and what reaches the database and GitHub.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN, ALICE, logLines, policy, runBroker, startBroker, startWorld, type World } from "./harness.ts";
+import { runCommand } from "../helpers/run.ts";
+import { ADMIN, ALICE, BROKER, logLines, policy, runBroker, startBroker, startWorld, type World } from "./harness.ts";
 
 let w: World;
 beforeAll(async () => {
@@ -228,5 +229,40 @@ describe("operator commands at GitHub", () => {
     }
     // Stopped gracefully, it gave the lease up: the command runs at once.
     expect((await runBroker(["sync-github"], e)).code).toBe(0);
+  });
+});
+
+describe("read commands never invent a database", () => {
+  const readCommands = [["list-runners"], ["export-audit-log"], ["policies", "list"]];
+  const dbFree = (extra: Record<string, string>) => {
+    const e = w.env(extra);
+    for (const k of ["GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_FILE", "GITHUB_ORG", "OIDC_ISSUER", "OIDC_AUDIENCE"]) delete e[k];
+    return e;
+  };
+
+  test.each(readCommands)("%s with DATABASE_URL unset: exit 2 naming DATABASE_URL, and no runner-broker.db appears", async (...args) => {
+    const e = dbFree({});
+    delete e.DATABASE_URL;
+    const cwd = mkdtempSync(join(w.dir, "cwd-"));
+    const r = await runCommand([BROKER, ...args], { env: e, cwd, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toStartWith("DATABASE_URL is not set: a read command never creates a database");
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  test.each(readCommands)("%s on a SQLite file that does not exist: exit 2 naming DATABASE_URL, and the file is not created", async (...args) => {
+    const path = join(w.dir, `absent-${args.join("-")}.db`);
+    const r = await runBroker(args, dbFree({ DATABASE_URL: `sqlite://${path}` }));
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain(`DATABASE_URL names the SQLite file ${path}, which does not exist`);
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  test("init-db still creates the database; the read commands then read it", async () => {
+    const e = dbFree({});
+    expect((await runBroker(["init-db"], e)).code).toBe(0);
+    const r = await runBroker(["policies", "list", "--json"], e);
+    expect([r.code, JSON.parse(r.stdout)]).toEqual([0, []]);
   });
 });

@@ -81,6 +81,8 @@ export interface BrokerConfig {
   githubUrl: string;
   /** DATABASE_URL as given (it may hold a password: never log it; storage/database-url.ts masks it) */
   databaseUrl: string;
+  /** true when DATABASE_URL was not set and databaseUrl is the default (read commands refuse that) */
+  databaseUrlIsDefault: boolean;
   listen: { hostname: string; port: number };
   oidc: { issuer: string; audience: string; jwksUrl?: string; identityClaim: string };
   adminIdentities: string[];
@@ -206,6 +208,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     apiUrl,
     githubUrl,
     databaseUrl,
+    databaseUrlIsDefault: o["database-url"] === undefined,
     listen,
     oidc,
     adminIdentities,
