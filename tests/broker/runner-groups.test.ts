@@ -129,8 +129,10 @@ describe("a runner group deleted at GitHub later", () => {
     expect(runners.find((x: any) => x.runner_name === "partner-1").status).toBe("active");
   });
 
-  test("a serving broker stays ready, and says which group fails and why: once in the log, in /ready and in a metric", async () => {
-    const b = await startBroker({ ...env, SYNC_INTERVAL: "1s" });
+  test("serving brokers stay ready, and say which group fails and why: once in the log, in every replica's /ready, and in a metric", async () => {
+    const b = await startBroker({ ...env, SYNC_INTERVAL: "1s", READY_CHECK_INTERVAL: "1s" });
+    // A second replica on the same database, which does not hold the sync lease.
+    const other = await startBroker({ ...env, SYNC_INTERVAL: "1h", READY_CHECK_INTERVAL: "1s" });
     try {
       // Three rounds, and the other group still syncs: the runner going offline is seen.
       w.sim.runners.setStatus(aliceRunner, "offline");
@@ -147,7 +149,15 @@ describe("a runner group deleted at GitHub later", () => {
       const metrics = (await b.call("GET", "/metrics")).text;
       expect(metrics).toContain('ghapp_broker_sync_group_failing{runner_group_id="2"} 1');
       expect(metrics).not.toContain('ghapp_broker_sync_group_failing{runner_group_id="3"} 1');
+      // The replica that does not sync says the same in its /ready (read from the database), and logs nothing about it.
+      const elsewhere = await eventually(async () => {
+        const r = await other.call("GET", "/ready");
+        return r.json.runner_groups?.["2"] ? r : undefined;
+      }, 10_000, "the other replica's /ready to name group 2");
+      expect([elsewhere.status, elsewhere.json.status, Object.keys(elsewhere.json.runner_groups)]).toEqual([200, "degraded", ["2"]]);
+      expect(other.logs()).not.toContain("a runner group cannot be synced");
     } finally {
+      await other.stop();
       await b.stop();
     }
   }, 30_000);

@@ -282,6 +282,25 @@ for (const backend of BACKENDS) {
       expect(events[0]!.details).toEqual({ labels: ["prod"] });
     });
 
+    test("the runner groups the sync cannot read are replaced as a whole and read back by any handle", async () => {
+      await fresh();
+      expect(await storage.listSyncGroupFailures()).toEqual([]);
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      await storage.setSyncGroupFailures([
+        { runnerGroupId: 7, code: "not_found", reason: "GitHub has no runner group 7", since },
+        { runnerGroupId: 3, code: "github_unavailable", reason: "GitHub is unavailable", since },
+      ]);
+      expect((await another().listSyncGroupFailures()).map((f) => [f.runnerGroupId, f.code, f.reason, f.since.getTime()])).toEqual([
+        [3, "github_unavailable", "GitHub is unavailable", since.getTime()],
+        [7, "not_found", "GitHub has no runner group 7", since.getTime()],
+      ]);
+      await storage.setSyncGroupFailures([{ runnerGroupId: 7, code: "not_found", reason: "GitHub has no runner group 7", since }]);
+      expect((await storage.listSyncGroupFailures()).map((f) => f.runnerGroupId)).toEqual([7]);
+      await storage.setSyncGroupFailures([]);
+      expect(await storage.listSyncGroupFailures()).toEqual([]);
+      await expect(storage.setSyncGroupFailures([{ runnerGroupId: 1, code: "Not Found!", reason: "x", since }])).rejects.toThrow(TypeError);
+    });
+
     test("unauthenticated failures are added up per minute and reason, so a flood is a few rows", async () => {
       await fresh();
       for (let i = 0; i < 30; i++) await storage.addUnauthenticatedFailures([{ reason: "invalid_token", count: 100 }, { reason: "missing_token", count: 1 }]);

@@ -109,6 +109,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     config.readyCheckIntervalMs,
     logger,
     parts.metrics,
+    () => parts.storage.listSyncGroupFailures(),
   );
   const app = createApp({
     runners,
@@ -119,7 +120,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => gh.sync.failingGroups() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
   });
   const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger);
   return { app, verifier, runners, loop, readiness };

@@ -5,6 +5,7 @@
 // or back, is one log line and a metric; while it stays failing, nothing more is written.
 import type { Logger } from "../core/logger.ts";
 import type { BrokerMetrics } from "./metrics.ts";
+import type { SyncGroupFailure } from "./storage/storage.ts";
 
 export interface Dependency {
   name: "database" | "github" | "issuer";
@@ -31,18 +32,31 @@ export class Readiness {
   private readonly states = new Map<string, DependencyState>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private refreshing: Promise<void> | undefined;
+  private groups: SyncGroupFailure[] = [];
 
   constructor(
     private readonly deps: readonly Dependency[],
     private readonly intervalMs: number,
     private readonly logger: Logger,
     private readonly metrics: BrokerMetrics,
+    /** the runner groups the last sync round could not read (recorded in the database by the syncing replica) */
+    private readonly groupFailures: () => Promise<SyncGroupFailure[]> = async () => [],
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Re-reads the failing runner groups; on a database error, the last known ones stay. */
+  async refreshGroups(): Promise<void> {
+    this.groups = await this.groupFailures().catch(() => this.groups);
+  }
+
+  /** The runner groups the sync cannot read, as last read. */
+  failingGroups(): SyncGroupFailure[] {
+    return this.groups;
+  }
+
   /** Runs every check once (one run at a time: callers during a run wait for it). */
   refresh(): Promise<void> {
-    this.refreshing ??= Promise.all(this.deps.map((d) => this.checkOne(d))).then(
+    this.refreshing ??= Promise.all([...this.deps.map((d) => this.checkOne(d)), this.refreshGroups()]).then(
       () => {
         this.refreshing = undefined;
       },

@@ -14,7 +14,7 @@ import { BrokerError } from "./errors.ts";
 import type { GitHubRunner } from "./github-runners.ts";
 import type { BrokerMetrics } from "./metrics.ts";
 import { unexpectedLabels } from "./policy.ts";
-import type { RunnerRecord, Storage } from "./storage/storage.ts";
+import type { RunnerRecord, Storage, SyncGroupFailure } from "./storage/storage.ts";
 import type { BrokerDeps } from "./service/deps.ts";
 import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
 
@@ -41,13 +41,7 @@ export interface SyncReport {
 const SYSTEM = "system";
 
 /** A runner group the sync cannot read, why, and since when. */
-export interface FailingGroup {
-  runnerGroupId: number;
-  /** the broker's error code (not_found, github_unavailable, github_misconfigured, ...) */
-  code: string;
-  reason: string;
-  since: Date;
-}
+export type FailingGroup = SyncGroupFailure;
 
 export class Sync {
   private readonly now: () => number;
@@ -106,6 +100,8 @@ export class Sync {
     }
     // A group no policy or runner names any more is no longer the sync's concern.
     for (const group of [...this.failing.keys()]) if (!groups.includes(group)) this.groupWorks(group, false);
+    // Every replica's /ready reads them from the database (only this one syncs).
+    await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
     if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
     // runners after their job, runners removed at GitHub by hand.

@@ -19,6 +19,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     const gh = connectGitHub(config, parts, logger);
     const svc = createService(config, parts, gh, logger);
     svc.readiness.record("database", { ok: true });
+    await svc.readiness.refreshGroups();
     // Misconfigurations stop here with exit 2; a dependency that is down leaves /ready at 503.
     await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies });
     for (const p of policies) await parts.policies.put("policy-file", p);

@@ -28,6 +28,7 @@ import {
   type SecurityEventFilter,
   type SecurityEventRecord,
   type StorageOps,
+  type SyncGroupFailure,
   type UnauthenticatedFailureBucket,
   type UnauthenticatedFailureCount,
 } from "./storage.ts";
@@ -56,6 +57,7 @@ export const WRITE_METHODS = [
   "recordSecurityEvent",
   "addUnauthenticatedFailures",
   "recordBaseline",
+  "setSyncGroupFailures",
   "acquireLease",
   "renewLease",
   "releaseLease",
@@ -75,6 +77,7 @@ export const READ_METHODS = [
   "listBaselineGroups",
   "isPreexistingRunner",
   "listPreexistingRunners",
+  "listSyncGroupFailures",
   "getLease",
 ] as const satisfies readonly (keyof StorageOps)[];
 
@@ -464,6 +467,26 @@ export class SqlOps implements StorageOps {
   async listPreexistingRunners(): Promise<PreexistingRunner[]> {
     const rows = await this.db.all("SELECT * FROM preexisting_runners ORDER BY runner_group_id ASC, github_runner_id ASC");
     return rows.map((r) => ({ githubRunnerId: num(r.github_runner_id), name: String(r.name), runnerGroupId: num(r.runner_group_id), recordedAt: date(r.recorded_at) }));
+  }
+
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  async setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void> {
+    await this.db.all("DELETE FROM sync_group_failures RETURNING runner_group_id");
+    for (const f of failures) {
+      if (!/^[a-z_]{1,64}$/.test(f.code)) fail("code must be an error code of [a-z_]{1,64}");
+      await this.db.all("INSERT INTO sync_group_failures (runner_group_id, code, reason, since) VALUES (?, ?, ?, ?) RETURNING runner_group_id", [
+        checkInt(f.runnerGroupId, "runnerGroupId", 1),
+        f.code,
+        String(f.reason).slice(0, 1000),
+        f.since.getTime(),
+      ]);
+    }
+  }
+
+  async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
+    const rows = await this.db.all("SELECT * FROM sync_group_failures ORDER BY runner_group_id ASC");
+    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
   }
 
   // ---- lease ------------------------------------------------------------------------------

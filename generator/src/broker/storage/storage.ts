@@ -185,6 +185,16 @@ export interface SecurityEventRecord extends Required<Omit<SecurityEventEntry, "
   lastAt: Date;
 }
 
+/** A runner group the sync could not read: the broker's error code, why (its own words), since when. */
+export interface SyncGroupFailure {
+  runnerGroupId: number;
+  /** the broker's error code: not_found, github_unavailable, github_misconfigured, ... ([a-z_]{1,64}) */
+  code: string;
+  /** the broker's own message (never text from GitHub), at most 1000 characters */
+  reason: string;
+  since: Date;
+}
+
 /** Security events that are coalesced: refusals of an identity's requests (not what the sync did to a runner). */
 export const COALESCED_ACTIONS: readonly string[] = ["request_refused", "answered_not_found"];
 
@@ -330,6 +340,14 @@ export interface StorageOps {
 
   /** Every pre-existing runner recorded, by runner group then id. */
   listPreexistingRunners(): Promise<PreexistingRunner[]>;
+
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  /** Replaces the recorded failures with these: the syncing replica's view after a round. */
+  setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void>;
+
+  /** The runner groups the last sync round could not read, by id (every replica's /ready shows them). */
+  listSyncGroupFailures(): Promise<SyncGroupFailure[]>;
 
   // ---- lease (one sync leader among replicas) -------------------------------------------
 

@@ -3,6 +3,7 @@
 // would differ from one that runs the edited text): change the schema with a new, higher number.
 import { migration0001 } from "./0001-initial.ts";
 import { migration0002 } from "./0002-security-event-counts.ts";
+import { migration0003 } from "./0003-sync-group-failures.ts";
 
 export interface Migration {
   version: number;
@@ -13,4 +14,4 @@ export interface Migration {
   postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
