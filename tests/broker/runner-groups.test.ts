@@ -92,6 +92,17 @@ describe("misconfigured groups stop the start with exit 2", () => {
     expect(r.stderr).not.toContain('"message":"listening"');
   });
 
+  test("policies apply with the App's credentials: a runner group GitHub does not have is exit 2, and nothing is applied", async () => {
+    const file = join(w.dir, "apply-missing-group.yaml");
+    writeFileSync(file, `- user_identity: "*"\n  allowed_labels: [small]\n  runner_group_id: 2\n- user_identity: "${ALICE}"\n  allowed_labels: [team-a]\n  runner_group_id: 42\n`);
+    const e = w.env();
+    const r = await runBroker(["policies", "apply", file], e);
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain(`the policy file ${file}: 1.runner_group_id (the policy for "${ALICE}"): GitHub has no runner group 42 in acme-org`);
+    expect(r.stdout).toBe("");
+    expect(JSON.parse((await runBroker(["policies", "list", "--json"], e)).stdout)).toEqual([]);
+  });
+
   test("DEFAULT_RUNNER_GROUP_ID naming a runner group GitHub does not have", async () => {
     const r = await runBroker(["serve"], w.env({ DEFAULT_RUNNER_GROUP_ID: "42" }));
     expect(r.code).toBe(2);

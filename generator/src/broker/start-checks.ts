@@ -63,20 +63,28 @@ async function checkGitHub(p: StartCheckParts): Promise<boolean> {
 
 /** Every group POLICY_FILE names, and DEFAULT_RUNNER_GROUP_ID, must exist at GitHub. */
 async function checkRunnerGroups(p: StartCheckParts): Promise<void> {
+  await checkPolicyRunnerGroups({ github: p.github, logger: p.logger, org: p.config.org, policies: p.policies, where: "POLICY_FILE", ...(p.config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: p.config.defaultRunnerGroupId } : {}) });
+}
+
+/**
+ * The runner groups of a policy file (and DEFAULT_RUNNER_GROUP_ID) must exist at GitHub: exit 2
+ * naming the first policy whose group GitHub answers 404 for. When GitHub cannot say (down), the
+ * file is not refused for it: the sync reports a group that really is missing.
+ */
+export async function checkPolicyRunnerGroups(o: { github: GitHubRunnerApi; logger: Logger; org: string; policies: readonly LabelPolicy[]; where: string; defaultRunnerGroupId?: number }): Promise<void> {
   const wanted = new Map<number, string>();
-  if (p.config.defaultRunnerGroupId !== undefined) wanted.set(p.config.defaultRunnerGroupId, "DEFAULT_RUNNER_GROUP_ID");
-  p.policies.forEach((policy, i) => {
-    if (!wanted.has(policy.runnerGroupId)) wanted.set(policy.runnerGroupId, `POLICY_FILE: ${i}.runner_group_id (the policy for "${policy.userIdentity.slice(0, 256)}")`);
+  if (o.defaultRunnerGroupId !== undefined) wanted.set(o.defaultRunnerGroupId, "DEFAULT_RUNNER_GROUP_ID");
+  o.policies.forEach((policy, i) => {
+    if (!wanted.has(policy.runnerGroupId)) wanted.set(policy.runnerGroupId, `${o.where}: ${i}.runner_group_id (the policy for "${policy.userIdentity.slice(0, 256)}")`);
   });
   for (const [group, where] of wanted) {
     let exists: boolean;
     try {
-      exists = await p.github.runnerGroupExists(group);
+      exists = await o.github.runnerGroupExists(group);
     } catch (e) {
-      // GitHub cannot say now: the sync will report the group if it really is missing.
-      p.logger.warn("cannot check a runner group at start; the sync will", { runner_group_id: group, reason: e instanceof Error ? e.message : "error" });
+      o.logger.warn("cannot check a runner group at GitHub now; the sync will report it if it is missing", { runner_group_id: group, reason: e instanceof Error ? e.message : "error" });
       continue;
     }
-    if (!exists) throw configError(`${where}: GitHub has no runner group ${group} in ${p.config.org}: create it (organisation settings → Actions → Runner groups) or name an existing group`);
+    if (!exists) throw configError(`${where}: GitHub has no runner group ${group} in ${o.org}: create it (organisation settings → Actions → Runner groups) or name an existing group`);
   }
 }

@@ -3,7 +3,9 @@
 // file written whole, never half).
 import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { configError } from "../../core/errors.ts";
-import { openDatabase, type BrokerParts } from "../broker.ts";
+import type { Logger } from "../../core/logger.ts";
+import { connectGitHub, openDatabase, type BrokerParts } from "../broker.ts";
+import { checkPolicyRunnerGroups } from "../start-checks.ts";
 import { parseDatabaseUrl } from "../storage/database-url.ts";
 import type { BrokerConfig } from "../config.ts";
 import { auditJson } from "../http/audit-log.ts";
@@ -107,10 +109,17 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
   return 0;
 }
 
-export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out): Promise<number> {
+export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out, logger?: Logger): Promise<number> {
   const policies = readPolicyFile(file, "the policy file", config.defaultRunnerGroupId);
-  const { storage, policies: service } = await openDatabase(config);
+  const parts = await openDatabase(config);
+  const { storage, policies: service } = parts;
   try {
+    // With the App's credentials at hand, the file's runner groups are checked at GitHub as the
+    // API checks a policy it writes; without them the command works on the database alone.
+    if (logger && config.appId && config.privateKeyFile && config.org) {
+      const { github } = connectGitHub(config, parts, logger);
+      await checkPolicyRunnerGroups({ github, logger, org: config.org, policies, where: `the policy file ${file}`, ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}) });
+    } else logger?.warn("runner groups not checked at GitHub (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and GITHUB_ORG are not all set): the sync reports a group that does not exist");
     for (const p of policies) {
       const r = await service.put("cli", p);
       out(`${r.created ? "created" : "replaced"} ${p.userIdentity}\n`);
