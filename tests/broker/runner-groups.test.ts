@@ -142,7 +142,9 @@ describe("a runner group deleted at GitHub later", () => {
 
   test("serving brokers stay ready, and say which group fails and why: once in the log, in every replica's /ready, and in a metric", async () => {
     const b = await startBroker({ ...env, SYNC_INTERVAL: "1s", READY_CHECK_INTERVAL: "1s" });
-    // A second replica on the same database, which does not hold the sync lease.
+    await eventually(() => logLines(b.logs()).some((l) => l.message === "sync done"), 10_000, "the first sync round");
+    // A second replica on the same database, started once the first holds the sync lease: it tries
+    // to take it once at start, and not again for an hour.
     const other = await startBroker({ ...env, SYNC_INTERVAL: "1h", READY_CHECK_INTERVAL: "1s" });
     try {
       // Three rounds, and the other group still syncs: the runner going offline is seen.
