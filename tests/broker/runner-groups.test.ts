@@ -140,6 +140,19 @@ describe("a runner group deleted at GitHub later", () => {
     expect(runners.find((x: any) => x.runner_name === "partner-1").status).toBe("active");
   });
 
+  test("provisioning into the deleted group is 502 naming the group, and the other group still provisions", async () => {
+    const b = await startBroker(env);
+    try {
+      const r = await b.call("POST", "/api/v1/runners/provision", { token: await w.token(BOB), body: { runner_name: "gone-group-1", labels: ["team-a"] } });
+      expect(r.status).toBe(502);
+      expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:runner_group_missing");
+      expect(r.json.detail).toContain("GitHub has no runner group 2");
+      expect((await b.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "partner-2", labels: ["team-a"] } })).status).toBe(201);
+    } finally {
+      await b.stop();
+    }
+  });
+
   test("serving brokers stay ready, and say which group fails and why: once in the log, in every replica's /ready, and in a metric", async () => {
     const b = await startBroker({ ...env, SYNC_INTERVAL: "1s", READY_CHECK_INTERVAL: "1s" });
     await eventually(() => logLines(b.logs()).some((l) => l.message === "sync done"), 10_000, "the first sync round");
@@ -153,12 +166,12 @@ describe("a runner group deleted at GitHub later", () => {
       const mine = await b.call("GET", "/api/v1/runners/partner-1", { token: alice });
       expect(mine.json.status).toBe("offline");
       const warnings = logLines(b.logs()).filter((l) => l.message === "sync: a runner group cannot be synced; the other groups still are");
-      expect(warnings.map((l) => [l.runner_group_id, l.code])).toEqual([[2, "not_found"]]);
+      expect(warnings.map((l) => [l.runner_group_id, l.code])).toEqual([[2, "runner_group_missing"]]);
       const ready = await b.call("GET", "/ready");
       expect(ready.status).toBe(200);
       expect(ready.json.status).toBe("degraded");
       expect(Object.keys(ready.json.runner_groups)).toEqual(["2"]);
-      expect(ready.json.runner_groups["2"]).toStartWith("not_found: GitHub has no runner group 2");
+      expect(ready.json.runner_groups["2"]).toStartWith("runner_group_missing: GitHub has no runner group 2");
       const metrics = (await b.call("GET", "/metrics")).text;
       expect(metrics).toContain('ghapp_broker_sync_group_failing{runner_group_id="2"} 1');
       expect(metrics).not.toContain('ghapp_broker_sync_group_failing{runner_group_id="3"} 1');

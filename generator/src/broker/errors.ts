@@ -15,6 +15,7 @@ export const BROKER_ERRORS = {
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   rate_limited: { status: 429, title: "Too many requests" },
   github_misconfigured: { status: 502, title: "GitHub refused the broker" },
+  runner_group_missing: { status: 502, title: "Runner group missing at GitHub" },
   github_unavailable: { status: 503, title: "GitHub unavailable" },
   issuer_unavailable: { status: 503, title: "OIDC issuer unavailable" },
   database_unavailable: { status: 503, title: "Database unavailable" },

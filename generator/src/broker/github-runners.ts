@@ -120,7 +120,7 @@ export class GitHubRunners implements GitHubRunnerApi {
     const runners = await this.listAll(
       `${this.base}/runner-groups/${runnerGroupId}/runners`,
       "list a runner group's runners",
-      () => new BrokerError("not_found", `GitHub has no runner group ${runnerGroupId} in the organisation (404): it was deleted, or the installation cannot see it; recreate it, or point the policies naming it at another runner_group_id`),
+      () => new BrokerError("runner_group_missing", `GitHub has no runner group ${runnerGroupId} in the organisation (404): it was deleted, or the installation cannot see it; recreate it, or point the policies naming it at another runner_group_id`),
     );
     // The group endpoint may leave runner_group_id out; it is the group asked about.
     return runners.map((r) => ({ ...r, runnerGroupId }));
