@@ -73,12 +73,11 @@ export interface Broker {
 }
 
 /**
- * Starts `ghapp-runner-broker serve` and waits for its "listening" line; `binary` is another build
- * of the broker (the rolling-upgrade test's next release), `startTimeoutMs` the wait (10 s).
+ * Starts `ghapp-runner-broker serve` and waits for its "listening" line (10 s, or `startTimeoutMs`);
+ * `binary` is another build of the broker (the rolling-upgrade test's next release).
  */
-export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], opts: { binary?: string; startTimeoutMs?: number } = {}): Promise<Broker> {
-  const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
-  const proc = Bun.spawn([opts.binary ?? requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
+export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], startTimeoutMs = 10_000, binary?: string): Promise<Broker> {
+  const proc = Bun.spawn([binary ?? requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   let stderr = "";
   const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
   void (async () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
   w = await startWorld();
   dbUrl = await pg.createDatabase("restart");
   const env = w.env({ DATABASE_URL: dbUrl, SYNC_INTERVAL: "1s", CALLER_RATE_LIMIT: "100000", REQUEST_TIMEOUT: "2s" });
-  brokers = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], { startTimeoutMs: 30_000 })));
+  brokers = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], 30_000)));
   const admin = await w.token(ADMIN);
   expect((await brokers[0]!.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE, { max_runners: 10_000 }) })).status).toBe(201);
 }, 90_000);
@@ -51,7 +51,7 @@ test("a PostgreSQL crash and restart: brokers reconnect, /ready follows the data
     const ready = await eventually(async () => {
       const r = await b.call("GET", "/ready");
       return r.status === 503 && r;
-    }, 15_000, "/ready 503 while the database is down");
+    }, 30_000, "/ready 503 while the database is down");
     expect(ready.text).toContain("database");
     expect((await b.call("GET", "/health")).status).toBe(200);
   }

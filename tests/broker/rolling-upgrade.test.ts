@@ -46,7 +46,7 @@ afterAll(async () => {
 const ready = (b: Broker) => eventually(async () => (await b.call("GET", "/ready")).status === 200, 30_000, "/ready 200");
 
 test("three replicas are replaced by a release with a new migration while callers provision: no failure beyond the retries they are told to make", async () => {
-  const old = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], { startTimeoutMs: 30_000 })));
+  const old = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], 30_000)));
   all.push(...old);
   const admin = await w.token(ADMIN);
   expect((await old[0]!.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE, { max_runners: 10_000 }) })).status).toBe(201);
@@ -62,14 +62,14 @@ test("three replicas are replaced by a release with a new migration while caller
     return exited;
   };
   // Surge: two replicas of the next release start together, each migrating at start.
-  const fresh = await Promise.all([0, 1].map(() => startBroker(env, ["serve"], { binary: next!.path, startTimeoutMs: 60_000 })));
+  const fresh = await Promise.all([0, 1].map(() => startBroker(env, ["serve"], 60_000, next!.path)));
   all.push(...fresh);
   for (const b of fresh) {
     await ready(b);
     lb.add(b.url);
   }
   const exits: number[] = await Promise.all([retire(old[0]!), retire(old[1]!)]);
-  const last = await startBroker(env, ["serve"], { binary: next!.path, startTimeoutMs: 60_000 });
+  const last = await startBroker(env, ["serve"], 60_000, next!.path);
   all.push(last);
   await ready(last);
   lb.add(last.url);

@@ -19,7 +19,7 @@ beforeAll(async () => {
   w = await startWorld();
   dbUrl = await pg.createDatabase("takeover");
   const env = w.env({ DATABASE_URL: dbUrl, SYNC_INTERVAL: "1m" });
-  brokers = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], { startTimeoutMs: 30_000 })));
+  brokers = await Promise.all([0, 1, 2].map(() => startBroker(env, ["serve"], 30_000)));
 }, 90_000);
 afterAll(async () => {
   await Promise.all(brokers.map((b) => b.stop("SIGKILL").catch(() => undefined)));

@@ -1,4 +1,4 @@
-// Webhook deliveries in the broker's storage (migration 3), run against SQLite and a real PostgreSQL
+// Webhook deliveries in the broker's storage (migration 4), run against SQLite and a real PostgreSQL
 // server: a GUID is accepted once across handles (replicas), processing is claimed exactly once,
 // and a redelivery is asked for at most once per GUID.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";

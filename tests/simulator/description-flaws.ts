@@ -110,11 +110,14 @@ export const PROSE_STATUSES: ProseStatus[] = [
     "apps/get-user-installation",
     "apps/get-repo-installation",
     "apps/revoke-installation-access-token",
+    "apps/list-webhook-deliveries",
+    "apps/redeliver-webhook-delivery",
     ...RUNNER_OPERATIONS,
   ].map((operationId) => ({ operationId, ...UNAUTHENTICATED })),
   ...RUNNER_OPERATIONS.map((operationId) => ({ operationId, ...NOT_PERMITTED })),
   // An unknown organization for all of them; an unknown runner or group for those that name one.
-  ...["apps/get-org-installation", "apps/get-user-installation", ...RUNNER_OPERATIONS.filter((o) => o !== "actions/generate-runner-jitconfig-for-org")].map(
+  // A delivery id the App's log does not hold, for redelivery.
+  ...["apps/get-org-installation", "apps/get-user-installation", "apps/redeliver-webhook-delivery", ...RUNNER_OPERATIONS.filter((o) => o !== "actions/generate-runner-jitconfig-for-org")].map(
     (operationId) => ({ operationId, ...NOT_FOUND }),
   ),
 ];

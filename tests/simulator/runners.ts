@@ -31,6 +31,10 @@
 //   POST /_simulator/runners/seed {name, labels[], runner_group_id, status?, busy?, ephemeral?, org?}
 //          201 Runner: a runner that was there before the broker (org: the first organization by default)
 //   GET  /_simulator/runners    every runner the simulated GitHub holds, all organizations
+//   DELETE /_simulator/runner-groups/{id}  someone removes the group in the org's settings: 204, its runners
+//          move to the Default group (id 1), which cannot be removed (409); GitHub then answers 404 for it
+//          ("Self-hosted runners are automatically returned to the default group when their group is removed",
+//          https://docs.github.com/actions/how-tos/manage-runners/self-hosted-runners/manage-access)
 //   PUT  /_simulator/installations/{id}/permissions {permissions}  replace an installation's permissions
 //          (tokens issued afterwards carry them), e.g. to drop organization_self_hosted_runners
 //
@@ -153,6 +157,8 @@ export interface Runners {
   remove(id: number): boolean;
   /** Listens to jobs starting and finishing (the App's webhook). */
   onJob(listener: JobListener): void;
+  /** Someone removes a runner group (not Default): its runners return to Default; false when there was none. */
+  removeGroup(id: number): boolean;
   groups: readonly RunnerGroup[];
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
@@ -165,7 +171,7 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("bas
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGroup[] = DEFAULT_RUNNER_GROUPS): Runners {
-  const groups = checkGroups(groupsOption);
+  const groups = [...checkGroups(groupsOption)];
   const runners = new Map<number, HeldRunner>();
   const jitConfigs = new Map<string, number>(); // sha256 of an issued encoded_jit_config -> runner id
   const registrationTokens = new Map<string, { org: string; expiresAt: number }>(); // by sha256
@@ -329,6 +335,14 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     },
     remove: (id) => runners.delete(id),
     onJob: (listener) => void jobListeners.push(listener),
+    removeGroup(id) {
+      if (id === DEFAULT_GROUP_ID) throw new RunnerRefusal(409, "the Default runner group cannot be removed");
+      const i = groups.findIndex((g) => g.id === id);
+      if (i < 0) return false;
+      groups.splice(i, 1);
+      for (const r of runners.values()) if (r.runner_group_id === id) r.runner_group_id = DEFAULT_GROUP_ID;
+      return true;
+    },
 
     route({ method, path, url, body, rl, caller }) {
       const m = path.match(/^\/orgs\/([^/]+)\/actions\/(runners|runner-groups)(?:\/([^/]+))?(?:\/([^/]+))?$/);
@@ -423,6 +437,15 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     },
 
     async control(req, path) {
+      const group = /^\/_simulator\/runner-groups\/(\d+)$/.exec(path);
+      if (group && req.method === "DELETE") {
+        try {
+          return api.removeGroup(Number(group[1])) ? new Response(null, { status: 204 }) : Response.json({ message: `runner group ${group[1]} does not exist` }, { status: 404 });
+        } catch (e) {
+          if (e instanceof RunnerRefusal) return Response.json({ message: e.message }, { status: e.status });
+          throw e;
+        }
+      }
       const m = path.match(/^\/_simulator\/(?:runners(?:\/(register|connect|seed|\d+))?(?:\/(job|job\/finish|offline|online))?|installations\/(\d+)\/permissions)$/);
       if (!m) return undefined;
       const [, what, action, installationId] = m;
@@ -469,6 +492,9 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
   };
   return api;
 }
+
+/** Every organization has one Default runner group, id 1; it cannot be removed. */
+const DEFAULT_GROUP_ID = 1;
 
 function checkGroups(groups: readonly RunnerGroup[]): readonly RunnerGroup[] {
   const ids = new Set<number>();

@@ -16,6 +16,7 @@ import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
 import { OwnerBinding } from "./owner-binding.ts";
+import { Readiness } from "./readiness.ts";
 import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
@@ -37,7 +38,7 @@ export interface BrokerParts {
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage), journal: new Journal(storage) };
+  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage) };
 }
 
 export interface GitHubParts {
@@ -125,10 +126,23 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
+  // The API's policy writes also check the runner group exists at GitHub.
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github });
+  const readiness = new Readiness(
+    [
+      { name: "database", check: () => parts.storage.ping() },
+      { name: "github", check: () => gh.github.check() },
+      { name: "issuer", check: () => verifier.discover() },
+    ],
+    config.readyCheckIntervalMs,
+    logger,
+    parts.metrics,
+    () => parts.storage.listSyncGroupFailures(),
+  );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
     runners,
-    policies: parts.policies,
+    policies,
     journal: parts.journal,
     verifier,
     owners: gh.owners,
@@ -137,9 +151,9 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { database: () => parts.storage.ping(), github: () => gh.github.check() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
   });
   const background = webhooks ? [new Redelivery({ storage: parts.storage, hooks: gh.hooks, webhooks, metrics: parts.metrics, logger })] : [];
   const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger, background);
-  return { app, verifier, runners, loop, webhooks };
+  return { app, verifier, runners, loop, readiness, webhooks };
 }

@@ -92,6 +92,18 @@ export class BrokerMetrics {
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
+  readonly dependencyUp = new Gauge({
+    name: "ghapp_broker_dependency_up",
+    help: "1 while a dependency /ready checks works (database, github, issuer), 0 while it fails; checked every READY_CHECK_INTERVAL.",
+    labelNames: ["dependency"] as const,
+    registers: [this.registry],
+  });
+  readonly syncGroupFailing = new Gauge({
+    name: "ghapp_broker_sync_group_failing",
+    help: "1 while the sync cannot read a runner group the policies name (deleted at GitHub, no permission, GitHub down), 0 once it can; by runner_group_id.",
+    labelNames: ["runner_group_id"] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ghapp_broker_" });

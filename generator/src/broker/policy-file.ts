@@ -6,11 +6,13 @@ import { z } from "@hono/zod-openapi";
 import { configError } from "../core/errors.ts";
 import { PolicyBody, policyFromJson } from "./http/label-policies.ts";
 import { compilePolicy, PolicyError } from "./policy.ts";
+import { missingRunnerGroup } from "./service/policies.ts";
 import type { LabelPolicy } from "./storage/storage.ts";
 
 const MAX_FILE_BYTES = 1024 * 1024;
 
-export function readPolicyFile(path: string, name = "POLICY_FILE"): LabelPolicy[] {
+/** The file's policies, each with its runner group (its own, else DEFAULT_RUNNER_GROUP_ID's `defaultRunnerGroupId`). */
+export function readPolicyFile(path: string, name = "POLICY_FILE", defaultRunnerGroupId?: number): LabelPolicy[] {
   let text: string;
   try {
     if (statSync(path).size > MAX_FILE_BYTES) throw configError(`${name} ${path} is larger than 1 MiB: split it or remove unused policies`);
@@ -19,10 +21,10 @@ export function readPolicyFile(path: string, name = "POLICY_FILE"): LabelPolicy[
     if (e instanceof Error && e.name === "GhappError") throw e;
     throw configError(`${name} ${path} cannot be read: check the path and that the broker's user may read it`);
   }
-  return parsePolicies(text, `${name} ${path}`);
+  return parsePolicies(text, `${name} ${path}`, defaultRunnerGroupId);
 }
 
-export function parsePolicies(text: string, where: string): LabelPolicy[] {
+export function parsePolicies(text: string, where: string, defaultRunnerGroupId?: number): LabelPolicy[] {
   let doc: unknown;
   try {
     doc = Bun.YAML.parse(text);
@@ -34,7 +36,11 @@ export function parsePolicies(text: string, where: string): LabelPolicy[] {
     const i = parsed.error.issues[0];
     throw configError(`${where}: ${i ? i.path.join(".") || "the document" : "the document"}: ${i?.message ?? "invalid"} (a YAML list of policies in the API's shape)`);
   }
-  const policies = parsed.data.map(policyFromJson);
+  const policies = parsed.data.map(policyFromJson).map((p, i): LabelPolicy => {
+    const missing = missingRunnerGroup(p, defaultRunnerGroupId);
+    if (missing) throw configError(`${where}: ${i}.runner_group_id (the policy for "${p.userIdentity.slice(0, 256)}") ${missing}`);
+    return { ...p, runnerGroupId: p.runnerGroupId ?? defaultRunnerGroupId! };
+  });
   const seen = new Set<string>();
   policies.forEach((p, i) => {
     if (seen.has(p.userIdentity)) throw configError(`${where}: ${i}.user_identity "${p.userIdentity}" appears twice: keep one policy per identity`);

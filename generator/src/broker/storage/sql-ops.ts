@@ -4,6 +4,7 @@
 // to run a statement and how to lock an identity for the rest of the transaction.
 import { redact } from "../../core/redact.ts";
 import {
+  COALESCED_ACTIONS,
   AUDIT_RESULTS,
   DEFAULT_LIST_LIMIT,
   MAX_LIST_LIMIT,
@@ -27,6 +28,7 @@ import {
   type SecurityEventFilter,
   type SecurityEventRecord,
   type StorageOps,
+  type SyncGroupFailure,
   type UnauthenticatedFailureBucket,
   type UnauthenticatedFailureCount,
   type RedeliveryRequest,
@@ -58,6 +60,7 @@ export const WRITE_METHODS = [
   "recordSecurityEvent",
   "addUnauthenticatedFailures",
   "recordBaseline",
+  "setSyncGroupFailures",
   "acquireLease",
   "renewLease",
   "releaseLease",
@@ -81,6 +84,7 @@ export const READ_METHODS = [
   "listBaselineGroups",
   "isPreexistingRunner",
   "listPreexistingRunners",
+  "listSyncGroupFailures",
   "getLease",
   "getWebhookDelivery",
   "listUnprocessedWebhookDeliveries",
@@ -205,6 +209,8 @@ function toSecurityEvent(r: Row): SecurityEventRecord {
     githubRunnerId: numOrNull(r.github_runner_id),
     actionTaken: String(r.action_taken),
     details: json<Record<string, unknown>>(r.details),
+    count: num(r.count),
+    lastAt: date(r.last_at ?? r.at),
   };
 }
 
@@ -421,9 +427,16 @@ export class SqlOps implements StorageOps {
 
   async recordSecurityEvent(e: SecurityEventEntry): Promise<SecurityEventRecord> {
     checkOneOf(e.severity, SECURITY_SEVERITIES, "severity");
+    const at = this.ms();
+    const coalesced = e.userIdentity != null && COALESCED_ACTIONS.includes(e.actionTaken);
+    // The partial unique index security_events_coalesced (migration 2) makes concurrent writers
+    // meet on one row; events that are not coalesced have coalesce_minute NULL and never conflict.
     const row = await this.one(
-      "INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-      [this.ms(), e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details)],
+      `INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details, count, last_at, coalesce_minute)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)
+       ON CONFLICT (user_identity, event_type, coalesce_minute) WHERE coalesce_minute IS NOT NULL
+       DO UPDATE SET count = security_events.count + 1, last_at = ? RETURNING *`,
+      [at, e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details), coalesced ? Math.floor(at / 60_000) * 60_000 : null, at],
     );
     return toSecurityEvent(row!);
   }
@@ -488,6 +501,26 @@ export class SqlOps implements StorageOps {
   async listPreexistingRunners(): Promise<PreexistingRunner[]> {
     const rows = await this.db.all("SELECT * FROM preexisting_runners ORDER BY runner_group_id ASC, github_runner_id ASC");
     return rows.map((r) => ({ githubRunnerId: num(r.github_runner_id), name: String(r.name), runnerGroupId: num(r.runner_group_id), recordedAt: date(r.recorded_at) }));
+  }
+
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  async setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void> {
+    await this.db.all("DELETE FROM sync_group_failures RETURNING runner_group_id");
+    for (const f of failures) {
+      if (!/^[a-z_]{1,64}$/.test(f.code)) fail("code must be an error code of [a-z_]{1,64}");
+      await this.db.all("INSERT INTO sync_group_failures (runner_group_id, code, reason, since) VALUES (?, ?, ?, ?) RETURNING runner_group_id", [
+        checkInt(f.runnerGroupId, "runnerGroupId", 1),
+        f.code,
+        String(f.reason).slice(0, 1000),
+        f.since.getTime(),
+      ]);
+    }
+  }
+
+  async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
+    const rows = await this.db.all("SELECT * FROM sync_group_failures ORDER BY runner_group_id ASC");
+    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
   }
 
   // ---- lease ------------------------------------------------------------------------------

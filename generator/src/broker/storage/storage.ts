@@ -176,9 +176,27 @@ export interface SecurityEventEntry {
 
 export interface SecurityEventRecord extends Required<Omit<SecurityEventEntry, "details">> {
   id: number;
+  /** when it (first) happened */
   at: Date;
   details: Record<string, unknown>;
+  /** how many times: more than 1 for a coalesced refusal (recordSecurityEvent) */
+  count: number;
+  /** when it last happened (= at while count is 1) */
+  lastAt: Date;
 }
+
+/** A runner group the sync could not read: the broker's error code, why (its own words), since when. */
+export interface SyncGroupFailure {
+  runnerGroupId: number;
+  /** the broker's error code: not_found, github_unavailable, github_misconfigured, ... ([a-z_]{1,64}) */
+  code: string;
+  /** the broker's own message (never text from GitHub), at most 1000 characters */
+  reason: string;
+  since: Date;
+}
+
+/** Security events that are coalesced: refusals of an identity's requests (not what the sync did to a runner). */
+export const COALESCED_ACTIONS: readonly string[] = ["request_refused", "answered_not_found"];
 
 export interface SecurityEventFilter {
   user?: string;
@@ -322,7 +340,12 @@ export interface StorageOps {
   /** Audit records matching the filter. */
   listAudit(filter?: AuditFilter): Promise<AuditRecord[]>;
 
-  /** Records a security event (at = now). */
+  /**
+   * Records a security event (at = now). A refusal of a known identity (actionTaken in
+   * COALESCED_ACTIONS) adds 1 to the count of that identity's event of the same type in the same
+   * minute, if there is one (also across processes on one database), so repeated refusals are one
+   * row per identity, type and minute; its details stay the first one's.
+   */
   recordSecurityEvent(event: SecurityEventEntry): Promise<SecurityEventRecord>;
 
   /** Security events matching the filter. */
@@ -351,6 +374,14 @@ export interface StorageOps {
 
   /** Every pre-existing runner recorded, by runner group then id. */
   listPreexistingRunners(): Promise<PreexistingRunner[]>;
+
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  /** Replaces the recorded failures with these: the syncing replica's view after a round. */
+  setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void>;
+
+  /** The runner groups the last sync round could not read, by id (every replica's /ready shows them). */
+  listSyncGroupFailures(): Promise<SyncGroupFailure[]>;
 
   // ---- lease (one sync leader among replicas) -------------------------------------------
 

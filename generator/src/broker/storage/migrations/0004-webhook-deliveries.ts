@@ -1,4 +1,4 @@
-// Migration 3: GitHub webhook deliveries (issue 20). Never edit once released; add a new number.
+// Migration 4: GitHub webhook deliveries (issue 20). Never edit once released; add a new number.
 //
 // webhook_deliveries: one row per X-GitHub-Delivery GUID the broker accepted, so a replayed GUID is
 // refused; the few fields processing needs (never the payload, never a signature or the secret);
@@ -39,10 +39,10 @@ const TYPES: Record<"sqlite" | "postgres", Record<"int", string>> = {
 function render(dialect: "sqlite" | "postgres"): string {
   const out = template.replace(/\{(\w+)\}/g, (_, type: string) => {
     const t = TYPES[dialect][type as "int"];
-    if (!t) throw new Error(`migration 3: unknown column type {${type}}`);
+    if (!t) throw new Error(`migration 4: unknown column type {${type}}`);
     return t;
   });
   return out;
 }
 
-export const migration0003: Migration = { version: 3, name: "webhook-deliveries", sqlite: render("sqlite"), postgres: render("postgres") };
+export const migration0004: Migration = { version: 4, name: "webhook-deliveries", sqlite: render("sqlite"), postgres: render("postgres") };
