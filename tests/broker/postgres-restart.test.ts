@@ -55,6 +55,7 @@ test("a PostgreSQL crash and restart: brokers reconnect, /ready follows the data
     expect(ready.text).toContain("database");
     expect((await b.call("GET", "/health")).status).toBe(200);
   }
+  const unreadyAfterMs = Date.now() - downAt;
   // Callers meet the outage (503 + Retry-After) for a few seconds.
   await Bun.sleep(Math.max(0, 3000 - (Date.now() - downAt)));
   await pg.startServer();
@@ -66,7 +67,7 @@ test("a PostgreSQL crash and restart: brokers reconnect, /ready follows the data
   const outcomes = await load.stop();
 
   const s = summary(outcomes);
-  console.log(`postgres restart: ${JSON.stringify(s)}; all replicas ready ${readyAfterMs} ms after the database was`);
+  console.log(`postgres restart: ${JSON.stringify(s)}; all replicas unready ${unreadyAfterMs} ms after the crash, ready ${readyAfterMs} ms after the database was back`);
   expect(brokers.flatMap((b) => b.logs().split("\n").filter((l) => l.includes("unexpected error")))).toEqual([]);
   expect(s.failures).toEqual([]);
   expect(s.succeeded).toBe(s.requests);
