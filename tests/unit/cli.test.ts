@@ -70,6 +70,16 @@ describe("help and mistakes at a terminal", () => {
     expect(mint).not.toContain("--listen-addr");
   });
 
+  test("a mistyped flag suggests the command's own flag it is closest to", async () => {
+    for (const [argv, meant] of [[["--appid", "1"], "--app-id"], [["mint", "--private-keyfile", "/k"], "--private-key-file"], [["refresh", "--listen-adr", ":8080"], "--listen-addr"], [["revoke", "--outputpath", "/t"], "--output-path"]] as const) {
+      const e = await error([...argv]);
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain(`(did you mean ${meant}?)`);
+    }
+    // Nothing close: no guess.
+    expect((await error(["--frobnicate-everything"])).message).not.toContain("did you mean");
+  });
+
   test("a flag of another command is refused, naming the command", async () => {
     expect((await error(["revoke", "--app-id", "1"])).message).toContain("--app-id is not an option of revoke");
   });

@@ -1,6 +1,8 @@
 // The one table of settings: each has a flag and an environment variable (an initContainer
 // passes env only). A flag beats the variable; an empty variable counts as unset, because
 // Argo passes an empty string for an optional parameter nobody set.
+import { configError } from "../core/errors.ts";
+
 export interface OptionSpec {
   flag: string;
   env: string;
@@ -51,4 +53,30 @@ export function mergeOptions(flags: Record<string, unknown>, env: Record<string,
     if (value !== undefined && value.trim() !== "") merged[o.flag] = value;
   }
   return merged;
+}
+
+/**
+ * ghapp-runner-broker's names for settings ghapp-token also has (generator/src/broker/config.ts,
+ * BROKER_OPTIONS). The two executables often share a secret's keys and a copied env block: a
+ * broker name reaching ghapp-token is named, with the name it wants, instead of "not set".
+ */
+export const BROKER_NAMES: ReadonlyArray<{ env: string; flag: OptionFlag }> = [
+  { env: "GITHUB_APP_ID", flag: "app-id" },
+  { env: "GITHUB_APP_PRIVATE_KEY_FILE", flag: "private-key-file" },
+  { env: "GITHUB_APP_PRIVATE_KEY_PATH", flag: "private-key-file" },
+  { env: "GITHUB_APP_INSTALLATION_ID", flag: "installation-id" },
+  { env: "GITHUB_ORG", flag: "owner" },
+];
+
+/**
+ * A broker name set where ghapp-token's own name (and its flag) is not: a configuration error
+ * (exit 2) naming both names, never the value. Only for settings the command takes.
+ */
+export function checkBrokerNames(command: Command, flags: Record<string, unknown>, env: Record<string, string | undefined>): void {
+  const set = (v: unknown) => v !== undefined && String(v).trim() !== "";
+  for (const b of BROKER_NAMES) {
+    const own = OPTIONS.find((o) => o.flag === b.flag)!;
+    if (!(own.commands as readonly string[]).includes(command) || !set(env[b.env]) || set(env[own.env]) || set(flags[b.flag])) continue;
+    throw configError(`${b.env} is set, which is ghapp-runner-broker's name for this setting; ghapp-token reads ${own.env} (or --${own.flag}): rename ${b.env} to ${own.env}`);
+  }
 }
