@@ -80,7 +80,7 @@ TOOL_NAMES=()
 declare -A TOOL_STAMP TOOL_MINUTES TOOL_FILES
 tool() { TOOL_NAMES+=("$1"); TOOL_STAMP[$1]=$2; TOOL_MINUTES[$1]=$3; shift 3; TOOL_FILES[${TOOL_NAMES[-1]}]="$*"; }
 
-tool helm3 "$HELM3_VERSION+k8s" 3 "$BIN/helm3"
+tool helm3 "$HELM3_VERSION+k8s" 2 "$BIN/helm3"
 tool helm4 "$HELM4_VERSION" 2 "$BIN/helm4"
 tool helm-unittest "$HELM_UNITTEST_VERSION" 1 "$TOOLS/helm/plugins/helm-unittest/untt"
 tool ct "$CT_VERSION" 1 "$BIN/ct"

@@ -30,7 +30,7 @@ export const OPTIONS = [
   { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to", commands: WRITE },
   { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token", commands: ["mint", "refresh", "revoke"] as const },
   { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, 0640 for a reader in the same group (fsGroup), 0400 or 0440", default: "0600", commands: WRITE },
-  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
+  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (installation_id, expires_at, permissions, repository_selection, repositories, app_id, written_at; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com", commands: GITHUB },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info", commands: GITHUB },
   { flag: "log-format", env: "LOG_FORMAT", description: "json (one object per line, for log collectors), text (for people), or auto: text when stderr is a terminal, else json", default: "auto", commands: GITHUB },
