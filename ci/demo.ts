@@ -92,7 +92,8 @@ async function obtainHelm(): Promise<string | undefined> {
     say(`  and run npm run demo again (it runs ${tools.join(" ")}), or install Helm 3 or 4; this step is skipped.`);
     return undefined;
   }
-  say(`  Helm is not installed: building the pinned Helm into ${relative(ROOT, TOOLS) || "."}/ first`);
+  const where = TOOLS.startsWith(`${ROOT}/`) ? relative(ROOT, TOOLS) : TOOLS;
+  say(`  Helm is not installed: building the pinned Helm into ${where}/ first`);
   say(dim(`$ ${tools.join(" ")}`));
   const proc = Bun.spawn(tools, { cwd: ROOT, env: { ...process.env, GHAPP_TOOLS_DIR: TOOLS }, stdout: "pipe", stderr: "pipe" });
   const indent = async (from: ReadableStream<Uint8Array>) => {
