@@ -5,7 +5,7 @@
 // so the shared .tools/ is neither used nor touched), so it builds the pinned Helm itself; with
 // Go's build cache warm (ci/tools.sh ran before the tests) that is a link of about 20 s, not a build.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { requireBinary } from "../helpers/generator.ts";
@@ -18,7 +18,12 @@ const env = { ...process.env, NO_COLOR: "", TERM: "xterm-256color" };
 const freshTools = mkdtempSync(join(tmpdir(), "ghapp-demo-tools-"));
 afterAll(() => rmSync(freshTools, { recursive: true, force: true }));
 const noHelm = (process.env.PATH ?? "").split(delimiter).filter((dir) => !["helm", "helm3", "helm4"].some((h) => existsSync(join(dir, h))));
-const freshEnv = { ...env, PATH: [join(ROOT, "node_modules/.bin"), ...noHelm].join(delimiter), GHAPP_TOOLS_DIR: freshTools };
+// Go stays reachable even when it shares a folder with a Helm: a folder of its own holding a link to it.
+const goOnly = join(freshTools, "go-only");
+mkdirSync(goOnly);
+const go = Bun.which("go");
+if (go) symlinkSync(go, join(goOnly, "go"));
+const freshEnv = { ...env, PATH: [join(ROOT, "node_modules/.bin"), goOnly, ...noHelm].join(delimiter), GHAPP_TOOLS_DIR: join(freshTools, "tools") };
 
 requireBinary();
 const [piped, atTerminal, brokerPiped] = await Promise.all([
@@ -74,7 +79,7 @@ describe("npm run demo (ci/demo.ts)", () => {
     // ci/tools.sh says how long a cold build takes, then what it took.
     expect(out).toMatch(/^ {2}ci\/tools\.sh: building 1 pinned tool from source into \S+: about \d+ minutes?$/m);
     expect(out).toMatch(/^ {4}helm3 +v3\.\d+\.\d+\+k8s \(built in \d+s\)$/m);
-    expect(existsSync(join(freshTools, "bin/helm3"))).toBe(true);
+    expect(existsSync(join(freshTools, "tools/bin/helm3"))).toBe(true);
     expect(out).not.toContain("this step is skipped");
     expect(out.indexOf("$ helm template")).toBeGreaterThan(out.indexOf("$ bash ci/tools.sh helm3"));
   });
