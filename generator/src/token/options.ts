@@ -26,7 +26,7 @@ export const OPTIONS = [
   { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process", commands: APP },
   { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered", commands: WRITE },
   { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive", commands: WRITE },
-  { flag: "repositories", env: "REPOSITORIES", description: "comma list of repo or owner/repo to scope the token to", commands: WRITE },
+  { flag: "repositories", env: "REPOSITORIES", description: "repo or owner/repo entries, separated by commas, newlines or blanks, to scope the token to", commands: WRITE },
   { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to", commands: WRITE },
   { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token", commands: ["mint", "refresh", "revoke"] as const },
   { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, 0640 for a reader in the same group (fsGroup), 0400 or 0440", default: "0600", commands: WRITE },
