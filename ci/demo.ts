@@ -1,6 +1,7 @@
 // The demo (`npm run demo`): the real binary against the simulator, narrated. Every step prints
 // the command it runs with its variables, the exit code and the generator's own JSON log lines
-// (stderr, verbatim); then what the chart renders for one app. Everything runs on 127.0.0.1 and
+// (stderr, verbatim); then what the chart renders for one app (with the pinned Helm, which it builds
+// with ci/tools.sh when none is installed: a fresh machine has none). Everything runs on 127.0.0.1 and
 // in a temporary folder that is removed at the end; the App key is generated for this run only.
 // Bold headings only at a terminal: with stdout a pipe or a file (or NO_COLOR set) it writes no
 // ANSI codes. Exits 1 when a step did not behave as described, so a broken demo fails loudly.
