@@ -49,6 +49,9 @@ describe("figures the docs quote agree with their source", () => {
     expect(installed.length).toBeGreaterThan(5);
     const listed = /the Debian packages ([\w, -]+) \(`ci\/install-system-deps\.sh`/.exec(row("installs")[1]!)![1]!.split(", ");
     expect(listed).toEqual(installed);
+    // docs/maintainers.md names them too, each in backticks.
+    const maintainers = /the Debian packages ((?:`[\w-]+`(?:, | and )?)+) \(`ci\/install-system-deps\.sh`/.exec(read("docs/maintainers.md"))![1]!;
+    expect([...maintainers.matchAll(/`([\w-]+)`/g)].map((m) => m[1]!)).toEqual(installed);
   });
 
   test("the Quick start stores each App's JSON secret where the chart's perApp default looks", () => {
