@@ -26,6 +26,22 @@
 #   crane digest gcr.io/distroless/static-debian12:nonroot
 #   crane digest gcr.io/distroless/base-nossl-debian12:nonroot
 
+# The `gh` target: the GitHub CLI for the chart's test-github-app template (and any step that wants
+# `gh`), Debian's own gh package on Debian's slim image, as UID/GID 65532. Not part of the default
+# build (the last stage is): `docker buildx build --target gh .`; the release workflow publishes it as
+# <image>-gh:<version>, which the chart runs by default (workflowTemplates.testGithubApp.image).
+# The digest is the multi-platform index of debian:trixie-slim as pinned in public Dockerfiles; it could
+# not be checked against the registry where this was written: confirm it with
+# `crane digest debian:trixie-slim` before the first release, and refresh it with each Debian point release.
+FROM debian:trixie-slim@sha256:a29215f6a35e51e22adffa17f89e9d2ef06214e64a2bad10d765c46aea49f11f AS gh
+# Not version-pinned: Debian keeps one gh per release in its archive and replaces it with security
+# fixes under the same name, so a pinned version would stop building; the base's digest pins the release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates gh \
+ && rm -rf /var/lib/apt/lists/*
+USER 65532:65532
+
 # For the target platform, as every FROM without --platform: its glibc is the one that ships.
 FROM gcr.io/distroless/base-nossl-debian12:nonroot@sha256:be40c00dfabd86576d92666e87e406714d5618342de1a0c213ad232de255172e AS glibc
 

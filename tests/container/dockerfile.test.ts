@@ -73,4 +73,22 @@ describe("Dockerfile", () => {
     }
     expect(allowed.sort()).toEqual([...new Set(copied)].sort());
   });
+
+  test("has a gh target: Debian's gh package on a base pinned by digest, as UID 65532, not the default build", () => {
+    const gh = stages.find((st) => /^FROM\s.*\sAS gh$/i.test(st[0]!));
+    expect(gh).toBeDefined();
+    expect(gh![0]).toMatch(/^FROM debian:[a-z]+-slim@sha256:[0-9a-f]{64} AS gh$/);
+    expect(gh!.some((l) => /^RUN apt-get update\s+&&\s+apt-get install -y --no-install-recommends [\w -]*\bgh\b/.test(l))).toBe(true);
+    expect(gh).toContain(`USER ${IMAGE.user.uid}:${IMAGE.user.gid}`);
+    expect(gh).not.toBe(finalStage);
+  });
+
+  test("the release publishes the gh image where the chart looks for it (<image>-gh:<version>)", () => {
+    const release = readFileSync(join(ROOT, ".github/workflows/release.yaml"), "utf8");
+    expect(release).toContain("target: gh");
+    expect(release).toContain("outputs: type=image,name=${{ needs.version.outputs.image }}-gh,push-by-digest=true");
+    expect(release).toMatch(/IMAGE: \$\{\{ needs\.version\.outputs\.image \}\}-gh\n/);
+    const helpers = readFileSync(join(ROOT, "charts/ghapp-tokens/templates/_helpers.tpl"), "utf8");
+    expect(helpers).toContain('(printf "%s-gh:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion))');
+  });
 });
