@@ -4,6 +4,8 @@
 // against prometheus-operator's), the App's credentials wired to the Secret the Deployment reads,
 // no secret as a plain value, and the chart's `fail`s holding without the values schema.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
 import { renderChart, ROOT, tool, validateObjects, type K8sObject } from "./render.ts";
@@ -81,5 +83,43 @@ describe("charts/ghapp-runner-broker renders what a cluster accepts", () => {
     expect(await failureWithoutSchema([...base, "broker.syncInterval=15 minutes"])).toContain("broker.syncInterval must be a duration such as 90s");
     expect(await failureWithoutSchema([...base, "github.defaultRunnerGroupId=brokered"])).toContain("github.defaultRunnerGroupId must be digits");
     expect(await failureWithoutSchema([...base, "github.allowedRepositoryOwners[0]=acme/api"])).toContain("github.allowedRepositoryOwners[0] must be a GitHub organisation or user login");
+  }, 30_000);
+});
+
+describe("the README's broker path (Quick start, step 7)", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const step = readme.slice(readme.indexOf("### 7. Optional: the runner broker"), readme.indexOf("## Why this rather than"));
+  const shell = [...step.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).join("\n").replace(/\s*\\\n\s*/g, " ");
+  const install = shell.split("\n").find((l) => l.startsWith("helm install runner-broker"))!;
+
+  test("builds the Dockerfile's broker target and installs the chart with the image it pushed", () => {
+    expect(shell).toContain('--target ghapp-runner-broker -t "$REGISTRY/ghapp-runner-broker:$VERSION" --push .');
+    expect(install).toContain('--set image.repository="$REGISTRY/ghapp-runner-broker"');
+    expect(shell).toContain("helm dependency build charts/ghapp-runner-broker");
+  });
+
+  test("with step 2's store values nested under credentials, renders an ExternalSecret through the existing store and nothing that belongs to the first release", async () => {
+    // Step 2's values for the default AWS path, nested as the step's shell does (sed 's/^/  /').
+    const dir = mkdtempSync(join(tmpdir(), "readme-broker-"));
+    try {
+      const nested = join(dir, "runner-broker.values.yaml");
+      const storeValues = readFileSync(join(ROOT, "values-examples/aws-secrets-manager.values.yaml"), "utf8");
+      writeFileSync(nested, `credentials:\n${storeValues.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+      // Each `--set KEY=VALUE` as the shell passes it: quotes removed, the step's variables filled in.
+      const sets = install.split(" --set ").slice(1).map((a) => a.split(" ")[0]!.replaceAll('"', ""))
+        .map((s) => s.replaceAll("$REGISTRY", "ghcr.io/acme-org").replaceAll("$ORG", "acme-org"));
+      const objects = await renderChart([nested], sets, BROKER_CHART);
+      expect(kinds(objects)).toEqual(["Deployment", "ExternalSecret", "PersistentVolumeClaim", "Service", "ServiceAccount"]);
+      // The only ServiceAccount is the broker's: the store's belongs to the ghapp-tokens release.
+      const deployment = objects.find((o) => o.kind === "Deployment") as unknown as { spec: { template: { spec: { serviceAccountName: string } } } };
+      expect(objects.find((o) => o.kind === "ServiceAccount")!.metadata!.name).toBe(deployment.spec.template.spec.serviceAccountName);
+      const es = objects.find((o) => o.kind === "ExternalSecret") as unknown as { metadata: { name: string }; spec: { secretStoreRef: { name: string } } };
+      expect(es.metadata.name).toBe("github-app-runner-broker");
+      expect(es.spec.secretStoreRef.name).toBe("aws-secrets");
+      expect(containerEnv(objects).find((e) => e.name === "GITHUB_ORG")!.value).toBe("acme-org");
+      expect(await validateObjects(objects)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });
