@@ -78,7 +78,8 @@ LABEL org.opencontainers.image.title="ghapp-runner-broker" \
 COPY --from=broker-rootfs /out/broker-rootfs/ /
 COPY --from=build --chmod=0755 /out/ghapp-runner-broker /ghapp-runner-broker
 # A long-running service keeps JavaScriptCore's JIT (no BUN_JSC_useJIT=0 as for the short-lived
-# ghapp-token): its hot paths run millions of times. Writable state lives only on the volume the
+# ghapp-token): it serves requests for days, where compiled code pays back; ci/build.ts gives the
+# broker no reluctant JIT policy either, so the image runs what tests/broker measures. Writable state lives only on the volume the
 # chart mounts at /var/lib/runner-broker (SQLite); the root stays read-only.
 USER 65532:65532
 EXPOSE 8000
