@@ -14,12 +14,13 @@
 # with compression=zstd,compression-level=19 and 57.8 MB with gzip. Nodes need containerd >= 1.5 (or
 # Docker >= 23) to pull zstd layers. docs/image.md has the figures; `npm run image:size` prints them.
 #
-# Stages (only the last one ships):
+# Stages (the last one ships as ghapp-token; ghapp-runner-broker is a second target):
 #   glibc  distroless base-nossl for the target platform, never run: the source of glibc's files
 #   build  Bun on the build platform: the locked dependencies, then ci/build.ts, the script
 #          `npm run build` runs, for the target platform; then ci/image-rootfs.ts copies out of
 #          base-nossl the glibc files the executable's ELF header names, and glibc's package record
 #   final  distroless static + those glibc files + the executable
+#   broker-rootfs, ghapp-runner-broker   the same for the runner broker (--target ghapp-runner-broker)
 #
 # Both distroless digests are multi-platform indexes. Refresh them together, from the same
 # distroless build, so that base-nossl's glibc matches static's directory layout:
@@ -70,6 +71,36 @@ ARG TARGETPLATFORM
 RUN bun run ci/build.ts --platform "$TARGETPLATFORM" --outfile /out/ghapp-token
 RUN --mount=type=bind,from=glibc,target=/glibc \
     bun ci/image-rootfs.ts --executable /out/ghapp-token --from /glibc --to /out/rootfs --package-record libc6
+
+# ---------------------------------------------------------------------------------------------
+# The runner broker's image (docs/runner-broker.md), the same release and the same bases: build it
+# with --target ghapp-runner-broker. ci/build.ts already compiled /out/ghapp-runner-broker beside
+# ghapp-token in the build stage; this stage only copies out the glibc files that executable names.
+# It stands before the generator's final stage so that a build without --target still makes
+# ghapp-token. tests/container/broker-image.test.ts runs this root filesystem as the chart runs it.
+FROM build AS broker-rootfs
+RUN --mount=type=bind,from=glibc,target=/glibc \
+    bun ci/image-rootfs.ts --executable /out/ghapp-runner-broker --from /glibc --to /out/broker-rootfs --package-record libc6
+
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab AS ghapp-runner-broker
+ARG VERSION=development
+LABEL org.opencontainers.image.title="ghapp-runner-broker" \
+      org.opencontainers.image.description="Hands out single-use GitHub Actions runner registrations to OIDC-authenticated callers" \
+      org.opencontainers.image.source="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.url="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.documentation="https://github.com/ghapp-tokens/ghapp-tokens/blob/main/docs/runner-broker.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=broker-rootfs /out/broker-rootfs/ /
+COPY --from=build --chmod=0755 /out/ghapp-runner-broker /ghapp-runner-broker
+# A long-running service keeps JavaScriptCore's JIT (no BUN_JSC_useJIT=0 as for the short-lived
+# ghapp-token): it serves requests for days, where compiled code pays back; ci/build.ts gives the
+# broker no reluctant JIT policy either, so the image runs what tests/broker measures. Writable state lives only on the volume the
+# chart mounts at /var/lib/runner-broker (SQLite); the root stays read-only.
+USER 65532:65532
+EXPOSE 8000
+ENTRYPOINT ["/ghapp-runner-broker"]
+CMD ["serve"]
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 ARG VERSION=development
