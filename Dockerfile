@@ -14,17 +14,34 @@
 # with compression=zstd,compression-level=19 and 57.8 MB with gzip. Nodes need containerd >= 1.5 (or
 # Docker >= 23) to pull zstd layers. docs/image.md has the figures; `npm run image:size` prints them.
 #
-# Stages (only the last one ships):
+# Stages (the last one ships as ghapp-token; ghapp-runner-broker is a second target):
 #   glibc  distroless base-nossl for the target platform, never run: the source of glibc's files
 #   build  Bun on the build platform: the locked dependencies, then ci/build.ts, the script
 #          `npm run build` runs, for the target platform; then ci/image-rootfs.ts copies out of
 #          base-nossl the glibc files the executable's ELF header names, and glibc's package record
 #   final  distroless static + those glibc files + the executable
+#   broker-rootfs, ghapp-runner-broker   the same for the runner broker (--target ghapp-runner-broker)
 #
 # Both distroless digests are multi-platform indexes. Refresh them together, from the same
 # distroless build, so that base-nossl's glibc matches static's directory layout:
 #   crane digest gcr.io/distroless/static-debian12:nonroot
 #   crane digest gcr.io/distroless/base-nossl-debian12:nonroot
+
+# The `gh` target: the GitHub CLI for the chart's test-github-app template (and any step that wants
+# `gh`), Debian's own gh package on Debian's slim image, as UID/GID 65532. Not part of the default
+# build (the last stage is): `docker buildx build --target gh .`; the release workflow publishes it as
+# <image>-gh:<version>, which the chart runs by default (workflowTemplates.testGithubApp.image).
+# The digest is the multi-platform index of debian:trixie-slim as pinned in public Dockerfiles; it could
+# not be checked against the registry where this was written: confirm it with
+# `crane digest debian:trixie-slim` before the first release, and refresh it with each Debian point release.
+FROM debian:trixie-slim@sha256:a29215f6a35e51e22adffa17f89e9d2ef06214e64a2bad10d765c46aea49f11f AS gh
+# Not version-pinned: Debian keeps one gh per release in its archive and replaces it with security
+# fixes under the same name, so a pinned version would stop building; the base's digest pins the release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates gh \
+ && rm -rf /var/lib/apt/lists/*
+USER 65532:65532
 
 # For the target platform, as every FROM without --platform: its glibc is the one that ships.
 FROM gcr.io/distroless/base-nossl-debian12:nonroot@sha256:be40c00dfabd86576d92666e87e406714d5618342de1a0c213ad232de255172e AS glibc
@@ -54,6 +71,36 @@ ARG TARGETPLATFORM
 RUN bun run ci/build.ts --platform "$TARGETPLATFORM" --outfile /out/ghapp-token
 RUN --mount=type=bind,from=glibc,target=/glibc \
     bun ci/image-rootfs.ts --executable /out/ghapp-token --from /glibc --to /out/rootfs --package-record libc6
+
+# ---------------------------------------------------------------------------------------------
+# The runner broker's image (docs/runner-broker.md), the same release and the same bases: build it
+# with --target ghapp-runner-broker. ci/build.ts already compiled /out/ghapp-runner-broker beside
+# ghapp-token in the build stage; this stage only copies out the glibc files that executable names.
+# It stands before the generator's final stage so that a build without --target still makes
+# ghapp-token. tests/container/broker-image.test.ts runs this root filesystem as the chart runs it.
+FROM build AS broker-rootfs
+RUN --mount=type=bind,from=glibc,target=/glibc \
+    bun ci/image-rootfs.ts --executable /out/ghapp-runner-broker --from /glibc --to /out/broker-rootfs --package-record libc6
+
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab AS ghapp-runner-broker
+ARG VERSION=development
+LABEL org.opencontainers.image.title="ghapp-runner-broker" \
+      org.opencontainers.image.description="Hands out single-use GitHub Actions runner registrations to OIDC-authenticated callers" \
+      org.opencontainers.image.source="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.url="https://github.com/ghapp-tokens/ghapp-tokens" \
+      org.opencontainers.image.documentation="https://github.com/ghapp-tokens/ghapp-tokens/blob/main/docs/runner-broker.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=broker-rootfs /out/broker-rootfs/ /
+COPY --from=build --chmod=0755 /out/ghapp-runner-broker /ghapp-runner-broker
+# A long-running service keeps JavaScriptCore's JIT (no BUN_JSC_useJIT=0 as for the short-lived
+# ghapp-token): it serves requests for days, where compiled code pays back; ci/build.ts gives the
+# broker no reluctant JIT policy either, so the image runs what tests/broker measures. Writable state lives only on the volume the
+# chart mounts at /var/lib/runner-broker (SQLite); the root stays read-only.
+USER 65532:65532
+EXPOSE 8000
+ENTRYPOINT ["/ghapp-runner-broker"]
+CMD ["serve"]
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 ARG VERSION=development

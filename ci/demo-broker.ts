@@ -12,17 +12,32 @@
 // Exit codes: 0 the demo ran, 2 bad arguments or a missing build, 1 a step did not do what it shows.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({ options: { "state-dir": { type: "string" }, broker: { type: "string" } } });
 const BROKER = resolve(values.broker ?? join(import.meta.dir, "../dist/ghapp-runner-broker"));
+const relativeToRoot = (p: string) => (p.startsWith(resolve(import.meta.dir, "..")) ? relative(resolve(import.meta.dir, ".."), p) : p);
 if (!existsSync(BROKER)) {
   console.error(`demo-broker: ${BROKER} is missing: run npm run build first`);
   process.exit(2);
 }
-const bold = (s: string) => `\x1b[1m${s}\x1b[0m`;
+// As ci/demo.ts: styling only at a terminal, and never with NO_COLOR (https://no-color.org) or TERM=dumb.
+const styled = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+const sgr = (code: string) => (s: string) => (styled ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = sgr("1");
+const dim = sgr("2");
 const step = (s: string) => console.log(`\n${bold(`▶ ${s}`)}`);
+/** Prints a command as a person would type it; tokens appear only as the variables that hold them. */
+const command = (line: string) => console.log(dim(`$ ${line}`));
+const quote = (v: string) => (/^[\w@%+=:,./$-]*$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`);
+/** Rows under a header, each column as wide as its widest cell. */
+const table = (header: string[], rows: string[][]) => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  for (const row of [header, ...rows]) console.log(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd());
+};
+/** The shell variable each OIDC token is shown as (set by oidcToken). */
+const tokenNames = new Map<string, string>();
 const mask = (t: string) => `${t.slice(0, 8)}… (${t.length} characters, shown once)`;
 const check = (ok: boolean, what: string) => {
   if (!ok) {
@@ -50,8 +65,12 @@ const AUDIENCE = "ghapp-runner-broker";
 const ADMIN = "repo:acme-org/platform:ref:refs/heads/main";
 const CALLER = "repo:acme-org/api:ref:refs/heads/main";
 const oidcToken = async (sub: string) => {
+  const name = sub === ADMIN ? "ADMIN_TOKEN" : sub === CALLER ? "CALLER_TOKEN" : "OTHER_TOKEN";
+  command(`${name}=$(curl -s -X POST ${sim.origin}/_simulator/oidc/token -d ${quote(JSON.stringify({ sub, aud: AUDIENCE }))} | jq -r .token)   # the simulator as the callers' OIDC issuer`);
   const r = await fetch(`${sim.origin}/_simulator/oidc/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub, aud: AUDIENCE }) });
-  return ((await r.json()) as { token: string }).token;
+  const token = ((await r.json()) as { token: string }).token;
+  tokenNames.set(token, `$${name}`);
+  return token;
 };
 
 const env = {
@@ -66,6 +85,8 @@ const env = {
   OIDC_AUDIENCE: AUDIENCE,
   ADMIN_IDENTITIES: ADMIN,
 };
+step("Start ghapp-runner-broker against the simulated GitHub (its SQLite database in a temporary folder)");
+command(`${Object.entries(env).filter(([k]) => k !== "PATH").map(([k, v]) => `${k}=${quote(v)}`).join(" \\\n    ")} \\\n    ${relativeToRoot(BROKER)} serve`);
 const proc = Bun.spawn([BROKER, "serve"], { env, stdout: "ignore", stderr: "pipe" });
 let logs = "";
 const port = await new Promise<number>((res, rej) => {
@@ -80,6 +101,8 @@ const port = await new Promise<number>((res, rej) => {
 });
 const base = `http://127.0.0.1:${port}`;
 const call = async (method: string, path: string, token?: string, body?: unknown) => {
+  const auth = token ? ` -H "authorization: Bearer ${tokenNames.get(token) ?? "$TOKEN"}"` : "";
+  command(`curl -s${method === "GET" ? "" : ` -X ${method}`}${auth} ${quote(`${base}${path}`)}${body ? ` -d ${quote(JSON.stringify(body))}` : ""}`);
   const r = await fetch(`${base}${path}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : undefined };
@@ -104,6 +127,7 @@ try {
   console.log(`  ${r.status}: ${JSON.stringify(rest)}`);
   console.log(`  encoded_jit_config: ${mask(encoded_jit_config)}`);
   console.log(`  on the runner host: ./run.sh --jitconfig "$ENCODED_JIT_CONFIG"   (single use; the broker kept only its SHA-256)`);
+  command(`curl -s -X POST ${sim.origin}/_simulator/runners/connect -d '{"encoded_jit_config":"'"$ENCODED_JIT_CONFIG"'"}'   # the simulator plays the runner`);
   const connected = await fetch(`${sim.origin}/_simulator/runners/connect`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ encoded_jit_config }) });
   console.log(`  the runner connects: GitHub says ${((await connected.json()) as { status: string }).status}`);
   const again = await fetch(`${sim.origin}/_simulator/runners/connect`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ encoded_jit_config }) });
@@ -122,11 +146,15 @@ try {
   console.log(`  GET /api/v1/admin/security-events → ${(await call("GET", "/api/v1/admin/security-events", other)).status}`);
 
   step("The administrator reads the security events and the audit log");
+  // Both listings oldest first (the API answers newest first), each under a header.
+  const oldestFirst = <T extends { at: string }>(rows: T[]) => [...rows].sort((a, b) => a.at.localeCompare(b.at));
   const events = await call("GET", "/api/v1/admin/security-events", admin);
-  for (const e of events.json.events) console.log(`  ${e.at} ${e.severity.padEnd(6)} ${e.event_type.padEnd(18)} ${e.user_identity} ${e.runner_name ?? ""} → ${e.action_taken}`);
+  type Event = { at: string; severity: string; event_type: string; user_identity: string; runner_name?: string; action_taken: string };
+  table(["AT", "SEVERITY", "EVENT", "IDENTITY", "RUNNER", "ACTION"], oldestFirst(events.json.events as Event[]).map((e) => [e.at, e.severity, e.event_type, e.user_identity, e.runner_name ?? "", e.action_taken]));
   check(events.json.events.some((e: { event_type: string }) => e.event_type === "label_not_allowed"), "no label_not_allowed event");
   const audit = await call("GET", "/api/v1/admin/audit-log?limit=10", admin);
-  for (const a of audit.json.records.reverse()) console.log(`  ${a.at} ${a.actor.padEnd(40)} ${a.action.padEnd(18)} ${a.result.padEnd(7)} ${a.runner_name ?? ""}`);
+  type Audit = { at: string; actor: string; action: string; result: string; runner_name?: string };
+  table(["AT", "ACTOR", "ACTION", "RESULT", "RUNNER"], oldestFirst(audit.json.records as Audit[]).map((a) => [a.at, a.actor, a.action, a.result, a.runner_name ?? ""]));
   console.log(`\n  API reference: ${base}/docs (OpenAPI 3.1 at ${base}/openapi.json); see docs/runner-broker.md`);
 } finally {
   proc.kill("SIGTERM");

@@ -1,6 +1,7 @@
 // The demo (`npm run demo`): the real binary against the simulator, narrated. Every step prints
 // the command it runs with its variables, the exit code and the generator's own JSON log lines
-// (stderr, verbatim); then what the chart renders for one app. Everything runs on 127.0.0.1 and
+// (stderr, verbatim); then what the chart renders for one app (with the pinned Helm, which it builds
+// with ci/tools.sh when none is installed: a fresh machine has none). Everything runs on 127.0.0.1 and
 // in a temporary folder that is removed at the end; the App key is generated for this run only.
 // Bold headings only at a terminal: with stdout a pipe or a file (or NO_COLOR set) it writes no
 // ANSI codes. Exits 1 when a step did not behave as described, so a broken demo fails loudly.
@@ -66,23 +67,58 @@ function writeSimulatorState(sim: Simulator, dir: string) {
   return dir;
 }
 
+/** Where ci/tools.sh builds the pinned tools: .tools/, or GHAPP_TOOLS_DIR (the demo's test). */
+const TOOLS = process.env.GHAPP_TOOLS_DIR ? resolve(process.env.GHAPP_TOOLS_DIR) : join(ROOT, ".tools");
+
+/** The pinned Helm in the tools folder, else a Helm on PATH. */
 function findHelm(): string | undefined {
+  const pinned = join(TOOLS, "bin/helm3");
+  if (existsSync(pinned)) return pinned;
   for (const name of ["helm", "helm3", "helm4"]) {
     const onPath = Bun.which(name);
     if (onPath) return onPath;
   }
-  const tools = join(ROOT, ".tools/bin/helm3");
-  return existsSync(tools) ? tools : undefined;
+  return undefined;
+}
+
+/**
+ * No Helm (a fresh machine): build the pinned one, as `npm test` would, with ci/tools.sh, which
+ * says how long it takes (from Go's module proxy; about 2 minutes with Go's caches cold, seconds
+ * warm). Its output is shown as it comes. Needs Go; without it, say so and what to do.
+ */
+async function obtainHelm(): Promise<string | undefined> {
+  const tools = ["bash", "ci/tools.sh", "helm3"];
+  if (!Bun.which("go")) {
+    say("  Helm is not installed, and Go, which builds the pinned Helm, is not either: install Go (https://go.dev/dl/)");
+    say(`  and run npm run demo again (it runs ${tools.join(" ")}), or install Helm 3 or 4; this step is skipped.`);
+    return undefined;
+  }
+  const where = TOOLS.startsWith(`${ROOT}/`) ? relative(ROOT, TOOLS) : TOOLS;
+  say(`  Helm is not installed: building the pinned Helm into ${where}/ first`);
+  say(dim(`$ ${tools.join(" ")}`));
+  const proc = Bun.spawn(tools, { cwd: ROOT, env: { ...process.env, GHAPP_TOOLS_DIR: TOOLS }, stdout: "pipe", stderr: "pipe" });
+  const indent = async (from: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    for await (const chunk of from) {
+      const lines = (rest + new TextDecoder().decode(chunk)).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) say(`  ${line}`);
+    }
+    if (rest) say(`  ${rest}`);
+  };
+  await Promise.all([indent(proc.stdout), indent(proc.stderr)]);
+  const code = await proc.exited;
+  expect(`${tools.join(" ")} builds Helm (exit ${code})`, code === 0);
+  return code === 0 ? findHelm() : undefined;
 }
 
 async function showChart() {
   step("What the chart renders for one app (helm template, nothing is applied)");
-  const helm = findHelm();
+  const helm = findHelm() ?? (await obtainHelm());
   const args = ["template", "ghapp-tokens", "charts/ghapp-tokens", "--namespace", "workflows", "--set", "apps[0].name=rex"];
   const typed = `helm ${args.map((a) => (a.includes("[") ? `'${a}'` : a)).join(" ")}`;
   if (!helm) {
-    say("  helm is not installed, so this step is skipped: `bash ci/tools.sh` builds the pinned Helm into .tools/");
-    say(`  (or install Helm 3 or 4), then: ${typed}`);
+    say(`  then: ${typed}`);
     return;
   }
   say(dim(`$ ${typed}`));

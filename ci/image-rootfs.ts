@@ -50,6 +50,20 @@ export const IMAGE = {
   },
 } as const;
 
+/**
+ * The runner broker's image (the Dockerfile's target ghapp-runner-broker): the same base and user,
+ * its own executable, the JIT left on (a service), and one writable place, the SQLite volume the
+ * chart mounts (charts/ghapp-runner-broker). tests/container/broker-image.test.ts runs it.
+ */
+export const BROKER_IMAGE = {
+  executable: "/ghapp-runner-broker",
+  user: IMAGE.user,
+  workdir: IMAGE.workdir,
+  dataDir: "/var/lib/runner-broker",
+  port: 8000,
+  env: { PATH: IMAGE.env.PATH, SSL_CERT_FILE: IMAGE.env.SSL_CERT_FILE },
+} as const;
+
 /** One thing gcr.io/distroless/static-debian12:nonroot provides, and how the test recreates it. */
 export type BaseEntry =
   | { path: string; what: string; content: string }
@@ -210,10 +224,11 @@ export function stageRuntimeLibraries(opts: { executable: string; from: string; 
  * Builds, in the empty folder `dir`, the image's root filesystem from this Debian 12 host: the
  * static base's files (STATIC_BASE), the glibc files the executable needs (from the host's own
  * glibc, as stageRuntimeLibraries copies them from base-nossl in the Dockerfile), the runtime's
- * mount points (plus `more`, e.g. a pod's volumes), and the executable. Must run as root for
+ * mount points (plus `more`, e.g. a pod's volumes), and the executable (at `imagePath`: the
+ * broker's image has its own). Must run as root for
  * /home/nonroot's owner; otherwise the owner is left as is. Returns the glibc paths staged.
  */
-export function buildTestRootfs(dir: string, executable: string, more: MountPoints = { dirs: [], files: [] }): string[] {
+export function buildTestRootfs(dir: string, executable: string, more: MountPoints = { dirs: [], files: [] }, imagePath: string = IMAGE.executable): string[] {
   const asRoot = process.getuid?.() === 0;
   const put = (path: string) => {
     mkdirSync(dirname(join(dir, path)), { recursive: true, mode: 0o755 });
@@ -234,8 +249,8 @@ export function buildTestRootfs(dir: string, executable: string, more: MountPoin
   const glibc = stageRuntimeLibraries({ executable, from: "/", to: dir });
   for (const d of [...RUNTIME_MOUNT_POINTS.dirs, ...more.dirs]) mkdirSync(put(d), { recursive: true, mode: 0o755 });
   for (const f of [...RUNTIME_MOUNT_POINTS.files, ...more.files]) writeFileSync(put(f), "", { mode: 0o644 });
-  copyFileSync(executable, put(IMAGE.executable));
-  chmodSync(join(dir, IMAGE.executable), 0o755);
+  copyFileSync(executable, put(imagePath));
+  chmodSync(join(dir, imagePath), 0o755);
   chmodSync(dir, 0o755);
   return glibc;
 }

@@ -6,7 +6,8 @@
 //   2. /ghapp-token, mode 0755, root:root;
 // compresses them as the release pushes them (libzstd -19, ci/layer-compress's recompress step)
 // and, for comparison, the way BuildKit would (its gzip and its zstd, same code), adds the base's
-// published compressed size, and prints the totals for linux/amd64 and linux/arm64, then the
+// published compressed size, and prints the totals for linux/amd64 and linux/arm64 (then the same
+// for the runner broker's image, the Dockerfile's target ghapp-runner-broker), then the
 // candidates docs/image.md compares (--quick skips them: they take several minutes). A figure,
 // not a test: it exits 0 whatever the size.
 import { $ } from "bun";
@@ -14,7 +15,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build, BUN_TARGETS, type BuildOptions } from "./build.ts";
-import { IMAGE, stageRuntimeLibraries } from "./image-rootfs.ts";
+import { BROKER_IMAGE, IMAGE, stageRuntimeLibraries } from "./image-rootfs.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const WORK = join(ROOT, ".cache/image-size");
@@ -61,21 +62,21 @@ async function compressedSizes(dir: string): Promise<Sizes> {
   return Object.fromEntries(out.trim().split("\n").map((l) => { const [k, v] = l.split(" "); return [k!, Number(v)]; }));
 }
 
-async function executableLayer(name: string, options: Omit<BuildOptions, "outfile">): Promise<{ exe: string; sizes: Sizes }> {
+async function executableLayer(name: string, options: Omit<BuildOptions, "outfile">, imagePath: string = IMAGE.executable): Promise<{ exe: string; sizes: Sizes }> {
   const dir = join(WORK, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const exe = join(dir, IMAGE.executable);
+  const exe = join(dir, imagePath);
   await build({ ...options, outfile: exe });
   chmodSync(exe, 0o755);
   return { exe, sizes: await compressedSizes(dir) };
 }
 
-async function glibcLayer(exe: string): Promise<Sizes> {
+async function glibcLayer(exe: string, name = "glibc"): Promise<Sizes> {
   if (!/^VERSION_ID="12"$/m.test(await Bun.file("/etc/os-release").text().catch(() => ""))) {
     console.warn("warning: this host is not Debian 12, so the glibc layer is measured from another glibc than base-nossl-debian12's");
   }
-  const dir = join(WORK, "glibc");
+  const dir = join(WORK, name);
   rmSync(dir, { recursive: true, force: true });
   stageRuntimeLibraries({ executable: exe, from: "/", to: dir });
   return compressedSizes(dir);
@@ -114,6 +115,21 @@ async function main() {
       `${z < TARGET_BYTES ? `under the 50 MB target by ${mb(TARGET_BYTES - z)}` : `OVER the 50 MB target by ${mb(z - TARGET_BYTES)}`}`);
     console.log(`  ${platform} pushed by buildx alone: ${mb(t["zstd:19"]!)} with compression=zstd,compression-level=19; ${mb(t.gzip!)} with gzip`);
   }
+  // The runner broker's image (Dockerfile target ghapp-runner-broker): same base, its own
+  // executable and the glibc files that executable names, compressed the same way.
+  const broker = await executableLayer("broker-linux-amd64", { target: BUN_TARGETS["linux/amd64"]!, entry: "ghapp-runner-broker" }, BROKER_IMAGE.executable);
+  const brokerGlibc = await glibcLayer(broker.exe, "broker-glibc");
+  const brokerArm64 = await executableLayer("broker-linux-arm64", { target: BUN_TARGETS["linux/arm64"]!, entry: "ghapp-runner-broker" }, BROKER_IMAGE.executable);
+  const brokerTotal = sum(base(BASES.static), brokerGlibc, broker.sizes);
+  console.log("\nghapp-runner-broker image (--target ghapp-runner-broker)\n");
+  console.log(header);
+  console.log(row(`base: ${BASES.static.name}`, base(BASES.static)));
+  console.log(row("glibc from base-nossl-debian12", brokerGlibc));
+  console.log(row(`${BROKER_IMAGE.executable} (linux/amd64)`, broker.sizes));
+  console.log(row(`${BROKER_IMAGE.executable} (linux/arm64)`, brokerArm64.sizes));
+  console.log(row("total, linux/amd64", brokerTotal));
+  console.log(row("total, linux/arm64 (amd64's glibc layer)", sum(base(BASES.static), brokerGlibc, brokerArm64.sizes)));
+  console.log(`\n  linux/amd64 as the release pushes it: ${mb(brokerTotal[PUSHED]!)} (${(brokerTotal[PUSHED]! / 2 ** 20).toFixed(2)} MiB)`);
   console.log(`\n  the base's figure: ${BASES.static.source}; its layers are pushed as pulled (gzip)`);
   console.log(`  zstd layers need containerd >= 1.5 or Docker >= 23 on the nodes (docs/image.md)`);
 

@@ -281,6 +281,10 @@ stage_image() {
   say "image: docker build -t $IMAGE . and kind load into $KIND_CLUSTER"
   docker build -t "$IMAGE" .
   kind load docker-image "$IMAGE" --name "$KIND_CLUSTER"
+  # test-github-app's gh: the Dockerfile's gh target, where the chart looks for it (<repository>-gh:<tag>).
+  say "image: docker build --target gh -t ${IMAGE%:*}-gh:${IMAGE##*:} . and kind load into $KIND_CLUSTER"
+  docker build --target gh -t "${IMAGE%:*}-gh:${IMAGE##*:}" .
+  kind load docker-image "${IMAGE%:*}-gh:${IMAGE##*:}" --name "$KIND_CLUSTER"
 }
 
 # helm install RELEASE ... as the Quick start writes it, unless RELEASE is already installed there

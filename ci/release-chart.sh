@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Packages the published charts (ghapp-tokens and the ghapp-token-sidecar library; the library's
-# example chart is not published) at the project's one version, after proving that each, as
-# packaged, runs exactly the image this release pushed: IMAGE_REPOSITORY:<version>. With --push it
+# Packages the published charts (ghapp-tokens, the ghapp-token-sidecar library and
+# ghapp-runner-broker; the library's example chart is not published) at the project's one version,
+# after proving that each, as packaged, runs exactly the image this release pushed:
+# IMAGE_REPOSITORY:<version>, and for the broker's chart ghapp-runner-broker:<version> beside it. With --push it
 # pushes them to an OCI registry, refusing to overwrite a version that is already there, and signs
 # each pushed chart by digest with cosign (keyless in GitHub Actions).
 #
@@ -32,29 +33,46 @@ command -v helm3 >/dev/null || die "helm3 is missing: run 'bash ci/tools.sh'"
 
 bash ci/version.sh --check >/dev/null || { bash ci/version.sh --check; exit 1; }
 version=$(bash ci/version.sh)
-want_image=$image_repository:$version
 
 # Chart directory -> the chart that renders its image (a library renders nothing on its own, so
 # its example chart, which includes it with defaults, shows what the library's users get).
 declare -A renders=(
   [charts/ghapp-tokens]=charts/ghapp-tokens
   [charts/ghapp-token-sidecar]=charts/ghapp-token-sidecar-example
+  [charts/ghapp-runner-broker]=charts/ghapp-runner-broker
 )
+# The runner broker's image is the Dockerfile's second target, pushed beside ghapp-token in the
+# same registry namespace (the release workflow's broker-image job): REGISTRY/NAMESPACE/ghapp-runner-broker.
+declare -A image_of=(
+  [charts/ghapp-tokens]=$image_repository
+  [charts/ghapp-token-sidecar]=$image_repository
+  [charts/ghapp-runner-broker]=${image_repository%/*}/ghapp-runner-broker
+)
+# The broker's chart has required values (no defaults exist for an organisation or an issuer);
+# its ct values file is what a user gives, with the default image.
+declare -A values_of=(
+  [charts/ghapp-runner-broker]=charts/ghapp-runner-broker/ci/sqlite-values.yaml
+)
+published=(charts/ghapp-tokens charts/ghapp-token-sidecar charts/ghapp-runner-broker)
 bash ci/chart-deps.sh >/dev/null
 
 dist=$(mktemp -d)
 trap 'rm -rf "$dist"' EXIT
-for chart in charts/ghapp-tokens charts/ghapp-token-sidecar; do
+for chart in "${published[@]}"; do
   name=$(basename "$chart")
-  # Every generator image the chart would run, as a user installing it with defaults gets it.
-  images=$(helm3 template release "${renders[$chart]}" | sed -n 's/^[[:space:]]*image:[[:space:]]*"\{0,1\}\([^"{}]*\)"\{0,1\}[[:space:]]*$/\1/p' | grep '/ghapp-token:' | sort -u)
-  [[ -n $images ]] || die "$chart: rendering ${renders[$chart]} shows no ghapp-token image"
-  if [[ $images != "$want_image" ]]; then
-    die "$chart runs $(echo "$images" | paste -sd, -) by default, but this release pushes $want_image: set the chart's default image repository to $image_repository"
+  want=${image_of[$chart]}:$version
+  image_name=${image_of[$chart]##*/}
+  values=()
+  [[ -z ${values_of[$chart]:-} ]] || values=(-f "${values_of[$chart]}")
+  # Every image of ours the chart would run, as a user installing it with defaults gets it.
+  images=$(helm3 template release "${renders[$chart]}" "${values[@]}" | sed -n 's/^[[:space:]]*image:[[:space:]]*"\{0,1\}\([^"{}]*\)"\{0,1\}[[:space:]]*$/\1/p' | grep "/$image_name:" | sort -u)
+  [[ -n $images ]] || die "$chart: rendering ${renders[$chart]} shows no $image_name image"
+  if [[ $images != "$want" ]]; then
+    die "$chart runs $(echo "$images" | paste -sd, -) by default, but this release pushes $want: set the chart's default image repository to ${image_of[$chart]}"
   fi
   helm3 package "$chart" --destination "$dist" >/dev/null
   [[ -f $dist/$name-$version.tgz ]] || die "$chart did not package as $name-$version.tgz"
-  echo "packaged $name-$version.tgz (runs $want_image)"
+  echo "packaged $name-$version.tgz (runs $want)"
 done
 
 if [[ $mode == --dry-run ]]; then
@@ -70,7 +88,7 @@ plain_http=()
 if [[ -n ${REGISTRY_USER:-} && -n ${REGISTRY_PASSWORD:-} ]]; then
   printf '%s' "$REGISTRY_PASSWORD" | helm3 registry login "$registry" --username "$REGISTRY_USER" --password-stdin
 fi
-for chart in charts/ghapp-tokens charts/ghapp-token-sidecar; do
+for chart in "${published[@]}"; do
   name=$(basename "$chart")
   ref=${oci_repo#oci://}/$name
   # An OCI tag can be overwritten; a published chart version must not be.

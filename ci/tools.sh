@@ -7,10 +7,12 @@
 # Each build's output (`go: downloading ...` and compiler chatter) goes to .tools/logs/NAME.log,
 # printed only when that build fails.
 # Usage: bash ci/tools.sh [NAME...]   (no names: every tool; names: only those, e.g. etcd)
+# GHAPP_TOOLS_DIR=DIR builds into DIR instead of .tools/ (the demo's test uses an empty one, to be
+# a machine that has none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=$ROOT/.tools
+TOOLS=${GHAPP_TOOLS_DIR:-$ROOT/.tools}
 BIN=$TOOLS/bin
 STAMPS=$TOOLS/stamps
 LOGS=$TOOLS/logs
@@ -35,7 +37,6 @@ ARGO_VERSION=v4.0.5            # github.com/argoproj/argo-workflows/v4: workflow
                                # (the same Argo as ci/argo-validate/go.mod)
 
 command -v go >/dev/null || { echo "ci/tools.sh: Go is required (https://go.dev/dl/); it builds helm, ct and friends" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "ci/tools.sh: python3 is required (for yamllint and yamale, used by ct lint)" >&2; exit 1; }
 
 export GOFLAGS=-buildvcs=false
 GOMODCACHE=$(go env GOMODCACHE)
@@ -79,7 +80,7 @@ TOOL_NAMES=()
 declare -A TOOL_STAMP TOOL_MINUTES TOOL_FILES
 tool() { TOOL_NAMES+=("$1"); TOOL_STAMP[$1]=$2; TOOL_MINUTES[$1]=$3; shift 3; TOOL_FILES[${TOOL_NAMES[-1]}]="$*"; }
 
-tool helm3 "$HELM3_VERSION+k8s" 3 "$BIN/helm3"
+tool helm3 "$HELM3_VERSION+k8s" 2 "$BIN/helm3"
 tool helm4 "$HELM4_VERSION" 2 "$BIN/helm4"
 tool helm-unittest "$HELM_UNITTEST_VERSION" 1 "$TOOLS/helm/plugins/helm-unittest/untt"
 tool ct "$CT_VERSION" 1 "$BIN/ct"
@@ -203,6 +204,10 @@ fresh() {
 
 selected=("$@")
 [[ ${#selected[@]} -gt 0 ]] || selected=("${TOOL_NAMES[@]}")
+# Only the python tools need python3 (`ci/tools.sh helm3`, the demo's Helm, does not).
+if [[ " ${selected[*]} " == *" python "* ]]; then
+  command -v python3 >/dev/null || { echo "ci/tools.sh: python3 is required (for yamllint and yamale, used by ct lint)" >&2; exit 1; }
+fi
 stale=() minutes=0
 for name in "${selected[@]}"; do
   [[ -n ${TOOL_STAMP[$name]:-} ]] || { echo "ci/tools.sh: no tool named '$name' (tools: ${TOOL_NAMES[*]})" >&2; exit 2; }
@@ -210,10 +215,11 @@ for name in "${selected[@]}"; do
 done
 if [[ ${#stale[@]} -gt 0 ]]; then
   noun=tools; [[ ${#stale[@]} -gt 1 ]] || noun=tool
-  echo "ci/tools.sh: building ${#stale[@]} pinned $noun from source into .tools/: about $minutes minutes"
+  shown=${TOOLS#"$ROOT"/}
+  echo "ci/tools.sh: building ${#stale[@]} pinned $noun from source into $shown/: about $minutes minutes"
   echo "  on 2 cores when Go's module and build caches are cold (a first run), seconds once they are warm:"
   list=$(printf '%s, ' "${stale[@]}"); echo "  ${list%, }"
-  echo "  each build logs to .tools/logs/NAME.log; a failed build prints its log."
+  echo "  each build logs to $shown/logs/NAME.log; a failed build prints its log."
 fi
 
 echo "tools in $TOOLS:"

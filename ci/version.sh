@@ -11,6 +11,8 @@
 #   charts/ghapp-token-sidecar/templates/_sidecar.tpl   the tag's default (a library cannot read
 #                                             its own appVersion: .Chart is the including chart's)
 #   charts/ghapp-token-sidecar-example/Chart.yaml and Chart.lock   the library's version it depends on
+#   charts/ghapp-runner-broker/Chart.yaml     version, appVersion (its image tag defaults to appVersion)
+#   charts/ghapp-runner-broker/Chart.yaml and Chart.lock   the ghapp-tokens version it depends on
 # (the example chart's own version and appVersion are an example application's, not ours).
 #
 # Usage: bash ci/version.sh                    print the version
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/.."
 APP=charts/ghapp-tokens
 LIB=charts/ghapp-token-sidecar
 EXAMPLE=charts/ghapp-token-sidecar-example
+BROKER=charts/ghapp-runner-broker
 # SemVer without build metadata: "+" is not allowed in an OCI tag, and image and chart share it.
 SEMVER='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$'
 
@@ -35,9 +38,9 @@ json_version() { node -p 'const j = require(process.argv[1]); process.argv[2] ==
 
 # A Chart.yaml top-level key (version, appVersion), quotes removed.
 chart_key() { sed -n "s/^$2:[[:space:]]*\"\{0,1\}\([^\"[:space:]]*\)\"\{0,1\}[[:space:]]*\$/\1/p" "$1"; }
-# The version of the ghapp-token-sidecar entry in a dependencies list (Chart.yaml or Chart.lock).
+# The version of a dependency (default ghapp-token-sidecar) in a dependencies list (Chart.yaml or Chart.lock).
 dependency_version() {
-  awk '/^[[:space:]]*- name:[[:space:]]*ghapp-token-sidecar[[:space:]]*$/ { dep = 1; next }
+  awk -v name="${2:-ghapp-token-sidecar}" '$0 ~ "^[[:space:]]*- name:[[:space:]]*" name "[[:space:]]*$" { dep = 1; next }
        /^[[:space:]]*- / { dep = 0 }
        dep && /^[[:space:]]+version:/ { v = $2; gsub(/"/, "", v); print v; exit }' "$1"
 }
@@ -57,7 +60,11 @@ copies() {
     "$LIB/values.yaml githubApp.image.tag" "$(lib_values_tag)" \
     "$LIB/templates/_sidecar.tpl default image tag" "$(lib_template_tag)" \
     "$EXAMPLE/Chart.yaml dependency ghapp-token-sidecar" "$(dependency_version "$EXAMPLE/Chart.yaml")" \
-    "$EXAMPLE/Chart.lock dependency ghapp-token-sidecar" "$(dependency_version "$EXAMPLE/Chart.lock")"
+    "$EXAMPLE/Chart.lock dependency ghapp-token-sidecar" "$(dependency_version "$EXAMPLE/Chart.lock")" \
+    "$BROKER/Chart.yaml version" "$(chart_key "$BROKER/Chart.yaml" version)" \
+    "$BROKER/Chart.yaml appVersion" "$(chart_key "$BROKER/Chart.yaml" appVersion)" \
+    "$BROKER/Chart.yaml dependency ghapp-tokens" "$(dependency_version "$BROKER/Chart.yaml" ghapp-tokens)" \
+    "$BROKER/Chart.lock dependency ghapp-tokens" "$(dependency_version "$BROKER/Chart.lock" ghapp-tokens)"
 }
 
 VERSION=$(json_version package.json)
@@ -102,20 +109,23 @@ set_version() {
       if (j.packages && j.packages[""]) j.packages[""].version = v;
       fs.writeFileSync(f, JSON.stringify(j, null, 2) + "\n");
     }' "$new"
-  for chart in "$APP" "$LIB"; do
+  for chart in "$APP" "$LIB" "$BROKER"; do
     sed -i -E "s/^version:.*/version: $new/; s/^appVersion:.*/appVersion: \"$new\"/" "$chart/Chart.yaml"
   done
   sed -i -E "s/^(    tag:[[:space:]]*)\"[^\"]*\"/\1\"$new\"/" "$LIB/values.yaml"
   sed -i -E "s/(\(\\\$image\.tag \| default )\"[^\"]*\"\)/\1\"$new\")/" "$LIB/templates/_sidecar.tpl"
-  local tmp
+  local tmp chart dep
   tmp=$(mktemp)
-  awk -v new="$new" '/^[[:space:]]*- name:[[:space:]]*ghapp-token-sidecar[[:space:]]*$/ { dep = 1; print; next }
-       /^[[:space:]]*- / { dep = 0 }
-       dep && /^[[:space:]]+version:/ { sub(/version:.*/, "version: " new); dep = 0 }
-       { print }' "$EXAMPLE/Chart.yaml" > "$tmp" && cat "$tmp" > "$EXAMPLE/Chart.yaml"
+  for chart in "$EXAMPLE:ghapp-token-sidecar" "$BROKER:ghapp-tokens"; do
+    dep=${chart#*:}; chart=${chart%%:*}
+    awk -v new="$new" -v name="$dep" '$0 ~ "^[[:space:]]*- name:[[:space:]]*" name "[[:space:]]*$" { dep = 1; print; next }
+         /^[[:space:]]*- / { dep = 0 }
+         dep && /^[[:space:]]+version:/ { sub(/version:.*/, "version: " new); dep = 0 }
+         { print }' "$chart/Chart.yaml" > "$tmp" && cat "$tmp" > "$chart/Chart.yaml"
+    # Chart.lock carries a digest of the dependencies; Helm rewrites it (and re-vendors the chart).
+    helm3 dependency update "$chart" >/dev/null
+  done
   rm -f "$tmp"
-  # Chart.lock carries a digest of the dependencies; Helm rewrites it (and re-vendors the library).
-  helm3 dependency update "$EXAMPLE" >/dev/null
   helm-docs --chart-search-root charts --log-level warning >/dev/null
   VERSION=$new
   check

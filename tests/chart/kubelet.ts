@@ -1,6 +1,6 @@
 // Runs a rendered Argo template's containers the way a kubelet would, on this machine: volumes
 // become host folders (emptyDir, secret and configMap items with their modes and the pod's
-// fsGroup), env comes from `value` and `secretKeyRef` exactly as rendered, and each container
+// fsGroup, a persistentVolumeClaim's folder from the fixtures), env comes from `value` and `secretKeyRef` exactly as rendered, and each container
 // runs with bubblewrap (its volumes bound at their mountPaths, the root filesystem read-only)
 // under its securityContext's UID/GID, dropped with setpriv. This catches every name, key or
 // path on which the chart and the generator disagree. As Kubernetes' ServiceAccount admission
@@ -9,12 +9,14 @@
 // filesystem; its PATH is the only env added, as an image's config would add it.
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { runCommand } from "../helpers/run.ts";
 
 export interface Fixtures {
   secrets: Record<string, Record<string, string>>;
   configMaps: Record<string, Record<string, string>>;
+  /** PersistentVolumeClaims by name: the host folder that is the bound volume (it outlives the pod). */
+  claims?: Record<string, string>;
   /** The API token Kubernetes would issue for the pod's ServiceAccount (mounted unless automount is off). */
   serviceAccountToken?: string;
 }
@@ -30,6 +32,7 @@ type Volume = {
   emptyDir?: unknown;
   secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
+  persistentVolumeClaim?: { claimName: string };
 };
 export type Container = { name?: string; command?: string[]; args?: string[]; workingDir?: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
 export type PodTemplate = { automountServiceAccountToken?: boolean; volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
@@ -59,6 +62,18 @@ export class Pod {
   constructor(private readonly spec: PodTemplate, private readonly fixtures: Fixtures, private readonly prefix: string[] = []) {
     const fsGroup = spec.securityContext?.fsGroup;
     for (const v of spec.volumes) {
+      if (v.persistentVolumeClaim) {
+        // A bound volume: the claim's folder, which keeps its content from pod to pod. With
+        // fsGroup the kubelet gives its root the group and the setgid bit (OnRootMismatch).
+        const dir = fixtures.claims?.[v.persistentVolumeClaim.claimName];
+        if (!dir) throw new KubeletError(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" not found`);
+        if (fsGroup !== undefined) {
+          chownSync(dir, 0, fsGroup);
+          chmodSync(dir, 0o2775);
+        }
+        this.volumeDirs.set(v.name, dir);
+        continue;
+      }
       const dir = join(this.root, "volumes", v.name);
       mkdirSync(dir, { recursive: true });
       if (v.emptyDir !== undefined) {
@@ -78,7 +93,7 @@ export class Pod {
         }
         chmodSync(dir, 0o755);
       } else {
-        throw new KubeletError(`volume ${v.name}: only emptyDir, secret and configMap are emulated`);
+        throw new KubeletError(`volume ${v.name}: only emptyDir, secret, configMap and persistentVolumeClaim are emulated`);
       }
       // fsGroup: the kubelet gives volumes the group and the setgid bit, so files stay in it.
       if (fsGroup !== undefined) {
@@ -180,8 +195,17 @@ export class Pod {
       args.push("--tmpfs", "/etc");
       for (const entry of readdirSync("/etc")) args.push("--ro-bind", join("/etc", entry), join("/etc", entry));
     }
+    // Mount points the host lacks inside a folder it has (/var/lib/runner-broker): a tmpfs over that
+    // folder with the host's entries bound back, as for /etc.
+    const hostPath = (m: Mount) => m.mountPath.replace(/^\/var\/run\//, "/run/");
+    const parents = new Set(mounts.map(hostPath).filter((p) => !existsSync(p)).map((p) => dirname(p)));
+    for (const dir of parents) {
+      if (dir === "/" || !existsSync(dir) || /^\/(etc|run)(\/|$)/.test(dir)) continue;
+      args.push("--tmpfs", dir);
+      for (const entry of readdirSync(dir)) args.push("--ro-bind", join(dir, entry), join(dir, entry));
+    }
     for (const m of mounts) {
-      const path = m.mountPath.replace(/^\/var\/run\//, "/run/"); // /var/run is a link to /run here
+      const path = hostPath(m); // /var/run is a link to /run here
       // Parents bwrap must create get 0755, as a container runtime's would (bwrap's default is 0700).
       const parts = path.split("/").filter(Boolean);
       for (let i = 2; i < parts.length; i++) {

@@ -2,10 +2,12 @@
 // core kinds with kubernetes-models, External Secrets kinds with @kubernetes-models/external-secrets
 // and again against the exact ESO v2.9.0 CRDs (tests/chart/crds, vendored; unknown fields count as
 // errors, as kubectl's strict field validation makes them), Flux kinds with @kubernetes-models/flux-cd,
+// prometheus-operator's ServiceMonitor and PrometheusRule against their vendored CRDs,
 // and Argo's WorkflowTemplates, ClusterWorkflowTemplates and Workflows with Argo's own validator
 // (ci/argo-validate). A kind no validator knows is an error: nothing passes unchecked.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Ajv from "ajv";
+import { RE2JS } from "re2js";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
@@ -72,6 +74,8 @@ const MODULES: Record<string, string> = {
   "source.toolkit.fluxcd.io/v1": "@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1",
   "image.toolkit.fluxcd.io/v1beta2": "@kubernetes-models/flux-cd/image.toolkit.fluxcd.io/v1beta2",
   "image.toolkit.fluxcd.io/v1": "@kubernetes-models/flux-cd/image.toolkit.fluxcd.io/v1",
+  "networking.k8s.io/v1": "kubernetes-models/networking.k8s.io/v1",
+  "policy/v1": "kubernetes-models/policy/v1",
 };
 const ARGO_KINDS = new Set(["WorkflowTemplate", "ClusterWorkflowTemplate", "Workflow"]);
 
@@ -102,6 +106,32 @@ function esoCrdErrors(o: K8sObject): string[] {
   return [...errors, ...unknownFields(o.spec, ESO_SCHEMAS[o.kind]!.properties!.spec!, "spec")];
 }
 
+/**
+ * prometheus-operator's ServiceMonitor and PrometheusRule (the runner broker's chart), against the
+ * v1 schemas of the CRDs vendored in tests/chart/crds/prometheus-operator (no models package has them).
+ */
+export const PROMETHEUS_CRDS = join(import.meta.dir, "crds/prometheus-operator");
+const PROMETHEUS_SCHEMAS: Record<string, Schema> = Object.fromEntries(
+  readdirSync(PROMETHEUS_CRDS).filter((f) => f.endsWith(".yaml")).map((f) => {
+    const crd = parseYaml(readFileSync(join(PROMETHEUS_CRDS, f), "utf8"))[0] as unknown as { spec: { names: { kind: string }; versions: Array<{ name: string; schema: { openAPIV3Schema: Schema } }> } };
+    return [crd.spec.names.kind, crd.spec.versions.find((v) => v.name === "v1")!.schema.openAPIV3Schema];
+  }),
+);
+// Their patterns are Go's (RE2: `^(?i)(abort|warn)?$`), which JavaScript's RegExp does not read.
+const re2 = (source: string) => {
+  const compiled = RE2JS.compile(source);
+  return { test: (text: string) => compiled.matcher(text).find(), source, flags: "" } as unknown as RegExp;
+};
+const prometheusAjv = new Ajv({ allErrors: true, strict: false, validateFormats: false, code: { regExp: re2 as never } });
+const prometheusValidators = Object.fromEntries(Object.entries(PROMETHEUS_SCHEMAS).map(([kind, schema]) => [kind, prometheusAjv.compile(schema)]));
+
+function prometheusCrdErrors(o: K8sObject): string[] {
+  const validate = prometheusValidators[o.kind];
+  if (!validate) return [`no prometheus-operator CRD for kind ${o.kind}`];
+  const errors = validate(o) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`);
+  return [...errors, ...unknownFields(o.spec, PROMETHEUS_SCHEMAS[o.kind]!.properties!.spec!, "spec")];
+}
+
 const label = (o: K8sObject) => `${o.kind}/${o.metadata?.name ?? o.metadata?.generateName ?? "?"}`;
 
 /** Validates objects; returns one message per invalid object (empty: all valid). */
@@ -111,6 +141,10 @@ export async function validateObjects(objects: K8sObject[]): Promise<string[]> {
   for (const o of objects) {
     if (o.apiVersion === "argoproj.io/v1alpha1" && ARGO_KINDS.has(o.kind)) {
       argo.push(o);
+      continue;
+    }
+    if (o.apiVersion === "monitoring.coreos.com/v1") {
+      errors.push(...prometheusCrdErrors(o).map((e) => `${label(o)} (prometheus-operator CRD): ${e}`));
       continue;
     }
     const mod = MODULES[o.apiVersion];

@@ -46,12 +46,14 @@ describe("one version for image, charts and package", () => {
     const root = copyOfRepo();
     edit(join(root, "charts/ghapp-tokens/Chart.yaml"), /^appVersion: .*$/m, 'appVersion: "9.9.9"');
     edit(join(root, "charts/ghapp-token-sidecar/values.yaml"), /^ {4}tag: ".*"$/m, '    tag: "9.9.8"');
+    edit(join(root, "charts/ghapp-runner-broker/Chart.yaml"), /^appVersion: .*$/m, 'appVersion: "9.9.7"');
     const r = await version(["--check"], root);
     expect(r.code).toBe(1);
     const mismatches = r.stdout.split("\n").filter((l) => l.startsWith("MISMATCH"));
     expect(mismatches).toEqual([
       `MISMATCH charts/ghapp-tokens/Chart.yaml appVersion: 9.9.9, package.json says ${pkgVersion()}`,
       `MISMATCH charts/ghapp-token-sidecar/values.yaml githubApp.image.tag: 9.9.8, package.json says ${pkgVersion()}`,
+      `MISMATCH charts/ghapp-runner-broker/Chart.yaml appVersion: 9.9.7, package.json says ${pkgVersion()}`,
     ]);
     expect(r.stderr).toContain("bash ci/version.sh --set X.Y.Z");
   });
@@ -75,13 +77,17 @@ describe("one version for image, charts and package", () => {
     expect(pkgVersion(root)).toBe("2.3.4-rc.1");
     expect((await version(["--check", "--tag", "v2.3.4-rc.1"], root)).code).toBe(0);
 
-    const render = async (chart: string) => {
-      const r = await runCommand([tool("helm3"), "template", "x", join(root, chart)]);
+    const render = async (chart: string, sets: string[] = []) => {
+      const r = await runCommand([tool("helm3"), "template", "x", join(root, chart), ...sets.flatMap((s) => ["--set", s])]);
       expect(r.code).toBe(0);
       return JSON.stringify(parseYaml(r.stdout));
     };
     expect(await render("charts/ghapp-tokens")).toContain('"ghcr.io/ghapp-tokens/ghapp-token:2.3.4-rc.1"');
     expect(await render("charts/ghapp-token-sidecar-example")).toContain('"ghcr.io/ghapp-tokens/ghapp-token:2.3.4-rc.1"');
+    // The broker's chart: its own image at the new version, and the ghapp-tokens chart it depends on re-vendored.
+    const broker = await render("charts/ghapp-runner-broker", ["github.org=acme-org", "oidc.issuer=https://issuer.example.com"]);
+    expect(broker).toContain('"ghcr.io/ghapp-tokens/ghapp-runner-broker:2.3.4-rc.1"');
+    expect(broker).toContain('"helm.sh/chart":"credentials-2.3.4-rc.1"'); // ghapp-tokens, under its alias
   }, 30_000);
 
   test("--set refuses what an OCI tag cannot carry", async () => {

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { IMAGE } from "../../ci/image-rootfs.ts";
+import { BROKER_IMAGE, IMAGE } from "../../ci/image-rootfs.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -21,12 +21,14 @@ const stages = instructions.reduce<string[][]>((acc, line) => {
   return acc;
 }, []);
 const finalStage = stages.at(-1)!;
+/** The broker's image: the stage `--target ghapp-runner-broker` builds. */
+const brokerStage = stages.find((st) => / AS ghapp-runner-broker$/i.test(st[0]!))!;
 
 describe("Dockerfile", () => {
   test("pins the distroless bases by digest, and the builder to package.json's Bun", () => {
     const froms = instructions.filter((l) => /^FROM\s/i.test(l));
     const distroless = froms.filter((l) => l.includes("gcr.io/distroless/"));
-    expect(distroless.length).toBe(2);
+    expect(distroless.length).toBe(3); // base-nossl (glibc), and static for each of the two images
     for (const from of distroless) expect(from).toMatch(/gcr\.io\/distroless\/[a-z0-9-]+-debian12:nonroot@sha256:[0-9a-f]{64}\b/);
     expect(finalStage[0]).toContain("gcr.io/distroless/static-debian12:nonroot@sha256:");
     expect(froms.some((l) => l.includes(`oven/bun:${pkg.devDependencies.bun} `) || l.includes(`oven/bun:${pkg.devDependencies.bun}@sha256:`))).toBe(true);
@@ -72,5 +74,41 @@ describe("Dockerfile", () => {
       expect(allowed).toContain(path);
     }
     expect(allowed.sort()).toEqual([...new Set(copied)].sort());
+  });
+
+  test("has a gh target: Debian's gh package on a base pinned by digest, as UID 65532, not the default build", () => {
+    const gh = stages.find((st) => /^FROM\s.*\sAS gh$/i.test(st[0]!));
+    expect(gh).toBeDefined();
+    expect(gh![0]).toMatch(/^FROM debian:[a-z]+-slim@sha256:[0-9a-f]{64} AS gh$/);
+    expect(gh!.some((l) => /^RUN apt-get update\s+&&\s+apt-get install -y --no-install-recommends [\w -]*\bgh\b/.test(l))).toBe(true);
+    expect(gh).toContain(`USER ${IMAGE.user.uid}:${IMAGE.user.gid}`);
+    expect(gh).not.toBe(finalStage);
+  });
+
+  test("the release publishes the gh image where the chart looks for it (<image>-gh:<version>)", () => {
+    const release = readFileSync(join(ROOT, ".github/workflows/release.yaml"), "utf8");
+    expect(release).toContain("target: gh");
+    expect(release).toContain("outputs: type=image,name=${{ needs.version.outputs.image }}-gh,push-by-digest=true");
+    expect(release).toMatch(/IMAGE: \$\{\{ needs\.version\.outputs\.image \}\}-gh\n/);
+    const helpers = readFileSync(join(ROOT, "charts/ghapp-tokens/templates/_helpers.tpl"), "utf8");
+    expect(helpers).toContain('(printf "%s-gh:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion))');
+  });
+
+  test("builds the runner broker as a second target, on the same static base, as 65532, leaving ghapp-token the default", () => {
+    expect(brokerStage).toBeDefined();
+    // Same base (one digest to refresh) and same user as the generator's image.
+    expect(brokerStage[0]!.split(/\s+/)[1]).toBe(finalStage[0]!.split(/\s+/)[1]!);
+    expect(brokerStage).toContain(`USER ${IMAGE.user.uid}:${IMAGE.user.gid}`);
+    expect(brokerStage).toContain(`ENTRYPOINT ["${BROKER_IMAGE.executable}"]`);
+    expect(brokerStage).toContain('CMD ["serve"]');
+    expect(brokerStage.some((l) => l.startsWith("COPY") && l.endsWith(`/out/ghapp-runner-broker ${BROKER_IMAGE.executable}`))).toBe(true);
+    expect(brokerStage.filter((l) => /^RUN\s/i.test(l))).toEqual([]);
+    // The executable ci/build.ts writes beside ghapp-token, with the glibc files its own ELF header names.
+    expect(instructions.some((l) => l.includes("bun ci/image-rootfs.ts --executable /out/ghapp-runner-broker"))).toBe(true);
+    // A build without --target still makes ghapp-token: its stage stays the last.
+    expect(stages.indexOf(brokerStage)).toBeLessThan(stages.length - 1);
+    const labels = brokerStage.filter((l) => l.startsWith("LABEL")).join(" ");
+    expect(labels).toContain('org.opencontainers.image.title="ghapp-runner-broker"');
+    expect(labels).toContain('org.opencontainers.image.version="${VERSION}"');
   });
 });

@@ -107,7 +107,7 @@ describe("External Secrets, for real: the fake provider through the chart's pass
     const data = APPS.map((app) =>
       app === "rex"
         ? { key: "prod/github/rex-app", value: JSON.stringify({ app_id: creds.rex!.appId, private_key: creds.rex!.privateKey }) }
-        : { key: `/github-apps/${app}`, value: JSON.stringify(creds[app]) },
+        : { key: `github-apps/${app}`, value: JSON.stringify(creds[app]) },
     );
     const apps = APPS.map((name) => (name === "rex" ? { name, layout: "perApp", remoteKey: "prod/github/rex-app", properties: { appId: "app_id", privateKey: "private_key" } } : { name }));
     const objects = await install(data, { apps, externalSecrets: { layout: "perApp" } });

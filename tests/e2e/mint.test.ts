@@ -359,7 +359,86 @@ describe("token forms and metadata", () => {
   });
 });
 
+describe("answers that would mislead", () => {
+  test("an INSTALLATION_ID of another account than OWNER: exit 2 naming both, no token", async () => {
+    const other = sim.installations.find((i) => i.account.login !== "acme-org")!;
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: String(other.id), OWNER: "acme-org" }));
+    expect(r.code).toBe(2);
+    const message = String(logLines(r.stderr).at(-1)?.message);
+    expect(message).toContain(`INSTALLATION_ID ${other.id} is the App's installation on "${other.account.login}", but OWNER names "acme-org"`);
+    expect(existsSync(tokenPath())).toBe(false);
+    expect(calls(`/app/installations/${other.id}/access_tokens`)).toEqual([]);
+  });
+
+  test("an INSTALLATION_ID of another account than REPOSITORIES' owner: exit 2 naming REPOSITORIES", async () => {
+    const other = sim.installations.find((i) => i.account.login !== "acme-org")!;
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: String(other.id), REPOSITORIES: "acme-org/api" }));
+    expect(r.code).toBe(2);
+    expect(String(logLines(r.stderr).at(-1)?.message)).toContain(`but REPOSITORIES names "acme-org"`);
+    expect(existsSync(tokenPath())).toBe(false);
+  });
+
+  test("an INSTALLATION_ID that agrees with OWNER mints, whatever the case of the login", async () => {
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", OWNER: "ACME-org" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests.map((x) => x.path)).toEqual(["/app/installations/1001", "/app/installations/1001/access_tokens"]);
+  });
+
+  test("GITHUB_API_URL ending in /api/v3 on a host that is not GitHub Enterprise Server: exit 2 saying so, not 'install the App there'", async () => {
+    for (const extra of [{ OWNER: "acme-org" }, { INSTALLATION_ID: "1001" }, {}] as Array<Record<string, string>>) {
+      const r = await runGenerator([], podEnv({ ...extra, GITHUB_API_URL: `${sim.url}/api/v3` }));
+      expect(r.code).toBe(2);
+      const message = String(logLines(r.stderr).at(-1)?.message);
+      expect(message).toContain(`GITHUB_API_URL ends in /api/v3, the form of a GitHub Enterprise Server's API, but 127.0.0.1:${sim.port} does not answer as GitHub Enterprise Server does`);
+      expect(message).not.toContain("install the App");
+      expect(existsSync(tokenPath())).toBe(false);
+    }
+    const list = await runGenerator(["installations"], podEnv({ GITHUB_API_URL: `${sim.url}/api/v3` }));
+    expect(list.code).toBe(2);
+    expect(list.stdout).toBe("");
+  });
+
+  test("OUTPUT_PATH unset where the default folder does not exist (a laptop): the message names the default", async () => {
+    expect(existsSync("/var/run/github")).toBe(false);
+    const env: Record<string, string | undefined> = podEnv({ INSTALLATION_ID: "1001" });
+    delete env.OUTPUT_PATH;
+    const r = await runGenerator([], env);
+    expect(r.code).toBe(2);
+    expect(String(logLines(r.stderr).at(-1)?.message)).toStartWith("OUTPUT_PATH is not set, so the token goes to the default /var/run/github/token, and /var/run/github does not exist: set OUTPUT_PATH to a file in an existing folder");
+    expect(sim.requests).toEqual([]);
+  });
+
+  test("ghapp-runner-broker's names for a setting: exit 2 naming the name ghapp-token reads, never the value", async () => {
+    for (const [broker, own, value] of [["GITHUB_APP_ID", "APP_ID", String(sim.app.id)], ["GITHUB_APP_PRIVATE_KEY_FILE", "PRIVATE_KEY_FILE", keyFile], ["GITHUB_APP_PRIVATE_KEY_PATH", "PRIVATE_KEY_FILE", keyFile], ["GITHUB_APP_INSTALLATION_ID", "INSTALLATION_ID", "1001"], ["GITHUB_ORG", "OWNER", "acme-org"]] as const) {
+      const env: Record<string, string | undefined> = { ...podEnv(), [broker]: value };
+      delete env[own];
+      const r = await runGenerator([], env);
+      expect(r.code).toBe(2);
+      const message = String(logLines(r.stderr).at(-1)?.message);
+      expect(message).toBe(`${broker} is set, which is ghapp-runner-broker's name for this setting; ghapp-token reads ${own} (or --${own.toLowerCase().replaceAll("_", "-")}): rename ${broker} to ${own}`);
+      expect(message).not.toContain(value);
+      expect(existsSync(tokenPath())).toBe(false);
+    }
+    // Both names set: ghapp-token's own wins and the broker's is left alone.
+    const r = await runGenerator([], podEnv({ INSTALLATION_ID: "1001", GITHUB_APP_ID: "1" }));
+    expect(r.code).toBe(0);
+    expect(sim.requests.length).toBeGreaterThan(0);
+  });
+});
+
 describe("GitHub Enterprise Server", () => {
+  test("an owner without an installation is still 'install the App there' on a real GitHub Enterprise Server", async () => {
+    const ghes = await startSimulator({ prefix: "/api/v3" });
+    try {
+      writeFileSync(join(tmp.dir, "ghes.pem"), ghes.app.privateKeyPem);
+      const r = await runGenerator([], podEnv({ OWNER: "nobody-here", PRIVATE_KEY_FILE: join(tmp.dir, "ghes.pem") }, ghes));
+      expect(r.code).toBe(4);
+      expect(String(logLines(r.stderr).at(-1)?.message)).toContain("install the App there");
+    } finally {
+      await ghes.close();
+    }
+  });
+
   test("mints against https://HOST/api/v3", async () => {
     const ghes = await startSimulator({ prefix: "/api/v3" });
     try {

@@ -160,6 +160,13 @@ describe("webhook deliveries, against @octokit/openapi-webhooks", () => {
     }
   });
 
+  test("an event with an underscore in its name or action (workflow_job in_progress) is found under GitHub's kebab-case key", () => {
+    const failure = conformance.checkDelivery({ kind: "delivery", event: "workflow_job", payload: { action: "in_progress", sender } });
+    expect(failure).toBeDefined();
+    expect(failure!.message).not.toContain("is not a webhook event");
+    expect(formatFailure(failure!)).toStartWith("workflow-job/in-progress: delivery payload ");
+  });
+
   test("a delivery missing what the event requires fails, naming the event's operation and the path", () => {
     const failure = conformance.checkDelivery({ kind: "delivery", event: "installation", payload: { action: "created", sender } });
     expect(failure && formatFailure(failure)).toBe("installation/created: delivery payload /installation: is required");

@@ -329,7 +329,11 @@ export class Conformance {
     this.webhooks ??= new Description("webhooks", loadJson("@octokit/openapi-webhooks/generated/api.github.com.json"));
     const webhooks = isObject(this.webhooks.doc.webhooks) ? this.webhooks.doc.webhooks : {};
     const action = isObject(x.payload) && typeof x.payload.action === "string" ? x.payload.action : undefined;
-    const key = action !== undefined && isObject(webhooks[`${x.event}-${action}`]) ? `${x.event}-${action}` : x.event;
+    // The description names each payload by event and action in kebab case: workflow_job + in_progress
+    // is "workflow-job-in-progress"; an event without actions (ping) by the event alone.
+    const kebab = (s: string) => s.replace(/_/g, "-");
+    const withAction = action !== undefined ? kebab(`${x.event}-${action}`) : undefined;
+    const key = withAction !== undefined && isObject(webhooks[withAction]) ? withAction : kebab(x.event);
     const entry = webhooks[key];
     const post = isObject(entry) && isObject(entry.post) ? entry.post : undefined;
     const name = action === undefined ? x.event : `${x.event}.${action}`;

@@ -524,7 +524,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const DROP = Symbol("drop");
   const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin }, opts.runnerGroups);
   const oidc = createOidcIssuer({ origin: () => origin, now });
-  const webhooks = createWebhooks({ json, error, now, origin: () => origin, appId: () => appId, installations });
+  // Each delivery is logged for the conformance check against @octokit/openapi-webhooks (exchanges.ts).
+  const webhooks = createWebhooks({ json, error, now, origin: () => origin, appId: () => appId, installations, sent: (event, payload) => recorder?.record({ kind: "delivery", event, payload }) });
   runners.onJob((action, runner, org, job) => webhooks.jobEvent(action, runner, org, job));
 
   async function handle(req: Request): Promise<Response | typeof DROP> {

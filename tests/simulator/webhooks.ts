@@ -66,6 +66,8 @@ export interface DeliveryLogEntry {
 
 export interface WebhookHttp {
   json(status: number, body: unknown, extra?: Record<string, string>): Response;
+  /** Told of every delivery made (a redelivery too), for the conformance log. */
+  sent?(event: string, payload: unknown): void;
   error(status: number, message: string, extra?: Record<string, string>, docs?: string): Response;
   now(): number;
   origin(): string;
@@ -204,6 +206,7 @@ export function createWebhooks(http: WebhookHttp): Webhooks {
       installation_id: inst?.id ?? null, repository_id: repositoryId, throttled_at: null, request: { headers, payload }, at: http.now(),
     };
     log.push(entry);
+    http.sent?.(event, payload);
     const url = config!.url;
     const drop = dropping > 0;
     if (drop) dropping--;

@@ -3,6 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { parseArgv, parseCli } from "../../generator/src/token/cli.ts";
 import { GhappError } from "../../generator/src/core/errors.ts";
+import { BROKER_NAMES, checkBrokerNames, OPTIONS } from "../../generator/src/token/options.ts";
+import { BROKER_OPTIONS, type BrokerOptionSpec } from "../../generator/src/broker/config.ts";
 import { generateAppKey } from "../simulator/simulator.ts";
 
 describe("parseArgv", () => {
@@ -70,6 +72,16 @@ describe("help and mistakes at a terminal", () => {
     expect(mint).not.toContain("--listen-addr");
   });
 
+  test("a mistyped flag suggests the command's own flag it is closest to", async () => {
+    for (const [argv, meant] of [[["--appid", "1"], "--app-id"], [["mint", "--private-keyfile", "/k"], "--private-key-file"], [["refresh", "--listen-adr", ":8080"], "--listen-addr"], [["revoke", "--outputpath", "/t"], "--output-path"]] as const) {
+      const e = await error([...argv]);
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain(`(did you mean ${meant}?)`);
+    }
+    // Nothing close: no guess.
+    expect((await error(["--frobnicate-everything"])).message).not.toContain("did you mean");
+  });
+
   test("a flag of another command is refused, naming the command", async () => {
     expect((await error(["revoke", "--app-id", "1"])).message).toContain("--app-id is not an option of revoke");
   });
@@ -81,5 +93,35 @@ describe("help and mistakes at a terminal", () => {
     for (const code of ["0 ", "1 a bug", "2 ", "3 ", "4 ", "5 "]) expect(line).toContain(code);
     expect(line).toContain("https://github.com/ghapp-tokens/ghapp-tokens#exit-codes");
     expect(text).not.toContain("README.md");
+  });
+});
+
+describe("ghapp-runner-broker's names", () => {
+  test("every name the broker gives a setting ghapp-token shares is known, with the name ghapp-token wants", () => {
+    const ours = new Map(OPTIONS.map((o) => [o.flag, o.env] as const));
+    // The broker's org is ghapp-token's owner; every other shared setting has the same flag.
+    const flagOf = (brokerFlag: string) => (brokerFlag === "org" ? "owner" : brokerFlag);
+    const expected = (BROKER_OPTIONS as readonly BrokerOptionSpec[])
+      .filter((b) => ours.has(flagOf(b.flag) as never))
+      .flatMap((b) => [b.env, ...(b.aliases ?? [])].map((env) => ({ env, flag: flagOf(b.flag) })))
+      .filter(({ env, flag }) => ours.get(flag as never) !== env);
+    const byEnv = (a: { env: string }, b: { env: string }) => a.env.localeCompare(b.env);
+    expect(BROKER_NAMES.map((n) => ({ env: n.env, flag: n.flag as string })).sort(byEnv)).toEqual(expected.sort(byEnv));
+  });
+
+  test("a broker name set without ghapp-token's own is exit 2 naming both, never the value; with its own set it is left alone", () => {
+    const error = (() => {
+      try {
+        checkBrokerNames("mint", {}, { GITHUB_APP_ID: "424242" });
+      } catch (e) {
+        return e as GhappError;
+      }
+    })();
+    expect(error?.exitCode).toBe(2);
+    expect(error?.message).toBe("GITHUB_APP_ID is set, which is ghapp-runner-broker's name for this setting; ghapp-token reads APP_ID (or --app-id): rename GITHUB_APP_ID to APP_ID");
+    expect(() => checkBrokerNames("mint", {}, { GITHUB_APP_ID: "1", APP_ID: "2" })).not.toThrow();
+    expect(() => checkBrokerNames("mint", { "app-id": "2" }, { GITHUB_APP_ID: "1" })).not.toThrow();
+    // revoke takes no App credentials: nothing to rename.
+    expect(() => checkBrokerNames("revoke", {}, { GITHUB_APP_ID: "1" })).not.toThrow();
   });
 });

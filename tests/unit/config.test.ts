@@ -75,10 +75,38 @@ describe("configuration", () => {
 
   test("checks names against GitHub's rules before any request: no path characters, no .., no overlong login", () => {
     for (const owner of ["../admin", "acme/x", "acme?x", "-acme", "a".repeat(40), "acme org", "%2e%2e"]) exit2(() => config({ OWNER: owner }), /OWNER is not a GitHub login/);
-    for (const entry of ["..", ".", "acme/..", "acme/a b", "acme/a?b", `acme/${"r".repeat(101)}`]) exit2(() => config({ REPOSITORIES: entry }), /REPOSITORIES entry 1: the repository name/);
+    for (const entry of ["..", ".", "acme/..", "acme/a?b", `acme/${"r".repeat(101)}`]) exit2(() => config({ REPOSITORIES: entry }), /REPOSITORIES entry 1: the repository name/);
     exit2(() => config({ REPOSITORIES: "../x/y" }), /REPOSITORIES entry 1 is not repo or owner\/repo/);
     exit2(() => config({ REPOSITORIES: "api,-bad/web" }), /REPOSITORIES entry 2: the owner is not a GitHub login/);
     expect(config({ OWNER: "Octo-User", REPOSITORIES: "octo-user/.github,my.repo_name-2" }).repositories.map((r) => r.name)).toEqual([".github", "my.repo_name-2"]);
+  });
+
+  test("takes REPOSITORIES separated by commas, newlines or blanks, as actions/create-github-app-token does", () => {
+    const names = (value: string) => config({ REPOSITORIES: value }).repositories.map((r) => (r.owner ? `${r.owner}/${r.name}` : r.name));
+    expect(names("acme/api\nacme/web\n")).toEqual(["acme/api", "acme/web"]);
+    expect(names("api web\tcli")).toEqual(["api", "web", "cli"]);
+    expect(names(" api ,\n\n web, ")).toEqual(["api", "web"]);
+    // A parameter written on Windows: CRLF line ends.
+    expect(names("acme/api\r\nacme/web\r\n")).toEqual(["acme/api", "acme/web"]);
+    exit2(() => config({ REPOSITORIES: "api\nacme/a?b" }), /REPOSITORIES entry 2: the repository name/);
+  });
+
+  test("says a REPOSITORIES entry is a URL, and what to give instead, without repeating it", () => {
+    for (const url of ["https://github.com/acme/api", "https://github.com/acme/api.git", "git@github.com:acme/api.git", "github.com/acme/api", "http://ghe.example.com/acme/api"]) {
+      exit2(() => config({ REPOSITORIES: `web\n${url}` }), /^REPOSITORIES entry 2 is a URL: give owner\/repo \(the last two parts of the repository's URL\), e\.g\. acme\/web$/);
+    }
+  });
+
+  test("refuses GitHub.com with GitHub Enterprise Server's /api/v3 path, before any request", () => {
+    for (const url of ["https://api.github.com/api/v3", "https://github.com/api/v3/", "https://GITHUB.com/api/v3"]) {
+      exit2(() => config({ GITHUB_API_URL: url }), /GITHUB_API_URL ends in \/api\/v3, the form of a GitHub Enterprise Server's API, but [a-z.]+ is GitHub\.com: use https:\/\/api\.github\.com/i);
+    }
+    expect(config({ GITHUB_API_URL: "https://ghe.example.com/api/v3" }).apiUrl).toBe("https://ghe.example.com/api/v3");
+  });
+
+  test("remembers whether OUTPUT_PATH was given, so that messages can name the default", () => {
+    expect(config({}).outputPathIsDefault).toBe(true);
+    expect(config({ OUTPUT_PATH: "/tmp/token" }).outputPathIsDefault).toBeUndefined();
   });
 
   test("takes INSTALLATION_ID only as a safe positive integer", () => {

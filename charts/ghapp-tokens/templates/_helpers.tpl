@@ -122,6 +122,12 @@ metadata:
 {{- end -}}
 {{- end -}}
 
+{{/* test-github-app's image: workflowTemplates.testGithubApp.image, else the project's gh image of the
+same release as the generator's (the Dockerfile's gh target, published as <repository>-gh). */}}
+{{- define "ghapp-tokens.ghImage" -}}
+{{- .Values.workflowTemplates.testGithubApp.image | default (printf "%s-gh:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion)) -}}
+{{- end -}}
+
 {{/* An Argo expression, written so Helm leaves it alone: {{inputs.parameters.NAME}}. */}}
 {{- define "ghapp-tokens.argoParam" -}}
 {{- printf "{{inputs.parameters.%s}}" . -}}
@@ -301,6 +307,9 @@ Empty values are left to the caller (most mean "the generator's default").
 {{- end -}}
 {{- end -}}
 {{- $layout := include "ghapp-tokens.layout" (dict "root" $ "app" $app) -}}
+{{- if and (eq $layout "perApp") (not $app.remoteKey) (not (contains "{app}" $es.remoteSecretTemplate)) -}}
+{{- fail (printf "externalSecrets.remoteSecretTemplate has no {app}, so every App using layout perApp would read the same secret (%s uses it): put {app} in it, e.g. github-apps/{app}, or give %s.remoteKey" $at $at) -}}
+{{- end -}}
 {{- if and $app.remoteKey (eq $layout "perKey") -}}
 {{- fail (printf "%s.remoteKey names one JSON secret for both credentials, which is the perApp layout: set %s.layout: perApp, or use %s.remoteKeys.appId and .privateKey" $at $at $at) -}}
 {{- end -}}
@@ -391,7 +400,7 @@ akeyless aws azurekv barbican beyondtrust beyondtrustworkloadcredentials bitward
 {{- if eq $wt.githubAppToken.name $wt.testGithubApp.name -}}
 {{- fail "workflowTemplates.githubAppToken.name and workflowTemplates.testGithubApp.name are the same: give the two templates different names" -}}
 {{- end -}}
-{{- include "ghapp-tokens.check" (dict "root" $ "path" "workflowTemplates.testGithubApp.image" "value" $wt.testGithubApp.image "rule" "image") -}}
+{{- with $wt.testGithubApp.image }}{{ include "ghapp-tokens.check" (dict "root" $ "path" "workflowTemplates.testGithubApp.image" "value" . "rule" "image") }}{{ end -}}
 {{- include "ghapp-tokens.check" (dict "root" $ "path" "image.repository" "value" .Values.image.repository "rule" "repository") -}}
 {{- with .Values.image.tag -}}
 {{- include "ghapp-tokens.check" (dict "root" $ "path" "image.tag" "value" . "rule" "tag" "fix" "; leave it empty for the chart's appVersion") -}}

@@ -96,3 +96,20 @@ export async function findInstallation(client: GitHubClient, auth: Auth, config:
     { installations: logins },
   );
 }
+
+/**
+ * INSTALLATION_ID is used as given, so a number copied from another account's installation would
+ * mint a token for that account while OWNER (or REPOSITORIES) names this one. When both are given,
+ * GET /app/installations/{id} says whose installation it is; a disagreement is a configuration
+ * error naming both accounts (logins are GitHub's and shown only after checkInstallation).
+ */
+export async function checkInstallationAccount(client: GitHubClient, auth: Auth, installationId: number, owner: string, ownerVariable: string): Promise<void> {
+  const res = await client.request<unknown>("GET", `/app/installations/${installationId}`, auth);
+  const account = checkInstallation(res.data, "the installation").account?.login;
+  if (account && account.toLowerCase() !== owner.toLowerCase()) {
+    throw configError(
+      `INSTALLATION_ID ${installationId} is the App's installation on "${account}", but ${ownerVariable} names "${owner}": the token would be for "${account}"; unset INSTALLATION_ID to find ${owner}'s installation, or fix ${ownerVariable}`,
+      { installation_id: installationId, installation_account: account, owner },
+    );
+  }
+}

@@ -68,8 +68,14 @@ function describeUnknown(argv: string[], command: Command): string {
   const unknown = flags.filter((f) => !VALUE_FLAGS.has(f));
   const words = argv.filter((a) => !isFlag(a) && !isCommand(a));
   const guess = words.length && !argv.some(isCommand) ? closest(words[0]!, COMMANDS) : undefined;
+  // A mistyped flag gets the command's own flag it is closest to, as a mistyped command does.
+  const ownFlags = [...own, "--help", "--version"];
+  const described = unknown.map((f) => {
+    const near = closest(f, ownFlags);
+    return near ? `${f} (did you mean ${near}?)` : f;
+  });
   const parts = [
-    ...(unknown.length ? [`unknown option ${unknown.join(", ")}`] : []),
+    ...(unknown.length ? [`unknown option ${described.join(", ")}`] : []),
     ...(foreign.length ? [`${foreign.join(", ")} ${foreign.length > 1 ? "are not options" : "is not an option"} of ${command}`] : []),
     ...(guess ? [`unknown command: did you mean ${guess}?`] : words.length ? [`an unexpected argument (not shown: it may be a secret); the commands are ${COMMANDS.join(", ")}`] : []),
   ];

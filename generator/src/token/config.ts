@@ -11,6 +11,7 @@ import { DURATION_LIMITS, parseDuration } from "../core/duration.ts";
 import { parsePermissions, type PermissionLevel } from "../core/permissions.ts";
 import type { RawOptions } from "./options.ts";
 import { basename, resolve } from "node:path";
+import { checkApiUrlHost } from "./api-url-hint.ts";
 
 import type { LogFormat, LogLevel } from "../core/logger.ts";
 export type { LogFormat, LogLevel };
@@ -24,9 +25,13 @@ export interface Config {
   privateKeyFile?: string;
   installationId?: number;
   owner?: string;
+  /** which variable named the owner, for messages: OWNER, or REPOSITORIES' owner/repo entries */
+  ownerVariable?: "OWNER" | "REPOSITORIES";
   repositories: RepositorySelector[];
   permissions?: Record<string, PermissionLevel>;
   outputPath: string;
+  /** OUTPUT_PATH was not set: outputPath is DEFAULT_OUTPUT_PATH (messages say so) */
+  outputPathIsDefault?: boolean;
   tokenFileMode: number;
   metadataPath: string | null;
   apiUrl: string;
@@ -41,6 +46,9 @@ export interface Config {
 
 /** What a command needs: the App's credentials (mint, refresh, installations) or only the token file (revoke). */
 export type Needs = "app" | "token-file";
+
+/** Where the token goes when OUTPUT_PATH is unset: the chart's in-memory volume. */
+export const DEFAULT_OUTPUT_PATH = "/var/run/github/token";
 
 const LOG_LEVELS = new Set(["debug", "info", "warn", "error"]);
 /** GitHub's login rule: letters, digits and hyphens, at most 39, not starting with a hyphen. */
@@ -120,12 +128,16 @@ function buildConfig(o: RawOptions, appId: string): Config {
   }
 
   const repositories: RepositorySelector[] = [];
-  const entries = (o.repositories ?? "").split(",").map((e) => e.trim());
+  // Commas, newlines or blanks between entries, as actions/create-github-app-token takes them
+  // (main.js: split(/[\n,]+/)): an Argo parameter is often a YAML block, one repository a line.
+  const entries = (o.repositories ?? "").split(/[\s,]+/).filter((e) => e !== "");
   entries.forEach((entry, index) => {
-    if (!entry) return;
     const which = `REPOSITORIES entry ${index + 1}`;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry) || /^git@/i.test(entry) || /^(www\.)?github\.com\//i.test(entry)) {
+      throw configError(`${which} is a URL: give owner/repo (the last two parts of the repository's URL), e.g. acme/web`);
+    }
     const parts = entry.split("/");
-    if (parts.length > 2) throw configError(`${which} is not repo or owner/repo: separate entries with commas, e.g. api,acme/web`);
+    if (parts.length > 2) throw configError(`${which} is not repo or owner/repo: separate entries with commas, newlines or blanks, e.g. api,acme/web`);
     const [first, second] = parts as [string, string | undefined];
     const owner = second === undefined ? undefined : first;
     const name = second ?? first;
@@ -145,7 +157,7 @@ function buildConfig(o: RawOptions, appId: string): Config {
 
   const permissions = o.permissions ? parsePermissions(o.permissions) : undefined;
 
-  const outputPath = filePath(o["output-path"] ?? "/var/run/github/token", "OUTPUT_PATH");
+  const outputPath = filePath(o["output-path"] ?? DEFAULT_OUTPUT_PATH, "OUTPUT_PATH");
 
   const modeText = (o["token-file-mode"] ?? "0600").trim();
   const tokenFileMode = TOKEN_FILE_MODES.get(modeText.length === 3 ? `0${modeText}` : modeText);
@@ -173,6 +185,7 @@ function buildConfig(o: RawOptions, appId: string): Config {
     throw configError("GITHUB_API_URL holds credentials (user:password@): remove them; the App authenticates with its key, and a URL ends up in logs and error messages");
   }
   if (apiUrl.search || apiUrl.hash) throw configError("GITHUB_API_URL has a query or fragment: give the API's base URL alone, e.g. https://HOST/api/v3");
+  checkApiUrlHost(apiUrl);
 
   const logLevel = (o["log-level"] ?? "info").trim().toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) throw configError("LOG_LEVEL is not one of debug, info, warn, error");
@@ -196,10 +209,11 @@ function buildConfig(o: RawOptions, appId: string): Config {
     ...(o["private-key"] ? { privateKey: o["private-key"] } : {}),
     ...(o["private-key-file"] ? { privateKeyFile: o["private-key-file"].trim() } : {}),
     ...(installationId !== undefined ? { installationId } : {}),
-    ...(owner || repoOwner ? { owner: owner || repoOwner } : {}),
+    ...(owner || repoOwner ? { owner: owner || repoOwner, ownerVariable: owner ? "OWNER" : "REPOSITORIES" } : {}),
     repositories,
     ...(permissions ? { permissions } : {}),
     outputPath,
+    ...(o["output-path"] === undefined ? { outputPathIsDefault: true } : {}),
     tokenFileMode,
     metadataPath,
     apiUrl: apiUrl.toString().replace(/\/+$/, ""),

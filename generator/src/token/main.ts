@@ -4,7 +4,7 @@ import { parseArgv } from "./cli.ts";
 import { checkEnvironment, parseConfig } from "./config.ts";
 import { GhappError } from "../core/errors.ts";
 import { correlationId, createLogger, type Logger } from "../core/logger.ts";
-import { mergeOptions } from "./options.ts";
+import { checkBrokerNames, mergeOptions } from "./options.ts";
 import { runMint } from "./commands/mint.ts";
 import { processIo, type ProcessIo } from "../core/process-io.ts";
 import { VERSION } from "../core/version.ts";
@@ -28,6 +28,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return 0;
     }
     checkEnvironment(env);
+    checkBrokerNames(cli.command, cli.flags, env);
     const config = parseConfig(mergeOptions(cli.flags, env), cli.command === "revoke" ? "token-file" : "app");
     logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) }, { format: config.logFormat });
     if (cli.flags["private-key"]) {

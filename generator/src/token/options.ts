@@ -1,6 +1,8 @@
 // The one table of settings: each has a flag and an environment variable (an initContainer
 // passes env only). A flag beats the variable; an empty variable counts as unset, because
 // Argo passes an empty string for an optional parameter nobody set.
+import { configError } from "../core/errors.ts";
+
 export interface OptionSpec {
   flag: string;
   env: string;
@@ -24,11 +26,11 @@ export const OPTIONS = [
   { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process", commands: APP },
   { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered", commands: WRITE },
   { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive", commands: WRITE },
-  { flag: "repositories", env: "REPOSITORIES", description: "comma list of repo or owner/repo to scope the token to", commands: WRITE },
+  { flag: "repositories", env: "REPOSITORIES", description: "repo or owner/repo entries, separated by commas, newlines or blanks, to scope the token to", commands: WRITE },
   { flag: "permissions", env: "PERMISSIONS", description: "comma list of name=level (read, write, admin) to scope the token to", commands: WRITE },
   { flag: "output-path", env: "OUTPUT_PATH", description: "where the token is written", default: "/var/run/github/token", commands: ["mint", "refresh", "revoke"] as const },
   { flag: "token-file-mode", env: "TOKEN_FILE_MODE", description: "mode of the token file: 0600, 0640 for a reader in the same group (fsGroup), 0400 or 0440", default: "0600", commands: WRITE },
-  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (expires_at, permissions, repositories; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
+  { flag: "metadata-path", env: "METADATA_PATH", description: "where to write token metadata (installation_id, expires_at, permissions, repository_selection, repositories, app_id, written_at; never the token); 'none' to skip", default: "<output-path>.json", commands: WRITE },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com", commands: GITHUB },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info", commands: GITHUB },
   { flag: "log-format", env: "LOG_FORMAT", description: "json (one object per line, for log collectors), text (for people), or auto: text when stderr is a terminal, else json", default: "auto", commands: GITHUB },
@@ -51,4 +53,30 @@ export function mergeOptions(flags: Record<string, unknown>, env: Record<string,
     if (value !== undefined && value.trim() !== "") merged[o.flag] = value;
   }
   return merged;
+}
+
+/**
+ * ghapp-runner-broker's names for settings ghapp-token also has (generator/src/broker/config.ts,
+ * BROKER_OPTIONS). The two executables often share a secret's keys and a copied env block: a
+ * broker name reaching ghapp-token is named, with the name it wants, instead of "not set".
+ */
+export const BROKER_NAMES: ReadonlyArray<{ env: string; flag: OptionFlag }> = [
+  { env: "GITHUB_APP_ID", flag: "app-id" },
+  { env: "GITHUB_APP_PRIVATE_KEY_FILE", flag: "private-key-file" },
+  { env: "GITHUB_APP_PRIVATE_KEY_PATH", flag: "private-key-file" },
+  { env: "GITHUB_APP_INSTALLATION_ID", flag: "installation-id" },
+  { env: "GITHUB_ORG", flag: "owner" },
+];
+
+/**
+ * A broker name set where ghapp-token's own name (and its flag) is not: a configuration error
+ * (exit 2) naming both names, never the value. Only for settings the command takes.
+ */
+export function checkBrokerNames(command: Command, flags: Record<string, unknown>, env: Record<string, string | undefined>): void {
+  const set = (v: unknown) => v !== undefined && String(v).trim() !== "";
+  for (const b of BROKER_NAMES) {
+    const own = OPTIONS.find((o) => o.flag === b.flag)!;
+    if (!(own.commands as readonly string[]).includes(command) || !set(env[b.env]) || set(env[own.env]) || set(flags[b.flag])) continue;
+    throw configError(`${b.env} is set, which is ghapp-runner-broker's name for this setting; ghapp-token reads ${own.env} (or --${own.flag}): rename ${b.env} to ${own.env}`);
+  }
 }

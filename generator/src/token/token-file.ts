@@ -12,13 +12,17 @@ import { configError, GhappError, ExitCode } from "../core/errors.ts";
 // reach the logs).
 
 /** The folder exists and is writable, and the path is not something a file cannot replace. */
-export function checkOutputFolder(path: string, variable = "OUTPUT_PATH"): void {
+export function checkOutputFolder(path: string, variable = "OUTPUT_PATH", isDefault = false): void {
   const folder = dirname(path);
   let isDir = false;
   try {
     isDir = statSync(folder).isDirectory();
   } catch {
     /* reported below */
+  }
+  if (!isDir && isDefault) {
+    // Only the default is named: it is ours, never a value someone typed.
+    throw configError(`${variable} is not set, so the token goes to the default ${path}, and ${folder} does not exist: set ${variable} to a file in an existing folder (on a laptop e.g. ${variable}=$PWD/token), or mount a volume at ${folder} (the chart does)`);
   }
   if (!isDir) {
     throw configError(`${variable}: its folder does not exist: mount a volume there (an emptyDir with medium: Memory) or point ${variable} at an existing folder`);

@@ -4,7 +4,8 @@
 import type { Config } from "../config.ts";
 import { createInstallationToken, type InstallationToken } from "../../core/access-token.ts";
 import { GitHubClient, type GitHubClientOptions } from "../../core/github-client.ts";
-import { findInstallation } from "../../core/installation.ts";
+import { checkInstallationAccount, findInstallation } from "../../core/installation.ts";
+import { explainNotFound } from "../api-url-hint.ts";
 import type { Logger } from "../../core/logger.ts";
 import { loadPrivateKey, loadPrivateKeyFile, type LoadedKey } from "../../core/private-key.ts";
 import { checkNotAliased, checkOutputFolder, removeLeftoverTemps, writeFileAtomically, writeTokenAtomically } from "../token-file.ts";
@@ -22,15 +23,27 @@ export function createClient(config: Config, logger: Logger, extra: Pick<GitHubC
  * afresh on every call (a rotated key file is picked up) unless the caller just loaded it
  * (preflight), and wiped as soon as it is used either way.
  */
-export async function mintInstallationToken(config: Config, client: GitHubClient, logger: Logger, key: LoadedKey = loadKey(config)): Promise<InstallationToken> {
+export async function mintInstallationToken(
+  config: Config,
+  client: GitHubClient,
+  logger: Logger,
+  key: LoadedKey = loadKey(config),
+  opts: { checkAccount?: boolean } = {},
+): Promise<InstallationToken> {
+  const auth = { app: { appId: config.appId, key: key.key } };
   try {
-    const auth = { app: { appId: config.appId, key: key.key } };
     const started = performance.now();
     const installationId = await findInstallation(client, auth, config);
+    // An INSTALLATION_ID given with an owner is checked once (refresh skips it for the one it found).
+    if (config.installationId !== undefined && config.owner && opts.checkAccount !== false) {
+      await checkInstallationAccount(client, auth, installationId, config.owner, config.ownerVariable ?? "OWNER");
+    }
     logger.debug("installation found", { installation_id: installationId, duration_ms: Math.round(performance.now() - started) });
     const token = await createInstallationToken(client, auth, installationId, config);
     logger.debug("installation token created", { installation_id: installationId, expires_at: token.expiresAt, duration_ms: Math.round(performance.now() - started) });
     return token;
+  } catch (e) {
+    throw await explainNotFound(e, config.apiUrl, client, auth);
   } finally {
     key.wipe();
   }
@@ -44,7 +57,7 @@ export async function mintInstallationToken(config: Config, client: GitHubClient
 export function preflight(config: Config, logger: Logger): LoadedKey {
   const key = loadKey(config);
   try {
-    checkOutputFolder(config.outputPath);
+    checkOutputFolder(config.outputPath, "OUTPUT_PATH", config.outputPathIsDefault === true);
     if (config.metadataPath) {
       checkOutputFolder(config.metadataPath, "METADATA_PATH");
       checkNotAliased(config.outputPath, config.metadataPath);

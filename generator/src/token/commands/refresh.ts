@@ -94,7 +94,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
     const started = performance.now();
     loop = { phase: "running", since: monotonic() };
     try {
-      const token = await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger);
+      const token = await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger, undefined, { checkAccount: installationId === undefined });
       if (stopping) return;
       writeToken(config, token);
       installationId = token.installationId;
