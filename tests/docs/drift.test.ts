@@ -91,3 +91,14 @@ describe("the metadata file's keys, as ghapp-token writes them", () => {
     expect(named).toEqual(keys);
   });
 });
+
+describe("images the examples run", () => {
+  test("every gh image in values-examples/ and the example chart is the project's own gh image, at the chart's version", () => {
+    const appVersion = /^appVersion: "?([^"\s]+)"?$/m.exec(read("charts/ghapp-tokens/Chart.yaml"))![1]!;
+    const files = ["values-examples/own-image.workflow.yaml", "values-examples/own-template.workflow.yaml", "values-examples/dag.workflow.yaml", "values-examples/sidecar-library.values.yaml", "charts/ghapp-token-sidecar-example/values.yaml"];
+    const images = files.flatMap((f) => [...read(f).matchAll(/\b([a-z0-9.-]+\.[a-z]{2,}\/[\w./-]+(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?)/g)].map((m) => `${f}: ${m[1]}`));
+    const gh = images.filter((i) => /\/[\w.-]*gh(?:[:@]|$)/.test(i.split(": ")[1]!) || /-gh[:@]/.test(i));
+    expect(gh.length).toBeGreaterThanOrEqual(files.length);
+    expect(gh.filter((i) => !i.endsWith(`ghcr.io/ghapp-tokens/ghapp-token-gh:${appVersion}`))).toEqual([]);
+  });
+});

@@ -199,7 +199,7 @@ labelKey: {pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 duration: {pattern: '^([0-9]+(ms|s|m|h))+$', max: 32, says: "a duration such as 90s, 45m, 1h or 1h30m (units ms, s, m, h)"}
 repository: {pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$', max: 255, says: "an image repository such as ghcr.io/ghapp-tokens/ghapp-token (lowercase; a registry port is allowed)"}
 tag: {pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', max: 128, says: "an image tag (letters, digits, '_', '.' and '-', not starting with '.' or '-')"}
-image: {pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$', max: 400, says: "an image reference such as docker.io/maniator/gh:v2.63.2 (repository, then :tag and/or @sha256:digest)"}
+image: {pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$', max: 400, says: "an image reference such as ghcr.io/ghapp-tokens/ghapp-token-gh:0.1.0 (repository, then :tag and/or @sha256:digest)"}
 url: {pattern: '^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!$&()*+,;=:@/]*)?$', max: 2048, says: "an http(s) URL without spaces, quotes or a query, such as https://github.example.com/api/v3"}
 text: {pattern: '^[^\x00-\x1f\x7f]+$', max: 2048, says: "one line of text without control characters"}
 envName: {pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$', max: 256, says: "an environment variable name"}
