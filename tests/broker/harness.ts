@@ -72,9 +72,12 @@ export interface Broker {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Starts `ghapp-runner-broker serve` and waits for its "listening" line (10 s, or `startTimeoutMs`). */
-export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], startTimeoutMs = 10_000): Promise<Broker> {
-  const proc = Bun.spawn([requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
+/**
+ * Starts `ghapp-runner-broker serve` and waits for its "listening" line (10 s, or `startTimeoutMs`);
+ * `binary` is another build of the broker (the rolling-upgrade test's next release).
+ */
+export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], startTimeoutMs = 10_000, binary?: string): Promise<Broker> {
+  const proc = Bun.spawn([binary ?? requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   let stderr = "";
   const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
   void (async () => {

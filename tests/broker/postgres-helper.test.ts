@@ -57,3 +57,33 @@ test("a test process killed outright takes its server along, and the next start 
   await next.stop();
   expect(existsSync(dir)).toBe(false);
 }, 90_000);
+
+test("restart() brings the same cluster back on the same port with its data; stopServer('immediate') is a crash it recovers from", async () => {
+  const pg = await startPostgres();
+  try {
+    const url = await pg.createDatabase("kept");
+    const write = async (v: string) => {
+      const sql = new SQL(url, { max: 1 });
+      await sql.unsafe("CREATE TABLE IF NOT EXISTS t (v TEXT)");
+      await sql`INSERT INTO t (v) VALUES (${v})`;
+      await sql.close();
+    };
+    const read = async () => {
+      const sql = new SQL(url, { max: 1 });
+      const rows = (await sql`SELECT v FROM t ORDER BY v`) as Array<{ v: string }>;
+      await sql.close();
+      return rows.map((r) => r.v);
+    };
+    await write("a");
+    await pg.restart();
+    await write("b");
+    await pg.stopServer("immediate");
+    expect(await canConnect(pg.url)).toBe(false);
+    await pg.startServer();
+    expect(new URL(pg.url).port).toBe(String(pg.port));
+    expect(await read()).toEqual(["a", "b"]);
+  } finally {
+    await pg.stop();
+  }
+  expect(existsSync(pg.dir)).toBe(false);
+}, 90_000);

@@ -57,4 +57,46 @@ describe("Readiness", () => {
     await Promise.all(Array.from({ length: 20 }, () => r.refresh()));
     expect(calls).toBe(1);
   });
+
+  test("the database is checked on its own shorter timer: its loss and return show within seconds, GitHub is asked once per interval", async () => {
+    const { logger } = capture();
+    let dbUp = true;
+    let dbCalls = 0;
+    let githubCalls = 0;
+    const r = new Readiness(
+      [
+        { name: "database", check: async () => { dbCalls++; if (!dbUp) throw new Error("database is unavailable"); }, everyMs: 200 },
+        { name: "github", check: async () => { githubCalls++; } },
+      ],
+      60_000,
+      logger,
+      new BrokerMetrics(),
+    );
+    await r.refresh();
+    r.start();
+    try {
+      dbUp = false;
+      const lost = Date.now();
+      while (r.snapshot().checks.database === "ok" && Date.now() - lost < 10_000) await Bun.sleep(50);
+      expect(r.snapshot()).toMatchObject({ ready: false, checks: { database: "failing", github: "ok" } });
+      dbUp = true;
+      const back = Date.now();
+      while (!r.snapshot().ready && Date.now() - back < 10_000) await Bun.sleep(50);
+      expect(r.snapshot().ready).toBe(true);
+      expect(dbCalls).toBeGreaterThan(2);
+      expect(githubCalls).toBe(1); // the interval (60 s) has not come round
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test("a database check that hangs is not started again beside itself", async () => {
+    const { logger } = capture();
+    let calls = 0;
+    const r = new Readiness([{ name: "database", check: () => { calls++; return Bun.sleep(1000); }, everyMs: 100 }], 60_000, logger, new BrokerMetrics());
+    r.start();
+    await Bun.sleep(700);
+    await r.stop();
+    expect(calls).toBe(1);
+  });
 });

@@ -24,6 +24,16 @@ export interface PostgresServer {
   createDatabase(name?: string): Promise<string>;
   /** pg_dump of one database (plain SQL), e.g. to search it for secrets. */
   dump(databaseUrl: string): Promise<string>;
+  /**
+   * Stops the server but keeps its cluster, so startServer() brings the same data back on the
+   * same port. "fast" (default) disconnects clients and checkpoints, as `pg_ctl stop -m fast`;
+   * "immediate" is a crash (`-m immediate`, SIGQUIT): the next start recovers from the WAL.
+   */
+  stopServer(mode?: "fast" | "immediate"): Promise<void>;
+  /** Starts the stopped cluster again on the same port and waits until it answers. */
+  startServer(): Promise<void>;
+  /** stopServer() then startServer(): a PostgreSQL restart as an operator or a failover causes it. */
+  restart(): Promise<void>;
   /** Stops the server (fast shutdown) and removes its folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -102,20 +112,11 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = freePort();
-    const settings = [
-      ["listen_addresses", "127.0.0.1"],
-      ["port", String(port)],
-      ["unix_socket_directories", dir],
-      ["max_connections", "200"],
-      ["fsync", options.fsync === false ? "off" : "on"],
-      ["synchronous_commit", options.fsync === false ? "off" : "on"],
-      ["full_page_writes", options.fsync === false ? "off" : "on"],
-      ["log_min_messages", "warning"],
-    ].flatMap(([k, v]) => ["-c", `${k}=${v}`]);
-    const proc = Bun.spawn(asServerUser([join(bin, "postgres"), "-D", data, ...settings]), { stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C.UTF-8" } });
+    const launch = () => launchServer(bin, data, dir, port, options);
+    const proc = launch();
     const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
     const ready = await waitReady(url, proc);
-    if (ready === true) return handle(dir, port, password, url, proc);
+    if (ready === true) return handle(dir, port, password, url, proc, launch);
     lastError = ready;
     proc.kill("SIGKILL");
     await proc.exited;
@@ -124,7 +125,23 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   throw new Error(`PostgreSQL did not start: ${String(lastError)}`);
 }
 
-async function waitReady(url: string, proc: Bun.Subprocess<"ignore", "ignore", "pipe">): Promise<true | string> {
+type ServerProcess = Bun.Subprocess<"ignore", "ignore", "pipe">;
+
+function launchServer(bin: string, data: string, dir: string, port: number, options: { fsync?: boolean }): ServerProcess {
+  const settings = [
+    ["listen_addresses", "127.0.0.1"],
+    ["port", String(port)],
+    ["unix_socket_directories", dir],
+    ["max_connections", "200"],
+    ["fsync", options.fsync === false ? "off" : "on"],
+    ["synchronous_commit", options.fsync === false ? "off" : "on"],
+    ["full_page_writes", options.fsync === false ? "off" : "on"],
+    ["log_min_messages", "warning"],
+  ].flatMap(([k, v]) => ["-c", `${k}=${v}`]);
+  return Bun.spawn(asServerUser([join(bin, "postgres"), "-D", data, ...settings]), { stdout: "ignore", stderr: "pipe", env: { LC_ALL: "C.UTF-8" } });
+}
+
+async function waitReady(url: string, proc: ServerProcess): Promise<true | string> {
   const deadline = Date.now() + 30_000;
   let exited = false;
   void proc.exited.then(() => (exited = true));
@@ -143,17 +160,46 @@ async function waitReady(url: string, proc: Bun.Subprocess<"ignore", "ignore", "
   return "not ready within 30 s";
 }
 
-function handle(dir: string, port: number, password: string, url: string, proc: Bun.Subprocess<"ignore", "ignore", "pipe">): PostgresServer {
+function handle(dir: string, port: number, password: string, url: string, first: ServerProcess, launch: () => ServerProcess): PostgresServer {
   let stopped: Promise<void> | undefined;
   let count = 0;
+  let proc: ServerProcess | undefined = first;
   // If the test process ends without stop() (an exception escaped), take the server along.
-  const onExit = () => proc.kill("SIGKILL");
+  const onExit = () => proc?.kill("SIGKILL");
   process.on("exit", onExit);
+  const stopServer = async (mode: "fast" | "immediate" = "fast") => {
+    const p = proc;
+    if (!p) return;
+    p.kill(mode === "fast" ? "SIGINT" : "SIGQUIT"); // fast: disconnect clients, no waiting for them
+    const timer = setTimeout(() => p.kill("SIGKILL"), 10_000);
+    await p.exited;
+    clearTimeout(timer);
+    proc = undefined;
+  };
+  const startServer = async () => {
+    if (proc) return;
+    if (stopped) throw new Error("the PostgreSQL server was stopped for good (stop())");
+    // The port was ours a moment ago; nothing else on this host binds it in between, normally.
+    const p = launch();
+    const ready = await waitReady(url, p);
+    if (ready !== true) {
+      p.kill("SIGKILL");
+      await p.exited;
+      throw new Error(`PostgreSQL did not start again on port ${port}: ${ready}`);
+    }
+    proc = p;
+  };
   return {
     url,
     port,
     password,
     dir,
+    stopServer,
+    startServer,
+    async restart() {
+      await stopServer("fast");
+      await startServer();
+    },
     async createDatabase(name = `t${process.pid}_${++count}_${randomBytes(3).toString("hex")}`) {
       if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name ${name}`);
       const sql = new SQL(url, { max: 1 });
@@ -174,10 +220,7 @@ function handle(dir: string, port: number, password: string, url: string, proc: 
     stop() {
       stopped ??= (async () => {
         process.off("exit", onExit);
-        proc.kill("SIGINT"); // fast shutdown: disconnect clients, no waiting for them
-        const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-        await proc.exited;
-        clearTimeout(timer);
+        await stopServer("fast");
         rmSync(dir, { recursive: true, force: true });
       })();
       return stopped;

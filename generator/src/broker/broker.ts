@@ -117,6 +117,9 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
   return { github, tokens, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl) };
 }
 
+/** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */
+export const DATABASE_CHECK_MS = 2_000;
+
 export function replicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
@@ -130,7 +133,9 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github });
   const readiness = new Readiness(
     [
-      { name: "database", check: () => parts.storage.ping() },
+      // A SELECT 1 on the pool costs nothing: every 2 s, so /ready follows a database restart
+      // within seconds (the other checks cost GitHub and the issuer requests: READY_CHECK_INTERVAL).
+      { name: "database", check: () => parts.storage.ping(), everyMs: DATABASE_CHECK_MS },
       { name: "github", check: () => gh.github.check() },
       { name: "issuer", check: () => verifier.discover() },
     ],

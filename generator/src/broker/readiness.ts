@@ -11,6 +11,8 @@ export interface Dependency {
   name: "database" | "github" | "issuer";
   /** resolves when the dependency works; rejects with an error whose message says why not and what to do */
   check: () => Promise<void>;
+  /** checked this often as well, when shorter than the interval (the database: a restart shows within seconds) */
+  everyMs?: number;
 }
 
 export interface DependencyState {
@@ -31,6 +33,8 @@ export interface ReadinessSnapshot {
 export class Readiness {
   private readonly states = new Map<string, DependencyState>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly ownTimers: ReturnType<typeof setInterval>[] = [];
+  private readonly checking = new Map<string, Promise<void>>();
   private refreshing: Promise<void> | undefined;
   private groups: SyncGroupFailure[] = [];
 
@@ -79,23 +83,32 @@ export class Readiness {
     else if (before && !before.ok) this.logger.info(`${name} works again`, { dependency: name, failing_since: before.since.toISOString() });
   }
 
-  private async checkOne(d: Dependency): Promise<void> {
-    try {
-      await d.check();
-      this.record(d.name, { ok: true });
-    } catch (e) {
-      this.record(d.name, { ok: false, reason: e instanceof Error ? e.message.slice(0, 500) : "failed" });
+  /** One check of `d`; a check still running (a database that does not answer) is joined, not doubled. */
+  private checkOne(d: Dependency): Promise<void> {
+    let running = this.checking.get(d.name);
+    if (!running) {
+      running = d.check().then(
+        () => this.record(d.name, { ok: true }),
+        (e) => this.record(d.name, { ok: false, reason: e instanceof Error ? e.message.slice(0, 500) : "failed" }),
+      );
+      running = running.finally(() => this.checking.delete(d.name));
+      this.checking.set(d.name, running);
     }
+    return running;
   }
 
   start(): void {
     this.timer ??= setInterval(() => void this.refresh(), this.intervalMs);
+    if (this.ownTimers.length) return;
+    for (const d of this.deps) if (d.everyMs !== undefined && d.everyMs < this.intervalMs) this.ownTimers.push(setInterval(() => void this.checkOne(d), d.everyMs));
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const t of this.ownTimers.splice(0)) clearInterval(t);
     await this.refreshing;
+    await Promise.all(this.checking.values());
   }
 
   snapshot(): ReadinessSnapshot {

@@ -254,6 +254,10 @@ export class Sync {
   }
 }
 
+/** How long the sync lease lives without a renewal: a dead holder is replaced this fast. */
+export const LEASE_TTL_MIN_MS = 5_000;
+export const LEASE_TTL_MAX_MS = 15_000;
+
 /** Other background work that runs on the lease holder after each sync round (e.g. webhook redelivery). */
 export interface BackgroundTask {
   readonly name: string;
@@ -261,14 +265,20 @@ export interface BackgroundTask {
 }
 
 /**
- * Runs the sync every interval on whichever replica holds the lease. The lease lives three
- * intervals (at least 5 s), so a replica that dies is replaced within that time; the holder
- * renews it before each run and stops acting the moment a renewal fails.
+ * Runs the sync every interval on whichever replica holds the lease. The lease is a heartbeat,
+ * apart from the sync's interval: every replica tries to take or renew it every `heartbeatMs`
+ * (at most a third of its life), and it lives 3 × SYNC_INTERVAL clamped to 5–15 s. So a replica
+ * killed outright is replaced within about 20 s even with SYNC_INTERVAL 1m, and a holder keeps
+ * renewing while a long round runs; the round (the sync, then the other background tasks) stops
+ * acting the moment a renewal fails (`stillLeader`), so two replicas never judge runners at once.
  */
 export class SyncLoop {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  private beating: Promise<void> | undefined;
   private running: Promise<void> | undefined;
+  private holding = false;
+  private lastRoundAt = -Infinity;
 
   constructor(
     private readonly sync: Sync,
@@ -281,34 +291,52 @@ export class SyncLoop {
   ) {}
 
   get leaseTtlMs(): number {
-    return Math.max(3 * this.intervalMs, 5_000);
+    return Math.min(Math.max(3 * this.intervalMs, LEASE_TTL_MIN_MS), LEASE_TTL_MAX_MS);
+  }
+
+  get heartbeatMs(): number {
+    return Math.min(this.intervalMs, Math.floor(this.leaseTtlMs / 3));
   }
 
   start(): void {
     const tick = async () => {
       if (this.stopped) return;
-      this.running = this.once().then(
-        () => undefined,
-        () => undefined,
-      );
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+      this.beating = this.beat();
+      await this.beating;
+      if (!this.stopped) this.timer = setTimeout(tick, this.heartbeatMs);
     };
     this.timer = setTimeout(tick, 0);
   }
 
-  /** One round: take or renew the lease, sync if held. */
-  async once(): Promise<boolean> {
+  /** One heartbeat: take or renew the lease; start a round when held and one is due. Never throws. */
+  private async beat(): Promise<void> {
     let lease;
     try {
       lease = await this.storage.acquireLease(SYNC_LEASE, this.holder, this.leaseTtlMs);
     } catch {
+      // Unknown whether it is still ours: act as if not until the database answers again.
+      this.holding = false;
+      this.metrics.syncLeader.set(0);
       this.logger.warn("sync: the database did not answer; skipping this round");
-      return false;
+      return;
     }
-    this.metrics.syncLeader.set(lease ? 1 : 0);
-    if (!lease) return false;
-    const stillLeader = async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null;
+    const was = this.holding;
+    this.holding = lease !== null;
+    this.metrics.syncLeader.set(this.holding ? 1 : 0);
+    // Changes of leader are rare and worth a line: which replica does the background work now.
+    if (lease && !was) this.logger.info("sync lease taken", { holder: this.holder, generation: lease.generation });
+    if (!lease && was) this.logger.warn("sync lease lost to another replica", { holder: this.holder });
+    if (!this.holding) {
+      this.lastRoundAt = -Infinity; // when it comes back to us, sync at once
+      return;
+    }
+    if (this.running || this.stopped || Date.now() - this.lastRoundAt < this.intervalMs) return;
+    this.lastRoundAt = Date.now();
+    this.running = this.round().finally(() => (this.running = undefined));
+  }
+
+  private async round(): Promise<void> {
+    const stillLeader = async () => this.holding && !this.stopped && (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null;
     try {
       const report = await this.sync.run(stillLeader);
       this.metrics.syncRuns.inc({ result: "success" });
@@ -321,13 +349,14 @@ export class SyncLoop {
       if (this.stopped || !(await stillLeader())) break;
       await task.run(stillLeader).catch((e) => this.logger.warn("background work failed; next round will retry", { task: task.name, reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" }));
     }
-    return true;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.beating;
     await this.running;
+    this.metrics.syncLeader.set(0);
     await this.storage.releaseLease(SYNC_LEASE, this.holder).catch(() => false);
   }
 }

@@ -3,6 +3,7 @@
 // 9457 problem built by problem.ts, request metrics by route template, and the OpenAPI 3.1
 // document (from the routes' own schemas) on /openapi.json with a readable page on /docs.
 import { bodyLimit } from "hono/body-limit";
+import { ExitCode, GhappError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { VERSION } from "../../core/version.ts";
 import { BrokerError } from "../errors.ts";
@@ -92,6 +93,9 @@ export function createApp(d: AppDeps) {
   app.notFound(() => problemResponseOf(problemFor("not_found", "no such resource")));
   app.onError(async (e, c) => {
     const problem = toProblem(e, (err) => d.logger.error("unexpected error handling a request; please report it", { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) }));
+    // The answer says only "retry later"; the log says why (a lock timeout, too many connections, a
+    // read-only standby), in the database's words, redacted and without the URL's password.
+    if (e instanceof GhappError && e.exitCode === ExitCode.unavailable) d.logger.warn("database unavailable; answered 503", { error: e.message });
     // Refusals the services do not see themselves (the body or query failed validation) are
     // audited too when the caller is known; the services audit their refusals by policy or quota.
     const identity = c.get("identity");

@@ -52,9 +52,17 @@ export function sessionSettings(lockTimeoutMs: number): Record<string, string> {
   };
 }
 
-/** Bun's built-in PostgreSQL client. */
+/**
+ * Bun's built-in PostgreSQL client, with unnamed statements only (`prepare: false`). A named
+ * prepared statement fixes its result's columns: once a migration adds a column to a table that
+ * statements read with `*`, PostgreSQL refuses every later run of them on that connection ("cached
+ * plan must not change result type", 0A000), so the replicas of the previous release would fail
+ * requests throughout a rolling upgrade (tests/broker/rolling-upgrade.test.ts caught it). An
+ * unnamed statement is planned at each run, in the same round trip; it also lets a pooler in
+ * transaction mode sit in front.
+ */
 export function bunSqlDriver(url: string, maxConnections: number, settings: Record<string, string>): PgDriver {
-  const sql = new SQL(url, { max: maxConnections, idleTimeout: 60, connectionTimeout: 10, bigint: false, connection: settings });
+  const sql = new SQL(url, { max: maxConnections, idleTimeout: 60, connectionTimeout: 10, bigint: false, prepare: false, connection: settings });
   const connection = (handle: SQL): PgConnection => ({
     query: async (text, params) => (await handle.unsafe(text, params)) as Row[],
     script: async (text) => void (await handle.unsafe(text).simple()),
