@@ -51,7 +51,7 @@ export function operationsRouter(metrics: BrokerMetrics, checks: ReadinessChecks
     .openapi(ready, async (c) => {
       const s = checks.snapshot();
       const groups = checks.failingGroups();
-      const runnerGroups = groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {};
+      const runnerGroups = groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [g.org ? `${g.org}/${g.runnerGroupId}` : String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {};
       c.header("cache-control", "no-store");
       if (s.ready) return c.json({ status: groups.length ? ("degraded" as const) : ("ready" as const), checks: s.checks, ...runnerGroups }, 200);
       const detail = `not ready: ${Object.entries(s.reasons).map(([name, why]) => `${name}: ${why}`).join("; ")}`;
