@@ -521,10 +521,10 @@ export class SqlOps implements StorageOps {
   // ---- runner groups the sync cannot read ------------------------------------------------
 
   async setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void> {
-    await this.db.all("DELETE FROM sync_group_failures RETURNING runner_group_id");
+    await this.db.all("DELETE FROM sync_group_failures_by_org RETURNING runner_group_id");
     for (const f of failures) {
       if (!/^[a-z_]{1,64}$/.test(f.code)) fail("code must be an error code of [a-z_]{1,64}");
-      await this.db.all("INSERT INTO sync_group_failures (org, runner_group_id, code, reason, since) VALUES (?, ?, ?, ?, ?) RETURNING runner_group_id", [
+      await this.db.all("INSERT INTO sync_group_failures_by_org (org, runner_group_id, code, reason, since) VALUES (?, ?, ?, ?, ?) RETURNING runner_group_id", [
         f.org ?? "",
         checkInt(f.runnerGroupId, "runnerGroupId", 1),
         f.code,
@@ -535,7 +535,7 @@ export class SqlOps implements StorageOps {
   }
 
   async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
-    const rows = await this.db.all("SELECT * FROM sync_group_failures ORDER BY org ASC, runner_group_id ASC");
+    const rows = await this.db.all("SELECT * FROM sync_group_failures_by_org ORDER BY org ASC, runner_group_id ASC");
     return rows.map((r) => ({ ...(r.org ? { org: String(r.org) } : {}), runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
   }
 
