@@ -3,6 +3,8 @@
 // policy's organisation, and a caller's runner in one organisation is never reached through
 // another. Run against the compiled broker and the simulator with two organisation installations.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ADMIN, ALICE, eventually, logLines, policy, runBroker, startBroker, startWorld, type Broker, type World } from "./harness.ts";
 import { defaultInstallations } from "../simulator/simulator.ts";
 
@@ -22,7 +24,7 @@ beforeAll(async () => {
       account: { login: "acme-labs", id: 5003, type: "Organization" as const },
       repository_selection: "all" as const,
       repositories: [{ id: 9201, name: "tools", full_name: "acme-labs/tools", private: true }],
-      permissions: { metadata: "read", organization_self_hosted_runners: "write" },
+      permissions: { metadata: "read", actions: "read", organization_self_hosted_runners: "write" },
       suspended_at: null,
     },
   ];
@@ -106,6 +108,10 @@ describe("runners live in their policy's organisation", () => {
       expect(posts).toContain("/orgs/acme-org/actions/runners/generate-jitconfig");
       expect(posts).toContain("/orgs/acme-labs/actions/runners/generate-jitconfig");
       expect((await b.call("GET", "/api/v1/runners/orgs-l-1", { token: labs })).json.org).toBe("acme-labs");
+      // The owner binding knows each organisation's own id: acme-labs with acme-org's id is refused.
+      const forged = await b.call("GET", "/api/v1/runners", { token: await w.token(LABS) });
+      expect(forged.status).toBe(403);
+      expect(forged.json.claim).toBe("repository_owner_id");
       // Each organisation's token came from its own installation.
       expect(posts).toContain(`/app/installations/${LABS_INSTALLATION}/access_tokens`);
       expect(posts).toContain("/app/installations/1001/access_tokens");
@@ -164,6 +170,29 @@ describe("runners live in their policy's organisation", () => {
   });
 });
 
+describe("webhooks from every organisation", () => {
+  test("a job in the second organisation makes its runner busy at once, and its end is checked through that organisation", async () => {
+    const secretFile = join(w.dir, "orgs-webhook-secret");
+    writeFileSync(secretFile, "whsec-orgs-0123456789abcdef\n", { mode: 0o600 });
+    const b = await startBroker(twoOrgs({ GITHUB_WEBHOOK_SECRET_FILE: secretFile }));
+    try {
+      w.sim.webhooks.configure({ url: `${b.url}/api/v1/webhooks/github`, secret: "whsec-orgs-0123456789abcdef" });
+      await withPolicies(b);
+      const p = await b.call("POST", "/api/v1/runners/provision", { token: labs, body: { runner_name: "orgs-l-hook", labels: ["team-a"] } });
+      expect(p.status).toBe(201);
+      const id = w.sim.runners.connect(p.json.encoded_jit_config).id;
+      w.sim.runners.startJob(id);
+      await eventually(async () => (await b.call("GET", "/api/v1/runners/orgs-l-hook", { token: labs })).json.status === "busy", 5000, "busy from acme-labs' in_progress delivery");
+      w.sim.runners.finishJob(id);
+      await eventually(() => githubPaths("GET").includes(`/orgs/acme-labs/actions/runners/${id}`), 5000, "the end of the job checked at acme-labs");
+      expect(githubPaths("GET")).not.toContain(`/orgs/acme-org/actions/runners/${id}`);
+    } finally {
+      await b.stop();
+    }
+  }, 20_000);
+});
+
+// Last: it uninstalls the App from acme-labs in the shared simulator.
 describe("the sync per organisation", () => {
   test("with one organisation's installation removed, the other keeps syncing and /ready names the failing organisation's group", async () => {
     const b = await startBroker(twoOrgs());

@@ -147,7 +147,7 @@ export function replicaId(): string {
 export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org, orgs: gh.orgs });
-  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
+  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org, orgs: config.orgs, githubFor: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
   const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github, orgs: config.orgs });
   const readiness = new Readiness(
