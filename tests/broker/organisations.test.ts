@@ -62,6 +62,47 @@ describe("configuration", () => {
   });
 });
 
+describe("at start", () => {
+  test("an organisation in GITHUB_ORGS the App is not installed on is named in the log, and the others are served", async () => {
+    const b = await startBroker(twoOrgs({ GITHUB_ORGS: "acme-org,not-our-org" }));
+    try {
+      const line = logLines(b.logs()).find((l) => String(l.message).startsWith("the App is not installed on an organisation in GITHUB_ORGS"));
+      expect(line).toMatchObject({ level: "error", org: "not-our-org" });
+      expect((await b.call("GET", "/ready")).status).toBe(200);
+      expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE, { org: "acme-org" }) })).status).toBe(201);
+      expect((await b.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "orgs-a-0", labels: ["team-a"] } })).status).toBe(201);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  test("GITHUB_ORG alone (a list of one) still stops the start with exit 2 when the App is not installed there", async () => {
+    const r = await runBroker(["serve"], w.env({ GITHUB_ORG: "not-our-org" }), 15_000);
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain("the App is not installed on the organisation GITHUB_ORG=not-our-org");
+  });
+
+  test("POLICY_FILE: a policy of an organisation the broker does not serve is exit 2; each policy's group is checked in its own organisation", async () => {
+    const bad = join(w.dir, "orgs-bad-policies.yaml");
+    writeFileSync(bad, `- user_identity: "${LABS}"\n  allowed_labels: [team-a]\n  runner_group_id: 2\n  org: someone-else\n`);
+    const r = await runBroker(["serve"], twoOrgs({ POLICY_FILE: bad }), 15_000);
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain("0.org (the policy for");
+    expect(lastError(r.stderr)).toContain("which the broker does not serve");
+
+    const good = join(w.dir, "orgs-policies.yaml");
+    writeFileSync(good, `- user_identity: "${LABS}"\n  allowed_labels: [team-a]\n  runner_group_id: 2\n  org: acme-labs\n`);
+    const before = w.sim.requests.length;
+    const b = await startBroker(twoOrgs({ POLICY_FILE: good }));
+    try {
+      expect(w.sim.requests.slice(before).map((q) => q.path)).toContain("/orgs/acme-labs/actions/runner-groups/2");
+      expect((await b.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(LABS)}`, { token: admin })).json.org).toBe("acme-labs");
+    } finally {
+      await b.stop();
+    }
+  }, 30_000);
+});
+
 describe("policies name their organisation", () => {
   test("with several organisations a policy without org, or naming one the broker does not serve, is 422 naming org", async () => {
     const b = await startBroker(twoOrgs());

@@ -51,6 +51,8 @@ export interface GitHubParts {
   tokens: InstallationTokenCache;
   /** every organisation's GitHub and baseline, by lower-case login */
   orgs: Map<string, OrgGitHub>;
+  /** every organisation's token and runners, in GITHUB_ORGS' order (the start checks) */
+  perOrg: { org: string; tokens: InstallationTokenCache; github: GitHubRunners }[];
   /** whose repositories' tokens are accepted; learns the organisation's id from GitHub */
   owners: OwnerBinding;
   baseline: Baseline;
@@ -133,7 +135,7 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
       ...(several ? { org: o.org, defaultOrg: config.org, recordFailures: false } : {}),
     });
   const sync = perOrg.length === 1 ? syncFor(first, false) : new OrgsSync(perOrg.map((o) => syncFor(o, true)), parts.storage, logger);
-  return { github, tokens, orgs, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl) };
+  return { github, tokens, orgs, perOrg, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl) };
 }
 
 /** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */

@@ -23,7 +23,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     svc.readiness.record("database", { ok: true });
     await svc.readiness.refreshGroups();
     // Misconfigurations stop here with exit 2; a dependency that is down leaves /ready at 503.
-    await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies });
+    await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies, orgs: gh.perOrg });
     for (const p of policies) await parts.policies.put("policy-file", p);
     if (policies.length) logger.info("policies applied from POLICY_FILE", { count: policies.length });
 
