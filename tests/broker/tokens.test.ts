@@ -268,6 +268,16 @@ describe("GitHub and the caller's budget", () => {
     expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
   }, 30_000);
 
+  test("with GitHub down, a scope in the cache is still handed out", async () => {
+    const body = { repositories: ["api"], permissions: { contents: "read" } };
+    const cached = await exchange(await teamAToken(), body);
+    w.sim.inject({ kind: "status", status: 503, times: 50 });
+    const r = await exchange(await teamAToken(), body);
+    w.sim.clearFaults();
+    expect(r.status).toBe(201);
+    expect(r.json.token).toBe(cached.json.token);
+  });
+
   test("over the per-identity rate: 429 with Retry-After, while another identity still gets its token", async () => {
     const limited = await startBroker({ ...b.env, TOKEN_RATE_LIMIT: "2", DATABASE_URL: b.env.DATABASE_URL!, LISTEN_ADDR: "127.0.0.1:0" });
     try {
