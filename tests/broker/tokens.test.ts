@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectNoSecrets } from "../helpers/secrets.ts";
-import { ADMIN, AUDIENCE, startBroker, startWorld, type Broker, type World } from "./harness.ts";
+import { ADMIN, AUDIENCE, logLines, runBroker, startBroker, startWorld, type Broker, type World } from "./harness.ts";
 import { kubernetesIssuer, type KubernetesIssuer } from "./kubernetes-issuer.ts";
 
 const K8S = "https://kubernetes.default.svc.cluster.local";
@@ -310,5 +310,34 @@ describe("the token goes to the caller only", () => {
     const bytes = [path, `${path}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
     expect(bytes).toContain(createHash("sha256").update(handedOut[0]!).digest("hex"));
     expectNoSecrets(bytes, [...handedOut, ...presented]);
+  });
+});
+
+describe("operating the exchange", () => {
+  test("exchanges are counted by result and cache in /metrics, with no identity or token in it", async () => {
+    const metrics = (await b.call("GET", "/metrics")).text;
+    expect(metrics).toMatch(/ghapp_broker_token_exchanges_total\{result="success",cache="hit"\} [1-9]/);
+    expect(metrics).toMatch(/ghapp_broker_token_exchanges_total\{result="policy_denied",cache="none"\} [1-9]/);
+    expect(metrics).toContain("ghapp_broker_github_rate_limit_remaining");
+    expect(metrics).not.toContain("serviceaccount");
+  });
+
+  test("the OpenAPI document describes the exchange and the trust policies from their schemas", async () => {
+    const doc = (await b.call("GET", "/openapi.json")).json;
+    expect(Object.keys(doc.paths["/api/v1/tokens"])).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/api/v1/tokens"].post.responses).sort()).toEqual(["201", "401", "403", "413", "422", "429", "502", "503"]);
+    expect(doc.paths["/api/v1/admin/trust-policies/{name}"]).toBeDefined();
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["TokenRequest", "InstallationToken", "TrustPolicy"]));
+  });
+
+  test.each([
+    ["ISSUER_JWKS_FILES without a path", { ISSUER_JWKS_FILES: K8S }, /ISSUER_JWKS_FILES entry .* is not ISSUER=\/absolute\/path/],
+    ["ISSUER_JWKS_FILES with a relative path", { ISSUER_JWKS_FILES: `${K8S}=jwks.json` }, /ISSUER_JWKS_FILES entry/],
+    ["ISSUER_JWKS_FILES over plain http", { ISSUER_JWKS_FILES: "http://issuer.example=/x.json" }, /ISSUER_JWKS_FILES uses plain http/],
+    ["TOKEN_RATE_LIMIT", { TOKEN_RATE_LIMIT: "lots" }, /TOKEN_RATE_LIMIT "lots" is not a positive whole number/],
+  ])("bad %s: exit 2 naming the variable and the fix", async (_, bad, message) => {
+    const r = await runBroker(["serve"], w.env(bad as Record<string, string>));
+    expect(r.code).toBe(2);
+    expect(String(logLines(r.stderr).at(-1)?.message ?? "")).toMatch(message);
   });
 });
