@@ -313,6 +313,23 @@ describe("the token goes to the caller only", () => {
   });
 });
 
+describe("large policies", () => {
+  test("a policy of 500 repositories is stored and audited in bounds; GitHub refusing its scope is 422, and the refusal is audited", async () => {
+    const repositories = Array.from({ length: 500 }, (_, i) => `repository-${String(i).padStart(3, "0")}-${"x".repeat(80)}`);
+    const put = await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: { ...teamA, name: "team-d-big", subject: "system:serviceaccount:team-d:big", claims: {}, repositories } });
+    expect(put.status).toBe(201);
+    const r = await exchange(await k8s.token({ namespace: "team-d", sa: "big", aud: AUDIENCE }));
+    expect(r.status).toBe(422);
+    expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:invalid_request");
+    const records = (await b.call("GET", "/api/v1/admin/audit-log?limit=20", { token: admin })).json.records;
+    const putRecord = records.find((x: { action: string; details: { name?: string } }) => x.action === "trust_policy.put" && x.details.name === "team-d-big");
+    expect(putRecord.details.policy.repositories_count).toBe(500);
+    const failure = records.find((x: { action: string; actor: string }) => x.action === "token.issue" && x.actor === "system:serviceaccount:team-d:big");
+    expect(failure).toMatchObject({ result: "failure", details: { scope: { repositories_count: 500 }, reason: "invalid_request" } });
+    expect(failure.details.scope.repositories).toHaveLength(50);
+  });
+});
+
 describe("operating the exchange", () => {
   test("exchanges are counted by result and cache in /metrics, with no identity or token in it", async () => {
     const metrics = (await b.call("GET", "/metrics")).text;
