@@ -295,6 +295,15 @@ describe("GitHub and the caller's budget", () => {
     }
   });
 
+  test("a policy granting an owner the App is not installed on is 502 saying so", async () => {
+    const put = await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: { ...teamA, name: "team-e-elsewhere", subject: "system:serviceaccount:team-e:x", claims: {}, owner: "not-installed-org" } });
+    expect(put.status).toBe(201);
+    const r = await exchange(await k8s.token({ namespace: "team-e", sa: "x", aud: AUDIENCE }));
+    expect(r.status).toBe(502);
+    expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:github_misconfigured");
+    expect(r.json.detail).toContain("not-installed-org");
+  });
+
   test("a body naming a permission GitHub does not have is 422 naming the field", async () => {
     const r = await exchange(await teamAToken(), { permissions: { contnets: "read" } });
     expect(r.status).toBe(422);
