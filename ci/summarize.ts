@@ -1,5 +1,6 @@
 // Builds the test command's closing line from what the stages recorded:
-// JUnit files (bun test, helm-unittest) and checks.txt (one line per non-runner check).
+// JUnit files (bun test, helm-unittest) and checks.txt (one line per non-runner check), and
+// conformance.txt (the simulator conformance report, printed as it is).
 // Prints "N passed, N failed" alone on its line and exits 1 when anything failed or
 // was skipped (CI runs every test; a skipped test hides a gap).
 import { readdirSync, readFileSync, existsSync } from "node:fs";
@@ -39,5 +40,8 @@ if (existsSync(checks)) {
 }
 
 console.log(lines.join("\n"));
+// The simulator conformance check's one-line report (ci/test.sh), just above the closing line.
+const conformance = join(dir, "conformance.txt");
+if (existsSync(conformance)) console.log(readFileSync(conformance, "utf8").trim());
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || skipped > 0 || passed === 0 ? 1 : 0);

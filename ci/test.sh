@@ -43,8 +43,15 @@ check "Dockerfile lint (hadolint)" hadolint Dockerfile
 # bun test: unit, simulator, end-to-end (compiled binary), container (bwrap), chart validation, and
 # tests/controlplane (the chart on a real API server with the real ESO and Argo controllers).
 # --reporter=junit writes the counts the closing line is built from; the console output stays.
+# Every simulator the tests start (in-process or as tests/simulator/cli.ts) logs its exchanges into
+# one folder; the conformance check then validates them all against GitHub's OpenAPI description.
+export GHAPP_SIM_EXCHANGES_DIR=$RESULTS/simulator-exchanges
 check "bun test (unit, simulator, e2e, container, chart, control plane)" \
   bun test --reporter=junit --reporter-outfile="$RESULTS/bun-test.xml"
+# Its one-line report (operations, exchanges, failures) goes into conformance.txt, which the summary
+# prints at the end; a failure names the operation, the status and the first schema error.
+check "simulator conformance (every answer of the simulator against GitHub's OpenAPI description)" \
+  bun run tests/simulator/conformance-cli.ts "$GHAPP_SIM_EXCHANGES_DIR" --report "$RESULTS/conformance.txt"
 
 # helm lint (Helm 3 and 4), ct lint, helm-unittest (JUnit into $RESULTS), helm-docs, actionlint.
 check "chart checks" bash ci/chart-checks.sh "$RESULTS"

@@ -37,7 +37,7 @@ describe("operations", () => {
   test("GET /ready answers 200 when the database and the App's credentials work", async () => {
     const r = await b.call("GET", "/ready");
     expect(r.status).toBe(200);
-    expect(r.json.checks).toEqual({ database: "ok", github: "ok" });
+    expect(r.json.checks).toEqual({ database: "ok", github: "ok", issuer: "ok" });
   });
   test("GET /metrics serves Prometheus text with the broker's metrics", async () => {
     const r = await b.call("GET", "/metrics");
@@ -131,8 +131,13 @@ describe("runners", () => {
     expect((await b.call("DELETE", "/api/v1/runners/bob-1", { token: alice })).status).toBe(404);
     expect(w.sim.runners.list().some((r) => r.name === "bob-1")).toBe(true);
     // The attempts are recorded for the administrators, never shown to the caller.
+    // One security event per identity, type and minute, counted; the audit log has each attempt.
     const ev = await b.call("GET", `/api/v1/admin/security-events?event_type=foreign_runner_access&user=${encodeURIComponent(ALICE)}`, { token: admin });
-    expect(ev.json.events.map((e: any) => `${e.runner_name}:${e.details.action}`).sort()).toEqual(["bob-1:runner.deprovision", "bob-1:runner.get", "bob-1:runner.refresh"]);
+    expect(ev.json.events.reduce((n: number, e: any) => n + e.count, 0)).toBe(3);
+    expect(ev.json.events.every((e: any) => e.runner_name === "bob-1")).toBe(true);
+    const audit = await b.call("GET", `/api/v1/admin/audit-log?user=${encodeURIComponent(ALICE)}`, { token: admin });
+    const denied = audit.json.records.filter((a: any) => a.runner_name === "bob-1" && a.result === "denied");
+    expect(denied.map((a: any) => a.action).sort()).toEqual(["runner.deprovision", "runner.get", "runner.refresh"]);
   });
 
   test("POST refresh re-reads the runner from GitHub", async () => {

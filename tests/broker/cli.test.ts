@@ -1,9 +1,10 @@
 // The broker's configuration and operator commands, as an operator runs them: exit codes,
 // messages naming the variable and the fix, output, and what reaches the database and GitHub.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN, ALICE, logLines, policy, runBroker, startBroker, startWorld, type World } from "./harness.ts";
+import { runCommand } from "../helpers/run.ts";
+import { ADMIN, ALICE, BROKER, logLines, policy, runBroker, startBroker, startWorld, type World } from "./harness.ts";
 
 let w: World;
 beforeAll(async () => {
@@ -94,7 +95,7 @@ describe("configuration", () => {
     } finally {
       await b.stop();
     }
-    writeFileSync(file, "- user_identity: x\n  label_patterns: ['team-x)|(?:.*']\n");
+    writeFileSync(file, "- user_identity: x\n  label_patterns: ['team-x)|(?:.*']\n  runner_group_id: 2\n");
     const bad = await runBroker(["serve"], w.env({ POLICY_FILE: file }));
     expect(bad.code).toBe(2);
     expect(lastError(bad.stderr)).toMatch(/POLICY_FILE .*0\.label_patterns\[0\]: is not a regular expression the broker accepts/);
@@ -119,14 +120,15 @@ describe("operator commands (DATABASE_URL only, no token)", () => {
   });
 
   test("policies apply FILE and policies list", async () => {
-    const e = env();
+    // A policy without runner_group_id takes DEFAULT_RUNNER_GROUP_ID (and is refused without it).
+    const e = { ...env(), DEFAULT_RUNNER_GROUP_ID: "2" };
     const file = join(w.dir, "p.yaml");
     writeFileSync(file, "- user_identity: '*'\n  allowed_labels: [small]\n- user_identity: team-a\n  label_patterns: ['a-.*']\n  max_runners: 2\n");
     const applied = await runBroker(["policies", "apply", file], e);
     expect([applied.code, applied.stdout]).toEqual([0, "created *\ncreated team-a\n"]);
     expect((await runBroker(["policies", "apply", file], e)).stdout).toBe("replaced *\nreplaced team-a\n");
     const listed = JSON.parse((await runBroker(["policies", "list", "--json"], e)).stdout);
-    expect(listed.map((p: any) => [p.user_identity, p.max_runners])).toEqual([["*", 10], ["team-a", 2]]);
+    expect(listed.map((p: any) => [p.user_identity, p.max_runners, p.runner_group_id])).toEqual([["*", 10, 2], ["team-a", 2, 2]]);
     writeFileSync(file, "user_identity: not-a-list\n");
     expect((await runBroker(["policies", "apply", file], e)).code).toBe(2);
   });
@@ -227,5 +229,40 @@ describe("operator commands at GitHub", () => {
     }
     // Stopped gracefully, it gave the lease up: the command runs at once.
     expect((await runBroker(["sync-github"], e)).code).toBe(0);
+  });
+});
+
+describe("read commands never invent a database", () => {
+  const readCommands = [["list-runners"], ["export-audit-log"], ["policies", "list"]];
+  const dbFree = (extra: Record<string, string>) => {
+    const e = w.env(extra);
+    for (const k of ["GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY_FILE", "GITHUB_ORG", "OIDC_ISSUER", "OIDC_AUDIENCE"]) delete e[k];
+    return e;
+  };
+
+  test.each(readCommands)("%s with DATABASE_URL unset: exit 2 naming DATABASE_URL, and no runner-broker.db appears", async (...args) => {
+    const e = dbFree({});
+    delete e.DATABASE_URL;
+    const cwd = mkdtempSync(join(w.dir, "cwd-"));
+    const r = await runCommand([BROKER, ...args], { env: e, cwd, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toStartWith("DATABASE_URL is not set: a read command never creates a database");
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  test.each(readCommands)("%s on a SQLite file that does not exist: exit 2 naming DATABASE_URL, and the file is not created", async (...args) => {
+    const path = join(w.dir, `absent-${args.join("-")}.db`);
+    const r = await runBroker(args, dbFree({ DATABASE_URL: `sqlite://${path}` }));
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain(`DATABASE_URL names the SQLite file ${path}, which does not exist`);
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  test("init-db still creates the database; the read commands then read it", async () => {
+    const e = dbFree({});
+    expect((await runBroker(["init-db"], e)).code).toBe(0);
+    const r = await runBroker(["policies", "list", "--json"], e);
+    expect([r.code, JSON.parse(r.stdout)]).toEqual([0, []]);
   });
 });

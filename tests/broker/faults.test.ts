@@ -88,9 +88,12 @@ describe("a broker whose App cannot manage runners", () => {
     const installations = defaultInstallations();
     for (const i of installations) delete i.permissions.organization_self_hosted_runners;
     const w2 = await startWorld({ installations });
-    const b2 = await startBroker(w2.env());
+    // Through POLICY_FILE: the API's own policy write asks GitHub whether the group exists, and is 502 too.
+    const policyFile = join(w2.dir, "policies.yaml");
+    writeFileSync(policyFile, `- ${JSON.stringify(policy(ALICE))}\n`);
+    const b2 = await startBroker(w2.env({ POLICY_FILE: policyFile }));
     try {
-      await b2.call("POST", "/api/v1/admin/label-policies", { token: await w2.token(ADMIN), body: policy(ALICE) });
+      expect((await b2.call("POST", "/api/v1/admin/label-policies", { token: await w2.token(ADMIN), body: policy(ALICE) })).status).toBe(502);
       const r = await b2.call("POST", "/api/v1/runners/provision", { token: await w2.token(ALICE), body: { runner_name: "p-1", labels: ["team-a"] } });
       expect(r.status).toBe(502);
       expect(r.json.detail).toContain("Self-hosted runners: read and write");
@@ -102,17 +105,22 @@ describe("a broker whose App cannot manage runners", () => {
   });
 
   test("GITHUB_APP_INSTALLATION_ID is used as given: the right one works, a wrong one is /ready 503 and 502", async () => {
+    const start = w.sim.requests.length;
     const right = await startBroker(w.env({ GITHUB_APP_INSTALLATION_ID: "1001" }));
-    const wrong = await startBroker(w.env({ GITHUB_APP_INSTALLATION_ID: "999999" }));
+    const before = w.sim.requests.length;
+    const policyFile = join(w.dir, "wrong-installation-policies.yaml");
+    writeFileSync(policyFile, `- ${JSON.stringify(policy(ALICE))}\n`);
+    const wrong = await startBroker(w.env({ GITHUB_APP_INSTALLATION_ID: "999999", POLICY_FILE: policyFile }));
     try {
-      const start = w.sim.requests.length;
       expect((await right.call("GET", "/ready")).status).toBe(200);
-      // Given, it is not looked up from the org; its account is read once, for the org's id (owner binding).
-      expect(w.sim.requests.slice(start).map((r) => r.path).filter((p) => !p.startsWith("/oidc"))).toEqual(["/app/installations/1001", "/app/installations/1001/access_tokens"]);
-      const before = w.sim.requests.length;
+      // Given, it is not looked up from the org: the start makes its token, and its account is read once, for the
+      // org's id (owner binding); nothing else.
+      const paths = w.sim.requests.slice(start, before).map((r) => r.path).filter((p) => !p.startsWith("/oidc"));
+      expect(paths).toContain("/app/installations/1001/access_tokens");
+      expect(paths.filter((p) => p !== "/app/installations/1001" && p !== "/app/installations/1001/access_tokens")).toEqual([]);
       expect((await wrong.call("GET", "/ready")).status).toBe(503);
       expect(w.sim.requests.slice(before).map((r) => r.path)).toContain("/app/installations/999999/access_tokens");
-      await wrong.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE) });
+      expect((await wrong.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE) })).status).toBe(502);
       expect((await wrong.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "w-1", labels: ["team-a"] } })).status).toBe(502);
     } finally {
       await right.stop();
@@ -127,7 +135,7 @@ describe("a broker whose App cannot manage runners", () => {
     try {
       const r = await b2.call("GET", "/ready");
       expect(r.status).toBe(503);
-      expect(r.json.checks).toEqual({ database: "ok", github: "failing" });
+      expect(r.json.checks).toEqual({ database: "ok", github: "failing", issuer: "ok" });
       expect((await b2.call("GET", "/health")).status).toBe(200);
     } finally {
       await b2.stop();

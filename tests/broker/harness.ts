@@ -72,8 +72,8 @@ export interface Broker {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
-/** Starts `ghapp-runner-broker serve` and waits for its "listening" line. */
-export async function startBroker(env: Record<string, string>, args: string[] = ["serve"]): Promise<Broker> {
+/** Starts `ghapp-runner-broker serve` and waits for its "listening" line (10 s, or `startTimeoutMs`). */
+export async function startBroker(env: Record<string, string>, args: string[] = ["serve"], startTimeoutMs = 10_000): Promise<Broker> {
   const proc = Bun.spawn([requireBroker(), ...args], { env, stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   let stderr = "";
   const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
@@ -93,7 +93,7 @@ export async function startBroker(env: Record<string, string>, args: string[] = 
     }
   })();
   void proc.exited.then((code) => rejectUrl(new Error(`broker exited with ${code} before listening:\n${stderr}`)));
-  const timer = setTimeout(() => rejectUrl(new Error(`broker did not start within 10 s:\n${stderr}`)), 10_000);
+  const timer = setTimeout(() => rejectUrl(new Error(`broker did not start within ${startTimeoutMs / 1000} s:\n${stderr}`)), startTimeoutMs);
   const url = await urlP.finally(() => clearTimeout(timer));
   void new Response(proc.stdout as ReadableStream).text();
   return {

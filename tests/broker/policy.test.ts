@@ -102,13 +102,17 @@ describe("policy validation", () => {
 
 describe("policy files", () => {
   test("reads a YAML list in the API's shape with the API's defaults", () => {
-    const [p] = parsePolicies("- user_identity: '*'\n  allowed_labels: [linux-small]\n", "test");
-    expect(p).toEqual({ userIdentity: "*", allowedLabels: ["linux-small"], labelPatterns: [], requiredLabels: [], maxRunners: 10, allowRegistrationToken: false, runnerGroupId: 1 });
+    const [p] = parsePolicies("- user_identity: '*'\n  allowed_labels: [linux-small]\n  runner_group_id: 2\n", "test");
+    expect(p).toEqual({ userIdentity: "*", allowedLabels: ["linux-small"], labelPatterns: [], requiredLabels: [], maxRunners: 10, allowRegistrationToken: false, runnerGroupId: 2 });
+  });
+  test("a policy without runner_group_id takes DEFAULT_RUNNER_GROUP_ID, and is refused without it (never group 1 by accident)", () => {
+    expect(parsePolicies("- user_identity: a\n", "f", 7)[0]!.runnerGroupId).toBe(7);
+    expect(() => parsePolicies("- user_identity: a\n  runner_group_id: 2\n- user_identity: b\n", "POLICY_FILE p.yaml")).toThrow(/POLICY_FILE p.yaml: 1.runner_group_id \(the policy for "b"\) is required.*DEFAULT_RUNNER_GROUP_ID/);
   });
   test("refuses an unknown key, naming where it is", () => {
     expect(() => parsePolicies("- user_identity: a\n  allowed_lables: [x]\n", "POLICY_FILE p.yaml")).toThrow(/POLICY_FILE p.yaml: 0/);
   });
   test("refuses two policies for one identity", () => {
-    expect(() => parsePolicies("- user_identity: a\n- user_identity: a\n", "f")).toThrow(/appears twice/);
+    expect(() => parsePolicies("- user_identity: a\n- user_identity: a\n", "f", 2)).toThrow(/appears twice/);
   });
 });

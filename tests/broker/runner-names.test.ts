@@ -36,6 +36,7 @@ function fakeGitHub(held: string[]): GitHubRunnerApi & { asked: string[] } {
     getRunner: async (id) => runners.find((r) => r.id === id) ?? null,
     deleteRunner: async () => true,
     check: async () => undefined,
+    runnerGroupExists: async () => true,
   };
 }
 

@@ -303,6 +303,53 @@ for (const backend of BACKENDS) {
       expect(intruder).toMatchObject({ severity: "high", userIdentity: null, runnerName: "intruder", githubRunnerId: 77, actionTaken: "runner_removed", details: {} });
     });
 
+    test("repeated refusals of one identity are one security event per type and minute, with a count; what the sync did stays one row each", async () => {
+      await fresh();
+      const refuse = (s: Storage, user: string, eventType = "label_not_allowed") => s.recordSecurityEvent({ eventType, severity: "medium", userIdentity: user, runnerName: `r-${user}`, actionTaken: "request_refused", details: { labels: ["prod"] } });
+      const first = await refuse(storage, "alice");
+      expect([first.count, first.lastAt.getTime()]).toEqual([1, first.at.getTime()]);
+      clock.advance(1000);
+      // Two replicas refusing the same identity at once add to the same row.
+      const [a, b] = [another(), another()];
+      await Promise.all(Array.from({ length: 20 }, (_, i) => refuse(i % 2 ? a : b, "alice")));
+      await refuse(storage, "alice", "quota_exceeded");
+      await refuse(storage, "bob");
+      clock.advance(60_000);
+      await refuse(storage, "alice");
+      for (let i = 0; i < 2; i++) await storage.recordSecurityEvent({ eventType: "unprovisioned_runner", severity: "high", runnerName: "intruder", githubRunnerId: 77, actionTaken: "runner_removed" });
+      const events = await storage.listSecurityEvents({ order: "asc" });
+      expect(events.map((e) => [e.userIdentity, e.eventType, e.count])).toEqual([
+        ["alice", "label_not_allowed", 21],
+        ["alice", "quota_exceeded", 1],
+        ["bob", "label_not_allowed", 1],
+        ["alice", "label_not_allowed", 1],
+        [null, "unprovisioned_runner", 1],
+        [null, "unprovisioned_runner", 1],
+      ]);
+      expect(events[0]!.at.getTime()).toBe(first.at.getTime());
+      expect(events[0]!.lastAt.getTime()).toBe(first.at.getTime() + 1000);
+      expect(events[0]!.details).toEqual({ labels: ["prod"] });
+    });
+
+    test("the runner groups the sync cannot read are replaced as a whole and read back by any handle", async () => {
+      await fresh();
+      expect(await storage.listSyncGroupFailures()).toEqual([]);
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      await storage.setSyncGroupFailures([
+        { runnerGroupId: 7, code: "not_found", reason: "GitHub has no runner group 7", since },
+        { runnerGroupId: 3, code: "github_unavailable", reason: "GitHub is unavailable", since },
+      ]);
+      expect((await another().listSyncGroupFailures()).map((f) => [f.runnerGroupId, f.code, f.reason, f.since.getTime()])).toEqual([
+        [3, "github_unavailable", "GitHub is unavailable", since.getTime()],
+        [7, "not_found", "GitHub has no runner group 7", since.getTime()],
+      ]);
+      await storage.setSyncGroupFailures([{ runnerGroupId: 7, code: "not_found", reason: "GitHub has no runner group 7", since }]);
+      expect((await storage.listSyncGroupFailures()).map((f) => f.runnerGroupId)).toEqual([7]);
+      await storage.setSyncGroupFailures([]);
+      expect(await storage.listSyncGroupFailures()).toEqual([]);
+      await expect(storage.setSyncGroupFailures([{ runnerGroupId: 1, code: "Not Found!", reason: "x", since }])).rejects.toThrow(TypeError);
+    });
+
     test("unauthenticated failures are added up per minute and reason, so a flood is a few rows", async () => {
       await fresh();
       for (let i = 0; i < 30; i++) await storage.addUnauthenticatedFailures([{ reason: "invalid_token", count: 100 }, { reason: "missing_token", count: 1 }]);

@@ -36,7 +36,10 @@ beforeAll(async () => {
   await cluster.createNamespace(NS);
   // The simulated GitHub Enterprise Server, inside the cluster's network namespace.
   const state = join(cluster.dir, "simulator");
-  sim = cluster.spawn("simulator", [process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", state, "--listen", `127.0.0.1:${SIM_PORT}`, "--prefix", "/api/v3", "--tls"]);
+  // The cluster's processes get a minimal environment; the simulator still logs its exchanges for the
+  // conformance check (docs/maintainers.md, "Keeping the simulator faithful").
+  const record: Record<string, string> = process.env.GHAPP_SIM_EXCHANGES_DIR ? { GHAPP_SIM_EXCHANGES_DIR: process.env.GHAPP_SIM_EXCHANGES_DIR } : {};
+  sim = cluster.spawn("simulator", [process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", state, "--listen", `127.0.0.1:${SIM_PORT}`, "--prefix", "/api/v3", "--tls"], record);
   simState = await waitFor("the simulator to write its state", 30_000, async () => {
     const text = await Bun.file(join(state, "simulator.json")).text().catch(() => "");
     return text ? (JSON.parse(text) as { appId: number }) : undefined;

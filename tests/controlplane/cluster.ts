@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseYaml, ROOT, tool, type K8sObject } from "../chart/render.ts";
 import { runCommand, type CommandResult } from "../helpers/run.ts";
+import { crdItems, notEstablished } from "./crd-established.ts";
 
 export const API_PORT = 6443;
 const ETCD_PORT = 2379;
@@ -256,7 +257,16 @@ export class Cluster {
     // Server-side: the CRDs are too big for client-side apply's last-applied annotation.
     const r = await this.kubectl(["apply", "--server-side", "-f", "-"], { stdin: objects.map((o) => JSON.stringify(o)).join("\n"), check: false, timeoutMs: 180_000 });
     if (r.code !== 0) throw new ClusterError(`applying ${controller}'s CRDs failed: ${r.stderr}`);
-    await this.kubectl(["wait", "--for=condition=Established", "--timeout=120s", ...objects.map((o) => `crd/${o.metadata!.name}`)], { timeoutMs: 130_000 });
+    // Polled, not `kubectl wait`: that fails at once (".status.conditions accessor error") when the
+    // API server has not set a new CRD's status yet (crd-established.ts).
+    const names = objects.map((o) => o.metadata!.name!);
+    let pending = names;
+    await waitFor(`${controller}'s CRDs to be Established`, 120_000, async () => {
+      const got = await this.kubectl(["get", "crd", ...pending, "-o", "json"], { check: false, timeoutMs: 30_000 });
+      if (got.code !== 0) return false;
+      pending = notEstablished(crdItems(JSON.parse(got.stdout)), pending);
+      return pending.length === 0;
+    }, () => `not Established yet: ${pending.join(", ")}`);
   }
 
   /** A namespace as the controller-manager would complete it: the `default` ServiceAccount and `kube-root-ca.crt`. */

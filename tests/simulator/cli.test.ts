@@ -219,3 +219,28 @@ describe("simulator CLI token formats", () => {
     expect(bad.stderr).toContain("--token-format is jwt or classic");
   });
 });
+
+describe("simulator CLI with the App's webhook", () => {
+  test("--webhook-url and --webhook-secret-file send a signed ping at start; one without the other is exit 2", async () => {
+    const secret = "cli-webhook-secret-0123456789abcdef";
+    const secretFile = join(work.dir, "webhook-secret");
+    writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+    const got: { headers: Headers; body: string }[] = [];
+    const receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => (got.push({ headers: req.headers, body: await req.text() }), new Response(null, { status: 204 })) });
+    const stateDir = join(work.dir, "s-webhook");
+    const { proc } = await start([process.execPath, join(ROOT, "tests/simulator/cli.ts"), "--state-dir", stateDir, "--webhook-url", `http://127.0.0.1:${receiver.port}/hook`, "--webhook-secret-file", secretFile, "--actions-permission"], stateDir);
+    try {
+      for (let i = 0; i < 100 && got.length === 0; i++) await Bun.sleep(50);
+      expect(got).toHaveLength(1);
+      expect(got[0]!.headers.get("x-github-event")).toBe("ping");
+      const { createHmac } = await import("node:crypto");
+      expect(got[0]!.headers.get("x-hub-signature-256")).toBe(`sha256=${createHmac("sha256", secret).update(got[0]!.body).digest("hex")}`);
+    } finally {
+      proc.kill();
+      receiver.stop(true);
+    }
+    const half = await run([process.execPath, "tests/simulator/cli.ts", "--state-dir", join(work.dir, "s-half"), "--webhook-url", "http://127.0.0.1:1/hook"]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain("--webhook-url and --webhook-secret-file go together");
+  });
+});

@@ -5,10 +5,13 @@
 //   simulator.json   { url, origin, oidcIssuer, appId, clientId, installations, pid, port, caFile? }
 //   ca.pem           with --tls and no --tls-cert: the self-signed certificate clients must trust
 // Faults can be injected over HTTP: POST {origin}/_simulator/faults with a Fault (see simulator.ts).
+// With GHAPP_SIM_EXCHANGES_DIR=DIR in its environment it logs every API exchange into DIR for the
+// conformance check (exchanges.ts, conformance.ts); tests that spawn it pass their environment on.
 //
 // Usage: npm run simulator -- --state-dir DIR [--listen 127.0.0.1:0] [--prefix /api/v3]
 //          [--tls | --tls-cert FILE --tls-key FILE] [--public-url URL]
 //          [--app-id N] [--app-key-file FILE] [--token-ttl 3600] [--token-format jwt|classic]
+//          [--webhook-url URL --webhook-secret-file FILE] [--actions-permission]
 //        npm run simulator -- oidc-token --url ORIGIN --sub S --aud A [--claim k=v]...   (prints a token)
 //        npm run simulator -- --help
 // (`npm run simulator` is `bun tests/simulator/cli.ts`, with the project's own bun.)
@@ -27,6 +30,7 @@ import { makeSelfSignedCert } from "./tls.ts";
 const USAGE =
   "usage: npm run simulator -- --state-dir DIR [--listen HOST:PORT] [--prefix /api/v3] " +
   "[--tls | --tls-cert FILE --tls-key FILE] [--public-url URL] [--app-id N] [--app-key-file FILE] [--token-ttl SECONDS] [--token-format jwt|classic]\n" +
+  "         [--webhook-url URL --webhook-secret-file FILE] [--actions-permission]\n" +
   "       npm run simulator -- oidc-token --url ORIGIN --sub SUBJECT --aud AUDIENCE [--claim NAME=VALUE]... (see oidc-token --help)\n" +
   "       npm run simulator -- --help";
 
@@ -45,10 +49,17 @@ ${USAGE}
   --app-key-file FILE   the App's private key (PEM; default: a new one)
   --token-ttl SECONDS   lifetime of installation tokens (default 3600)
   --token-format F      jwt (ghs_<appid>_<JWT>, GitHub's form since April 2026; default) or classic (ghs_ + 36)
+  --webhook-url URL     the App's webhook URL: signed workflow_job deliveries go there (e.g. the broker's
+                        /api/v1/webhooks/github); also settable later with PUT /_simulator/webhooks
+  --webhook-secret-file FILE   the webhook secret (the broker's GITHUB_WEBHOOK_SECRET_FILE)
+  --actions-permission  grant the org installation "actions: read", which workflow_job deliveries need
   -h, --help            this help
 
 Control endpoints (faults, clock, runners, OIDC tokens and key rotation) are listed at the top of
 tests/simulator/simulator.ts, runners.ts and oidc-issuer.ts.
+
+Environment: GHAPP_SIM_EXCHANGES_DIR=DIR logs every API exchange into DIR, to be checked against
+GitHub's OpenAPI description with: bun tests/simulator/conformance-cli.ts DIR
 
 Exit codes: 0 stopped by a signal, 2 bad arguments.`;
 
@@ -80,6 +91,9 @@ try {
       "token-ttl": { type: "string", default: "3600" },
       prefix: { type: "string", default: "" },
       "token-format": { type: "string", default: "jwt" },
+      "webhook-url": { type: "string" },
+      "webhook-secret-file": { type: "string" },
+      "actions-permission": { type: "boolean", default: false },
     },
   });
 } catch (e) {
@@ -105,6 +119,19 @@ if (values["public-url"]) {
   const path = publicUrl.pathname.replace(/\/+$/, "");
   if (path !== values.prefix) fail(`--public-url's path "${path}" differs from --prefix "${values.prefix}"`);
 }
+if (!!values["webhook-url"] !== !!values["webhook-secret-file"]) fail("--webhook-url and --webhook-secret-file go together");
+let webhook: { url: string; secret: string } | undefined;
+if (values["webhook-url"]) {
+  if (!/^https?:\/\//.test(values["webhook-url"])) fail(`--webhook-url ${values["webhook-url"]} is not an http(s) URL`);
+  let secret = "";
+  try {
+    secret = readFileSync(values["webhook-secret-file"]!, "utf8").trim();
+  } catch {
+    fail(`--webhook-secret-file ${values["webhook-secret-file"]} cannot be read`);
+  }
+  if (!secret) fail(`--webhook-secret-file ${values["webhook-secret-file"]} is empty`);
+  webhook = { url: values["webhook-url"], secret };
+}
 mkdirSync(stateDir, { recursive: true });
 
 const given = values["tls-cert"] ? { cert: readFileSync(values["tls-cert"], "utf8"), key: readFileSync(values["tls-key"]!, "utf8") } : undefined;
@@ -124,6 +151,8 @@ const sim = await startSimulator({
   ...(publicUrl ? { publicOrigin: publicUrl.origin } : {}),
 });
 writeFileSync(join(stateDir, "app.pem"), sim.app.privateKeyPem, { mode: 0o600 });
+if (values["actions-permission"]) for (const i of sim.installations) if (i.account.type === "Organization") i.permissions.actions = "read";
+if (webhook) sim.webhooks.configure(webhook);
 // Written to a temporary name and renamed, so a process waiting for the file never reads half of it.
 writeFileSync(
   join(stateDir, "simulator.json.tmp"),

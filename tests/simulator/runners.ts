@@ -31,6 +31,10 @@
 //   POST /_simulator/runners/seed {name, labels[], runner_group_id, status?, busy?, ephemeral?, org?}
 //          201 Runner: a runner that was there before the broker (org: the first organization by default)
 //   GET  /_simulator/runners    every runner the simulated GitHub holds, all organizations
+//   DELETE /_simulator/runner-groups/{id}  someone removes the group in the org's settings: 204, its runners
+//          move to the Default group (id 1), which cannot be removed (409); GitHub then answers 404 for it
+//          ("Self-hosted runners are automatically returned to the default group when their group is removed",
+//          https://docs.github.com/actions/how-tos/manage-runners/self-hosted-runners/manage-access)
 //   PUT  /_simulator/installations/{id}/permissions {permissions}  replace an installation's permissions
 //          (tokens issued afterwards carry them), e.g. to drop organization_self_hosted_runners
 //
@@ -56,6 +60,10 @@
 //   and registration tokens, never the values.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Installation } from "./simulator.ts";
+import { newJob, type SimulatedJob } from "./webhooks.ts";
+
+/** Told when a runner takes a job (queued, then in_progress) and finishes it (completed): webhooks.ts delivers. */
+export type JobListener = (action: "queued" | "in_progress" | "completed", runner: Runner, org: string, job: SimulatedJob) => void;
 
 export interface RunnerGroup {
   id: number;
@@ -147,6 +155,10 @@ export interface Runners {
   setStatus(id: number, status: "online" | "offline"): Runner;
   /** GitHub removes a runner on its own; false when there was none. */
   remove(id: number): boolean;
+  /** Listens to jobs starting and finishing (the App's webhook). */
+  onJob(listener: JobListener): void;
+  /** Someone removes a runner group (not Default): its runners return to Default; false when there was none. */
+  removeGroup(id: number): boolean;
   groups: readonly RunnerGroup[];
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
@@ -159,12 +171,17 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("bas
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGroup[] = DEFAULT_RUNNER_GROUPS): Runners {
-  const groups = checkGroups(groupsOption);
+  const groups = [...checkGroups(groupsOption)];
   const runners = new Map<number, HeldRunner>();
   const jitConfigs = new Map<string, number>(); // sha256 of an issued encoded_jit_config -> runner id
   const registrationTokens = new Map<string, { org: string; expiresAt: number }>(); // by sha256
   const labelIds = new Map<string, number>();
   let nextRunnerId = 101;
+  const jobs = new Map<number, SimulatedJob>(); // runner id -> the job it runs
+  const jobListeners: JobListener[] = [];
+  const emitJob = (action: "queued" | "in_progress" | "completed", r: HeldRunner, job: SimulatedJob) => {
+    for (const l of jobListeners) l(action, visible(r), r.org, { ...job });
+  };
 
   const visible = ({ org: _org, jitConfigUsed: _used, ...runner }: HeldRunner): Runner => ({
     ...runner,
@@ -286,12 +303,23 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       if (r.status !== "online") throw new RunnerRefusal(409, `runner ${id} is offline and takes no job`);
       if (r.busy) throw new RunnerRefusal(409, `runner ${id} is running a job already`);
       r.busy = true;
+      const job = newJob(visible(r), http.now());
+      jobs.set(r.id, job);
+      emitJob("queued", r, job);
+      job.startedAt = http.now();
+      emitJob("in_progress", r, job);
       return visible(r);
     },
     finishJob(id) {
       const r = held(id);
       if (!r.busy) throw new RunnerRefusal(409, `runner ${id} is not running a job`);
       r.busy = false;
+      const job = jobs.get(id);
+      if (job) {
+        jobs.delete(id);
+        Object.assign(job, { completedAt: http.now(), conclusion: "success" });
+        emitJob("completed", r, job);
+      }
       // GitHub removes an ephemeral runner once its one job is done.
       if (r.ephemeral) {
         runners.delete(id);
@@ -306,6 +334,15 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       return visible(r);
     },
     remove: (id) => runners.delete(id),
+    onJob: (listener) => void jobListeners.push(listener),
+    removeGroup(id) {
+      if (id === DEFAULT_GROUP_ID) throw new RunnerRefusal(409, "the Default runner group cannot be removed");
+      const i = groups.findIndex((g) => g.id === id);
+      if (i < 0) return false;
+      groups.splice(i, 1);
+      for (const r of runners.values()) if (r.runner_group_id === id) r.runner_group_id = DEFAULT_GROUP_ID;
+      return true;
+    },
 
     route({ method, path, url, body, rl, caller }) {
       const m = path.match(/^\/orgs\/([^/]+)\/actions\/(runners|runner-groups)(?:\/([^/]+))?(?:\/([^/]+))?$/);
@@ -388,6 +425,10 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
           return http.error(404, "Not Found", rl, docs(method === "GET" ? "get-a-self-hosted-runner-for-an-organization" : "delete-a-self-hosted-runner-from-an-organization"));
         }
         if (method === "GET") return http.json(200, visible(r), rl);
+        // Deleting a busy runner: GitHub's page says the endpoint "Forces the removal of a self-hosted runner"
+        // yet its description lists 422 (https://docs.github.com/rest/actions/self-hosted-runners#delete-a-self-hosted-runner-from-an-organization),
+        // and GitHub has been seen refusing a busy runner (machulav/ec2-github-runner#23). The stricter
+        // reading: refused while it runs a job, so the broker's tests prove it copes with the refusal.
         if (r.busy) return http.error(422, `Bad request - Runner "${r.name}" is still running a job`, rl, docs("delete-a-self-hosted-runner-from-an-organization"));
         runners.delete(r.id);
         return http.json(204, null, rl);
@@ -396,6 +437,15 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     },
 
     async control(req, path) {
+      const group = /^\/_simulator\/runner-groups\/(\d+)$/.exec(path);
+      if (group && req.method === "DELETE") {
+        try {
+          return api.removeGroup(Number(group[1])) ? new Response(null, { status: 204 }) : Response.json({ message: `runner group ${group[1]} does not exist` }, { status: 404 });
+        } catch (e) {
+          if (e instanceof RunnerRefusal) return Response.json({ message: e.message }, { status: e.status });
+          throw e;
+        }
+      }
       const m = path.match(/^\/_simulator\/(?:runners(?:\/(register|connect|seed|\d+))?(?:\/(job|job\/finish|offline|online))?|installations\/(\d+)\/permissions)$/);
       if (!m) return undefined;
       const [, what, action, installationId] = m;
@@ -442,6 +492,9 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
   };
   return api;
 }
+
+/** Every organization has one Default runner group, id 1; it cannot be removed. */
+const DEFAULT_GROUP_ID = 1;
 
 function checkGroups(groups: readonly RunnerGroup[]): readonly RunnerGroup[] {
   const ids = new Set<number>();

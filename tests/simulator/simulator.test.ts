@@ -110,6 +110,24 @@ describe("installation tokens", () => {
     expect((await post({ permissions: { administration: "write" } })).status).toBe(422);
   });
 
+  test("a token gets no more than the App was granted, even where the installation holds more (the stricter reading)", async () => {
+    // The installation accepted contents: write and pull_requests: write; the App's registration now asks
+    // for contents: read only (an owner who has not yet approved the App's reduced permissions).
+    const narrow = await startSimulator({ appPermissions: { contents: "read", metadata: "read" } });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const token = jwt.sign({ iat: now - 30, exp: now + 300, iss: String(narrow.app.id) }, narrow.app.privateKeyPem, { algorithm: "RS256" });
+      const post = (b?: unknown) =>
+        fetch(`${narrow.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${token}` }, ...(b ? { body: JSON.stringify(b) } : {}) });
+      const asked = await post({ permissions: { contents: "write" } });
+      expect(asked.status).toBe(422);
+      expect((await json(asked)).message).toBe("The permissions requested are not granted to this installation.");
+      expect((await json(await post())).permissions).toEqual({ contents: "read", metadata: "read" });
+    } finally {
+      await narrow.close();
+    }
+  });
+
   test("revoked and expired tokens get 401 Bad credentials", async () => {
     sim.setTokenTtl(1);
     const res = await fetch(`${sim.url}/app/installations/1001/access_tokens`, { method: "POST", headers: { authorization: `Bearer ${appJwt()}` } });

@@ -16,6 +16,9 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createOidcIssuer, type OidcIssuer } from "./oidc-issuer.ts";
 import { createRunners, type RunnerGroup, type Runners } from "./runners.ts";
+import { exchangeRecorder } from "./exchanges.ts";
+import { appJson, installationJson as installationObject, repositoryJson, rootJson, type Urls } from "./github-objects.ts";
+import { createWebhooks, type Webhooks } from "./webhooks.ts";
 
 export interface Repository {
   id: number;
@@ -81,7 +84,7 @@ export interface SimulatorOptions {
   appId?: number;
   /** the simulator's clock runs this many seconds ahead of the host's (negative: behind) */
   clockOffsetSeconds?: number;
-  /** permissions the app was granted; requests for others get 422 */
+  /** permissions the App was granted (its registration); a token gets at most these and the installation's, asking for more is 422 */
   appPermissions?: Record<string, string>;
   /** The app's private key (PEM); default: a fresh one. Given when another process must hold the
    * same key before the simulator starts, e.g. a Kubernetes Secret the pod and the chart share. */
@@ -115,11 +118,14 @@ export interface Simulator {
   /** self-hosted runners (runners.ts) and the OIDC issuer at `${origin}/oidc` (oidc-issuer.ts) */
   runners: Runners;
   oidc: OidcIssuer;
+  /** the App's webhook: signed deliveries, the delivery log, redelivery (webhooks.ts) */
+  webhooks: Webhooks;
   reset(): void;
   close(): Promise<void>;
 }
 
 const DOCS = "https://docs.github.com/rest";
+const APP_SLUG = "ghapp-tokens-sim";
 const API_VERSION = "2022-11-28";
 
 /** The key pair of a given private key (PKCS#1 or PKCS#8 PEM). */
@@ -188,7 +194,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let publicKey: KeyObject = createPublicKey(key.publicKeyPem);
   let clockOffset = opts.clockOffsetSeconds ?? 0;
   let tokenTtl = opts.tokenTtlSeconds ?? 3600;
-  const appPermissions = opts.appPermissions ?? DEFAULT_APP_PERMISSIONS;
+  const appPermissions: Record<string, string> = opts.appPermissions ?? DEFAULT_APP_PERMISSIONS;
   const installations = opts.installations ?? defaultInstallations();
   const tokens = new Map<string, IssuedToken>();
   const requests: RecordedRequest[] = [];
@@ -272,26 +278,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return { kind: "app" };
   }
 
-  function installationJson(inst: Installation) {
-    return {
-      id: inst.id,
-      account: { ...inst.account, node_id: `MDQ6${inst.account.id}`, url: `${origin}${prefix}/users/${inst.account.login}` },
-      repository_selection: inst.repository_selection,
-      access_tokens_url: `${origin}${prefix}/app/installations/${inst.id}/access_tokens`,
-      repositories_url: `${origin}${prefix}/installation/repositories`,
-      app_id: appId,
-      app_slug: "ghapp-tokens-sim",
-      target_id: inst.account.id,
-      target_type: inst.account.type,
-      permissions: inst.permissions,
-      events: [],
-      created_at: "2026-01-01T00:00:00Z",
-      updated_at: "2026-01-01T00:00:00Z",
-      single_file_name: null,
-      suspended_by: inst.suspended_at ? { login: "acme-admin", id: 1 } : null,
-      suspended_at: inst.suspended_at,
-    };
-  }
+  // Objects are rendered whole, as GitHub's reference shows them (github-objects.ts).
+  const urls = (): Urls => ({ api: `${origin}${prefix}`, web: origin });
+  const context = () => ({ urls: urls(), appId, clientId, appSlug: APP_SLUG });
+  const installationJson = (inst: Installation) => installationObject(inst, context());
+  const repositoriesJson = (inst: Installation, repos: Repository[]) => repos.map((r) => repositoryJson(r, inst.account, urls()));
 
   function paginate<T>(url: URL, items: T[]): { page: T[]; link?: string } {
     const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get("per_page") ?? 30) || 30));
@@ -341,11 +332,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (path === "/rate_limit" && method === "GET") {
       const t = now();
       const core = { limit: rate.limit, remaining: Math.max(0, rate.limit - rate.used), used: rate.used, reset: Math.floor((rate.resetAt || t) / 1000) };
-      return json(200, { resources: { core }, rate: core });
+      // GitHub lists a limit per resource; its description requires core and search (30 a minute, never
+      // used here). `rate` repeats core, deprecated but still sent:
+      // https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user
+      const search = { limit: 30, remaining: 30, used: 0, reset: Math.floor(t / 1000) + 60 };
+      return json(200, { resources: { core, search }, rate: core });
     }
-    if (path === "/meta" || path === "/" || path === "") {
-      return json(200, { verifiable_password_authentication: false, installed_version: "3.17.0" });
-    }
+    // GET /meta (https://docs.github.com/rest/meta/meta#get-github-meta-information) says which GHES
+    // release answers; GET / is the API root with its URL templates.
+    if (path === "/meta" && method === "GET") return json(200, { verifiable_password_authentication: false, installed_version: "3.17.0" });
+    if ((path === "/" || path === "") && method === "GET") return json(200, rootJson(urls()));
 
     const auth = authenticate(req);
     if (auth?.kind === "error") return auth.response;
@@ -353,6 +349,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const caller = auth?.kind === "token" ? { installationId: auth.token.installationId, permissions: auth.token.permissions } : auth ? ("app" as const) : null;
     const runnerAnswer = runners.route({ method, path, url, body, rl, caller });
     if (runnerAnswer) return runnerAnswer;
+    const hookAnswer = webhooks.route({ method, path, url, rl, isApp: auth?.kind === "app", hasAuth: !!auth });
+    if (hookAnswer) return hookAnswer;
 
     // ---- endpoints that take the app's JWT ----
     const appOnly = (): Response | undefined => {
@@ -365,7 +363,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     let m: RegExpMatchArray | null;
     if (path === "/app" && method === "GET") {
-      return appOnly() ?? json(200, { id: appId, client_id: clientId, slug: "ghapp-tokens-sim", name: "ghapp-tokens simulator", permissions: appPermissions, installations_count: installations.length }, rl);
+      // The App's owner: the account that registered it, here the first installation's.
+      const owner = installations[0]?.account ?? { login: "ghapp-tokens", id: 5000, type: "Organization" as const };
+      return appOnly() ?? json(200, appJson({ ...context(), owner, permissions: appPermissions, installationsCount: installations.length }), rl);
     }
     if (path === "/app/installations" && method === "GET") {
       const denied = appOnly();
@@ -416,7 +416,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const inst = installations.find((i) => i.id === auth.token.installationId)!;
       const repos = auth.token.repositories ?? inst.repositories;
       const { page, link } = paginate(url, repos);
-      return json(200, { total_count: repos.length, repository_selection: auth.token.repositories ? "selected" : inst.repository_selection, repositories: page }, link ? { ...rl, link } : rl);
+      return json(
+        200,
+        { total_count: repos.length, repository_selection: auth.token.repositories ? "selected" : inst.repository_selection, repositories: repositoriesJson(inst, page) },
+        link ? { ...rl, link } : rl,
+      );
     }
     if (path === "/user" && method === "GET") {
       if (!auth) return error(401, "Requires authentication", rl);
@@ -448,12 +452,23 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       repositories = found;
     }
-    let permissions = inst.permissions;
+    // "If permissions is not specified, the installation access token will have all of the permissions
+    // that were granted to the app. The installation access token cannot be granted permissions that the
+    // app was not granted." (https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app)
+    // "Granted to the app" is open: what the App's registration asks for, or what the installation's owner
+    // accepted (they differ while an owner has not yet approved an App's new permissions). The stricter
+    // reading: a permission is granted at the lower level of the two, and not at all when either lacks it.
+    const rank: Record<string, number> = { read: 1, write: 2, admin: 3 };
+    const grantedLevel = (name: string): string | undefined => {
+      const [a, b] = [inst.permissions[name], appPermissions[name]];
+      if (!a || !b) return undefined;
+      return (rank[a] ?? 0) <= (rank[b] ?? 0) ? a : b;
+    };
+    let permissions = Object.fromEntries(Object.keys(inst.permissions).flatMap((name) => (grantedLevel(name) ? [[name, grantedLevel(name)!]] : [])));
     if (req.permissions && typeof req.permissions === "object") {
-      const rank: Record<string, number> = { read: 1, write: 2, admin: 3 };
       const asked = req.permissions as Record<string, string>;
       for (const [name, level] of Object.entries(asked)) {
-        const granted = inst.permissions[name];
+        const granted = grantedLevel(name);
         if (!granted || (rank[level] ?? 99) > (rank[granted] ?? 0)) {
           return error(422, `The permissions requested are not granted to this installation.`, rl, "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app");
         }
@@ -470,7 +485,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         expires_at: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z"),
         permissions,
         repository_selection: repositories ? "selected" : inst.repository_selection,
-        ...(repositories ? { repositories } : {}),
+        ...(repositories ? { repositories: repositoriesJson(inst, repositories) } : {}),
       },
       rl,
     );
@@ -478,7 +493,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   async function control(req: Request, path: string): Promise<Response> {
     // Control API for other processes (demo, container and pod-wiring tests); not part of GitHub.
-    const extension = (await runners.control(req, path)) ?? (await oidc.control(req, path));
+    const extension = (await runners.control(req, path)) ?? (await oidc.control(req, path)) ?? (await webhooks.control(req, path));
     if (extension) return extension;
     if (path === "/_simulator/faults" && req.method === "POST") {
       const body = (await readBody(req)) as Fault | Fault[];
@@ -509,6 +524,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const DROP = Symbol("drop");
   const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin }, opts.runnerGroups);
   const oidc = createOidcIssuer({ origin: () => origin, now });
+  const webhooks = createWebhooks({ json, error, now, origin: () => origin, appId: () => appId, installations });
+  runners.onJob((action, runner, org, job) => webhooks.jobEvent(action, runner, org, job));
 
   async function handle(req: Request): Promise<Response | typeof DROP> {
     const url = new URL(req.url);
@@ -562,7 +579,35 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return (await route(req, url, path, body)) ?? error(404, "Not Found");
     })();
     record.status = res === DROP ? 0 : res.status;
+    if (recorder && !isOidc) await recordExchange(req.method, path, url, body, res, fault);
     return res;
+  }
+
+  // GHAPP_SIM_EXCHANGES_DIR: every API answer is logged for the conformance check (exchanges.ts,
+  // conformance.ts); the OIDC issuer is not GitHub's REST API and is not in its description.
+  const recorder = exchangeRecorder();
+  async function recordExchange(method: string, path: string, url: URL, body: unknown, res: Response | typeof DROP, fault: Fault | undefined) {
+    const query: Record<string, string[]> = {};
+    for (const [k, v] of url.searchParams) (query[k] ??= []).push(v);
+    const text = res === DROP ? "" : await res.clone().text();
+    let responseBody: unknown;
+    try {
+      responseBody = text ? JSON.parse(text) : undefined;
+    } catch {
+      responseBody = text;
+    }
+    recorder!.record({
+      kind: "api",
+      method,
+      prefix,
+      path,
+      query,
+      requestBody: body,
+      status: res === DROP ? 0 : res.status,
+      responseBody,
+      contentType: res === DROP ? null : res.headers.get("content-type"),
+      ...(fault && fault.kind !== "delay" ? { fault: fault.kind } : {}),
+    });
   }
 
   // node:http rather than Bun.serve: a dropped connection needs the raw socket.
@@ -608,13 +653,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     origin,
     port: address.port,
     get app() {
-      return { id: appId, clientId, slug: "ghapp-tokens-sim", privateKeyPem: key.privateKeyPem, publicKeyPem: key.publicKeyPem };
+      return { id: appId, clientId, slug: APP_SLUG, privateKeyPem: key.privateKeyPem, publicKeyPem: key.publicKeyPem };
     },
     installations,
     tokens,
     requests,
     runners,
     oidc,
+    webhooks,
     inject(...fs) {
       for (const f of fs) faults.push({ ...f, left: f.times ?? 1 });
     },

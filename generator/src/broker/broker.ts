@@ -10,6 +10,7 @@ import { InstallationTokenCache } from "../core/installation-token-cache.ts";
 import type { Logger } from "../core/logger.ts";
 import { loadPrivateKeyFile } from "../core/private-key.ts";
 import type { BrokerConfig } from "./config.ts";
+import { GitHubHookDeliveries } from "./github-hook-deliveries.ts";
 import { GitHubRunners } from "./github-runners.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
@@ -19,6 +20,7 @@ import { GitHubTokens } from "./github-tokens.ts";
 import { TokenService } from "./service/tokens.ts";
 import { TrustPolicyService } from "./service/trust-policies.ts";
 import { OwnerBinding } from "./owner-binding.ts";
+import { Readiness } from "./readiness.ts";
 import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
@@ -26,6 +28,8 @@ import { RunnerService } from "./service/runners.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
 import { Sync, SyncLoop } from "./sync.ts";
+import { Redelivery } from "./redelivery.ts";
+import { WebhookService } from "./service/webhooks.ts";
 
 export interface BrokerParts {
   storage: Storage;
@@ -39,7 +43,7 @@ export interface BrokerParts {
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
+  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
 }
 
 export interface GitHubParts {
@@ -49,6 +53,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync;
+  /** the App's webhook delivery log (App JWT), for redelivery */
+  hooks: GitHubHookDeliveries;
   /** installation tokens narrowed per trust policy (the token exchange) */
   minter: GitHubTokens;
 }
@@ -116,19 +122,35 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
   });
   const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
-  return { github, tokens, owners, baseline, sync, minter };
+  return { github, tokens, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
 }
 
 export function replicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger) {
+/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. */
+export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
+  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
+  // The API's policy writes also check the runner group exists at GitHub.
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github });
+  const readiness = new Readiness(
+    [
+      { name: "database", check: () => parts.storage.ping() },
+      { name: "github", check: () => gh.github.check() },
+      { name: "issuer", check: () => verifier.discover() },
+    ],
+    config.readyCheckIntervalMs,
+    logger,
+    parts.metrics,
+    () => parts.storage.listSyncGroupFailures(),
+  );
   const app = createApp({
+    ...(webhooks ? { webhooks } : {}),
     runners,
-    policies: parts.policies,
+    policies,
     journal: parts.journal,
     verifier,
     owners: gh.owners,
@@ -137,7 +159,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { database: () => parts.storage.ping(), github: () => gh.github.check() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
     exchange: {
       tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger }),
       trustPolicies: parts.trustPolicies,
@@ -145,6 +167,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
       ratePerMinute: config.tokenRatePerMinute,
     },
   });
-  const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger);
-  return { app, verifier, runners, loop };
+  const background = webhooks ? [new Redelivery({ storage: parts.storage, hooks: gh.hooks, webhooks, metrics: parts.metrics, logger })] : [];
+  const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger, background);
+  return { app, verifier, runners, loop, readiness, webhooks };
 }

@@ -15,15 +15,17 @@ export interface BrokerOptionSpec {
   env: string;
   /** other variable names accepted for the same setting (older spellings) */
   aliases?: string[];
+  /** ghapp-token's names for the same setting: recognised, never read, so the broker can say which name it wants */
+  otherNames?: string[];
   description: string;
   default?: string;
 }
 
 export const BROKER_OPTIONS = [
-  { flag: "app-id", env: "GITHUB_APP_ID", description: "GitHub App ID, or its Client ID (Iv23…)" },
-  { flag: "private-key-file", env: "GITHUB_APP_PRIVATE_KEY_FILE", aliases: ["GITHUB_APP_PRIVATE_KEY_PATH"], description: "path to the App's private key (PEM)" },
-  { flag: "org", env: "GITHUB_ORG", description: "the organisation whose runners the broker manages" },
-  { flag: "installation-id", env: "GITHUB_APP_INSTALLATION_ID", description: "the App's installation on the org; found from the org when absent" },
+  { flag: "app-id", env: "GITHUB_APP_ID", otherNames: ["APP_ID"], description: "GitHub App ID, or its Client ID (Iv23…)" },
+  { flag: "private-key-file", env: "GITHUB_APP_PRIVATE_KEY_FILE", aliases: ["GITHUB_APP_PRIVATE_KEY_PATH"], otherNames: ["PRIVATE_KEY_FILE", "PRIVATE_KEY"], description: "path to the App's private key (PEM)" },
+  { flag: "org", env: "GITHUB_ORG", otherNames: ["OWNER"], description: "the organisation whose runners the broker manages" },
+  { flag: "installation-id", env: "GITHUB_APP_INSTALLATION_ID", otherNames: ["INSTALLATION_ID"], description: "the App's installation on the org; found from the org when absent" },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
   { flag: "github-url", env: "GITHUB_URL", description: "GitHub's web URL, which runners register against (config.sh --url)", default: "https://github.com" },
   { flag: "database-url", env: "DATABASE_URL", description: "sqlite:///absolute/path.db, sqlite://relative.db or postgres://user@host/db", default: "sqlite://runner-broker.db" },
@@ -36,6 +38,8 @@ export const BROKER_OPTIONS = [
   { flag: "admin-identities", env: "ADMIN_IDENTITIES", description: "comma list of identities allowed on /api/v1/admin" },
   { flag: "allowed-repository-owners", env: "ALLOWED_REPOSITORY_OWNERS", description: "other GitHub owners (logins, comma or blank separated) whose repositories' tokens are accepted (repository_owner); the broker's organisation always is" },
   { flag: "policy-file", env: "POLICY_FILE", description: "YAML list of label policies applied at start (GitOps)" },
+  { flag: "default-runner-group-id", env: "DEFAULT_RUNNER_GROUP_ID", description: "runner group of a policy that names none; unset: such a policy is refused" },
+  { flag: "ready-check-interval", env: "READY_CHECK_INTERVAL", description: "how often /ready's checks of GitHub, the issuer and the database run, whatever the number of callers", default: "10s" },
   { flag: "pending-runner-ttl", env: "PENDING_RUNNER_TTL", description: "remove runners that never connected after this long", default: "15m" },
   { flag: "offline-runner-ttl", env: "OFFLINE_RUNNER_TTL", description: "remove broker runners offline for this long; unset: never" },
   { flag: "sync-interval", env: "SYNC_INTERVAL", description: "how often one replica re-reads the org's runners", default: "1m" },
@@ -44,21 +48,30 @@ export const BROKER_OPTIONS = [
   { flag: "issuer-jwks-files", env: "ISSUER_JWKS_FILES", description: "issuers whose keys come from a file, not OIDC discovery: ISSUER=PATH pairs separated by commas or blanks (a cluster's /openid/v1/jwks in a mounted ConfigMap)" },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub and the issuer", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest wait for a GitHub rate limit before answering 503", default: "10s" },
+  { flag: "github-webhook-secret-file", env: "GITHUB_WEBHOOK_SECRET_FILE", description: "file holding the App's webhook secret; unset: POST /api/v1/webhooks/github answers 404" },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
 ] as const satisfies readonly BrokerOptionSpec[];
 
 export type BrokerFlag = (typeof BROKER_OPTIONS)[number]["flag"];
-export type BrokerRawOptions = Partial<Record<BrokerFlag, string>>;
+export type BrokerRawOptions = Partial<Record<BrokerFlag, string>> & {
+  /** settings left unset whose ghapp-token name is set instead: the flag and that name */
+  misnamed?: { flag: BrokerFlag; env: string; name: string }[];
+};
 
 /** Flags over variables (and their aliases); empty values count as unset. */
 export function mergeBrokerOptions(flags: Record<string, unknown>, env: Record<string, string | undefined>): BrokerRawOptions {
   const merged: BrokerRawOptions = {};
+  const isSet = (v: string | undefined): v is string => v !== undefined && v.trim() !== "";
   for (const o of BROKER_OPTIONS as readonly BrokerOptionSpec[]) {
     const fromFlag = flags[o.flag];
     const names = [o.env, ...(o.aliases ?? [])];
-    const fromEnv = names.map((n) => env[n]).find((v) => v !== undefined && v.trim() !== "");
+    const fromEnv = names.map((n) => env[n]).find(isSet);
     const value = fromFlag !== undefined && fromFlag !== "" ? String(fromFlag) : fromEnv;
     if (value !== undefined && value.trim() !== "") merged[o.flag as BrokerFlag] = value.trim();
+    else {
+      const other = (o.otherNames ?? []).find((n) => isSet(env[n]));
+      if (other) (merged.misnamed ??= []).push({ flag: o.flag as BrokerFlag, env: o.env, name: other });
+    }
   }
   return merged;
 }
@@ -72,12 +85,17 @@ export interface BrokerConfig {
   githubUrl: string;
   /** DATABASE_URL as given (it may hold a password: never log it; storage/database-url.ts masks it) */
   databaseUrl: string;
+  /** true when DATABASE_URL was not set and databaseUrl is the default (read commands refuse that) */
+  databaseUrlIsDefault: boolean;
   listen: { hostname: string; port: number };
   oidc: { issuer: string; audience: string; jwksUrl?: string; identityClaim: string };
   adminIdentities: string[];
   /** owners besides GITHUB_ORG whose tokens (repository_owner) are accepted */
   allowedRepositoryOwners: string[];
   policyFile?: string;
+  /** DEFAULT_RUNNER_GROUP_ID: the group of a policy that names none; unset: such a policy is refused */
+  defaultRunnerGroupId?: number;
+  readyCheckIntervalMs: number;
   pendingRunnerTtlMs: number;
   offlineRunnerTtlMs?: number;
   syncIntervalMs: number;
@@ -89,6 +107,8 @@ export interface BrokerConfig {
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
   logLevel: LogLevel;
+  /** path of the App's webhook secret (read at start, never logged); unset: no webhook route */
+  webhookSecretFile?: string;
 }
 
 /** What a command needs: serve needs everything; the operator commands only the database. */
@@ -138,6 +158,11 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const org = o.org ?? "";
   const privateKeyFile = o["private-key-file"] ?? "";
   if (needs !== "database") {
+    // ghapp-token's names (APP_ID, OWNER, ...) set for the broker: say which name it reads
+    // rather than fail later on "not set" or, for an optional one, silently do something else.
+    const m = o.misnamed?.[0];
+    if (m?.name === "PRIVATE_KEY") throw configError("PRIVATE_KEY is set, but ghapp-runner-broker reads the App's key from a file only (PRIVATE_KEY is ghapp-token's name): mount the key as a file and set GITHUB_APP_PRIVATE_KEY_FILE to its path");
+    if (m) throw configError(`${m.name} is set, but ghapp-runner-broker reads ${m.env} (${m.name} is ghapp-token's name): rename the variable to ${m.env}, or pass --${m.flag}`);
     if (!appId) throw configError("GITHUB_APP_ID is not set: give the GitHub App's ID (a number) or its Client ID (Iv23…)");
     if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z.]+$/.test(appId)) throw configError("GITHUB_APP_ID is neither a numeric App ID nor a Client ID (Iv…): copy it from the App's settings page");
     if (!privateKeyFile) throw configError("GITHUB_APP_PRIVATE_KEY_FILE is not set: mount the App's private key and give its path (GITHUB_APP_PRIVATE_KEY_PATH is accepted too)");
@@ -185,6 +210,8 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const pendingRunnerTtlMs = duration("PENDING_RUNNER_TTL", o["pending-runner-ttl"] ?? "15m", 1_000, 24 * 3_600_000, "15m");
   const offlineRunnerTtlMs = o["offline-runner-ttl"] ? duration("OFFLINE_RUNNER_TTL", o["offline-runner-ttl"], 1_000, 30 * 24 * 3_600_000, "24h") : undefined;
   const syncIntervalMs = duration("SYNC_INTERVAL", o["sync-interval"] ?? "1m", 1_000, 3_600_000, "1m");
+  const readyCheckIntervalMs = duration("READY_CHECK_INTERVAL", o["ready-check-interval"] ?? "10s", 1_000, 3_600_000, "10s");
+  const defaultRunnerGroupId = o["default-runner-group-id"] ? positiveInt("DEFAULT_RUNNER_GROUP_ID", o["default-runner-group-id"], "the id of the runner group dedicated to the broker (its settings URL ends with it), or leave it unset so that every policy names its own") : undefined;
   const callerRatePerMinute = positiveInt("CALLER_RATE_LIMIT", o["caller-rate-limit"] ?? "120", "requests per minute per identity, e.g. 120");
   const tokenRatePerMinute = positiveInt("TOKEN_RATE_LIMIT", o["token-rate-limit"] ?? "600", "token exchanges per minute per identity, e.g. 600");
   const issuerJwksFiles = parseIssuerJwksFiles(o["issuer-jwks-files"] ?? "");
@@ -199,11 +226,14 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     apiUrl,
     githubUrl,
     databaseUrl,
+    databaseUrlIsDefault: o["database-url"] === undefined,
     listen,
     oidc,
     adminIdentities,
     allowedRepositoryOwners,
     ...(o["policy-file"] ? { policyFile: o["policy-file"] } : {}),
+    ...(defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId } : {}),
+    readyCheckIntervalMs,
     pendingRunnerTtlMs,
     ...(offlineRunnerTtlMs !== undefined ? { offlineRunnerTtlMs } : {}),
     syncIntervalMs,
@@ -213,6 +243,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     requestTimeoutMs,
     maxRetryWaitMs,
     logLevel: logLevel as LogLevel,
+    ...(o["github-webhook-secret-file"] ? { webhookSecretFile: o["github-webhook-secret-file"] } : {}),
   };
 }
 

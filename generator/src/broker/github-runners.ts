@@ -61,6 +61,8 @@ export interface GitHubRunnerApi {
   deleteRunner(id: number): Promise<boolean>;
   /** Whether the App's credentials work (for /ready). */
   check(): Promise<void>;
+  /** false when GitHub answers 404 for the runner group (it does not exist, or was deleted). */
+  runnerGroupExists(runnerGroupId: number): Promise<boolean>;
 }
 
 export class GitHubRunners implements GitHubRunnerApi {
@@ -115,14 +117,21 @@ export class GitHubRunners implements GitHubRunnerApi {
   }
 
   async listGroupRunners(runnerGroupId: number): Promise<GitHubRunner[]> {
-    const runners = await this.listAll(`${this.base}/runner-groups/${runnerGroupId}/runners`, "list a runner group's runners");
+    const runners = await this.listAll(
+      `${this.base}/runner-groups/${runnerGroupId}/runners`,
+      "list a runner group's runners",
+      () => new BrokerError("runner_group_missing", `GitHub has no runner group ${runnerGroupId} in the organisation (404): it was deleted, or the installation cannot see it; recreate it, or point the policies naming it at another runner_group_id`),
+    );
     // The group endpoint may leave runner_group_id out; it is the group asked about.
     return runners.map((r) => ({ ...r, runnerGroupId }));
   }
 
-  private async listAll(path: string, what: string): Promise<GitHubRunner[]> {
+  private async listAll(path: string, what: string, notFound?: () => BrokerError): Promise<GitHubRunner[]> {
+    // The token first: a 404 while minting it (a wrong installation) is not the listed resource's.
+    const token = await this.tokens.token().catch((e) => {
+      throw mapError(e, "minting an installation token");
+    });
     try {
-      const token = await this.tokens.token();
       const raw = await this.client.paginate<unknown>(path, { token }, (page) => {
         const p = RunnerList.safeParse(page);
         if (!p.success) throw shapeError("list runners");
@@ -131,6 +140,7 @@ export class GitHubRunners implements GitHubRunnerApi {
       if (raw.length > 100_000) throw shapeError(what);
       return raw.map(toRunner);
     } catch (e) {
+      if (notFound && e instanceof GhappError && e.details.status === 404) throw notFound();
       throw mapError(e, what);
     }
   }
@@ -166,6 +176,17 @@ export class GitHubRunners implements GitHubRunnerApi {
       // GitHub refuses to remove a runner that is running a job with 422.
       if (e instanceof GhappError && e.details.status === 422) throw new BrokerError("runner_busy", "the runner is running a job: remove it after the job ends");
       throw mapError(e, "delete runner");
+    }
+  }
+
+  // https://docs.github.com/rest/actions/self-hosted-runner-groups#get-a-self-hosted-runner-group-for-an-organization
+  async runnerGroupExists(runnerGroupId: number): Promise<boolean> {
+    try {
+      await this.call<unknown>("GET", `${this.base}/runner-groups/${runnerGroupId}`);
+      return true;
+    } catch (e) {
+      if (e instanceof GhappError && e.details.status === 404) return false;
+      throw mapError(e, "get a runner group");
     }
   }
 

@@ -47,7 +47,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "export-audit-log":
         return await c.runExportAuditLog(config, cli.flags, io.stdout);
       case "policies-apply":
-        return await c.runPoliciesApply(config, cli.args[0]!, io.stdout);
+        return await c.runPoliciesApply(config, cli.args[0]!, io.stdout, logger);
       case "policies-list":
         return await c.runPoliciesList(config, cli.flags, io.stdout);
     }

@@ -74,6 +74,36 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: "ghapp_broker_webhook_deliveries_total",
+    help: "GitHub webhook deliveries received, by event (workflow_job, ping, other) and result (accepted, ignored, unsigned, bad_signature, replayed, too_large, malformed).",
+    labelNames: ["event", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly webhookProcessed = new Counter({
+    name: "ghapp_broker_webhook_processed_total",
+    help: "Accepted deliveries processed after the answer, by outcome (status_change, no_change, unknown_runner, stale, failed).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly webhookRedeliveries = new Counter({
+    name: "ghapp_broker_webhook_redeliveries_total",
+    help: "Failed deliveries the broker asked GitHub to redeliver, by result (requested, failed, expired).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly dependencyUp = new Gauge({
+    name: "ghapp_broker_dependency_up",
+    help: "1 while a dependency /ready checks works (database, github, issuer), 0 while it fails; checked every READY_CHECK_INTERVAL.",
+    labelNames: ["dependency"] as const,
+    registers: [this.registry],
+  });
+  readonly syncGroupFailing = new Gauge({
+    name: "ghapp_broker_sync_group_failing",
+    help: "1 while the sync cannot read a runner group the policies name (deleted at GitHub, no permission, GitHub down), 0 once it can; by runner_group_id.",
+    labelNames: ["runner_group_id"] as const,
+    registers: [this.registry],
+  });
   readonly tokenExchanges = new Counter({
     name: "ghapp_broker_token_exchanges_total",
     help: "POST /api/v1/tokens by result (success, or the refusal or failure code) and cache (hit: no GitHub call, miss: one GitHub call, none: refused before).",
@@ -85,5 +115,6 @@ export class BrokerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "ghapp_broker_" });
     this.provisions.inc({ mode: "jit", result: "success" }, 0);
     this.authFailures.inc({ reason: "invalid_token" }, 0);
+    for (const result of ["accepted", "unsigned", "bad_signature", "replayed", "too_large"]) this.webhookDeliveries.inc({ event: "workflow_job", result }, 0);
   }
 }

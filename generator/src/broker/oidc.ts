@@ -43,6 +43,13 @@ export class AuthError extends Error {
 /** The issuer cannot be reached and no key is known yet: the request cannot be judged (503, not 401). */
 export class IssuerUnavailableError extends Error {
   override readonly name = "IssuerUnavailableError";
+  constructor(
+    message: string,
+    /** true when retrying cannot help (the issuer says it is another, or has no discovery document): a configuration error */
+    readonly permanent = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface OidcSettings {
@@ -110,15 +117,19 @@ export class OidcVerifier {
       const doc = await this.fetchJson(url);
       const issuer = (doc as { issuer?: unknown }).issuer;
       const jwksUri = (doc as { jwks_uri?: unknown }).jwks_uri;
-      if (issuer !== this.s.issuer) throw new IssuerUnavailableError(`the issuer's discovery document names another issuer than OIDC_ISSUER: check OIDC_ISSUER (it is compared exactly)`);
-      if (typeof jwksUri !== "string" || jwksUri.length > 2048) throw new IssuerUnavailableError("the issuer's discovery document has no usable jwks_uri: set OIDC_JWKS_URL");
+      if (issuer !== this.s.issuer) {
+        // Tokens carry the document's issuer; with another OIDC_ISSUER every token would be refused.
+        const named = typeof issuer === "string" ? `"${issuer.slice(0, 200)}"` : "no issuer";
+        throw new IssuerUnavailableError(`the issuer's discovery document names ${named}, not OIDC_ISSUER "${this.s.issuer.slice(0, 200)}": set OIDC_ISSUER to exactly the issuer your callers' tokens carry (a trailing slash or a path counts)`, true);
+      }
+      if (typeof jwksUri !== "string" || jwksUri.length > 2048) throw new IssuerUnavailableError("the issuer's discovery document has no usable jwks_uri: set OIDC_JWKS_URL", true);
       let u: URL;
       try {
         u = new URL(jwksUri);
       } catch {
-        throw new IssuerUnavailableError("the issuer's jwks_uri is not a URL: set OIDC_JWKS_URL");
+        throw new IssuerUnavailableError("the issuer's jwks_uri is not a URL: set OIDC_JWKS_URL", true);
       }
-      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL");
+      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u.hostname))) throw new IssuerUnavailableError("the issuer's jwks_uri is not https: set OIDC_JWKS_URL to an https URL", true);
       this.jwksUrl = u.toString();
       // What the issuer says it issues: GitHub Actions' lists repository_owner (owner-binding.ts).
       const claims = (doc as { claims_supported?: unknown }).claims_supported;
@@ -145,6 +156,8 @@ export class OidcVerifier {
     } catch {
       throw new IssuerUnavailableError(`cannot reach the OIDC issuer's discovery document: check OIDC_ISSUER, network policies and proxies, or set OIDC_JWKS_URL`);
     }
+    // 404 (410): there is no discovery document at that URL, and asking again will not make one.
+    if (res.status === 404 || res.status === 410) throw new IssuerUnavailableError(`the OIDC issuer has no discovery document at ${url.slice(0, 300)} (HTTP ${res.status}): check OIDC_ISSUER's host and path, or set OIDC_JWKS_URL`, true);
     if (res.status !== 200) throw new IssuerUnavailableError(`the OIDC issuer's discovery document answered HTTP ${res.status}: check OIDC_ISSUER, or set OIDC_JWKS_URL`);
     const text = await readBounded(res, MAX_DISCOVERY_BYTES);
     if (text === undefined) throw new IssuerUnavailableError("the OIDC issuer's discovery document is larger than 64 KiB: set OIDC_JWKS_URL");

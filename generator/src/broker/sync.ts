@@ -14,7 +14,7 @@ import { BrokerError } from "./errors.ts";
 import type { GitHubRunner } from "./github-runners.ts";
 import type { BrokerMetrics } from "./metrics.ts";
 import { unexpectedLabels } from "./policy.ts";
-import type { RunnerRecord, Storage } from "./storage/storage.ts";
+import type { RunnerRecord, Storage, SyncGroupFailure } from "./storage/storage.ts";
 import type { BrokerDeps } from "./service/deps.ts";
 import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
 
@@ -30,6 +30,8 @@ export interface SyncDeps extends BrokerDeps {
 
 export interface SyncReport {
   groups: number[];
+  /** groups that could not be read this round, with why */
+  failedGroups: { runnerGroupId: number; reason: string }[];
   seen: number;
   statusChanges: number;
   removed: { name: string; reason: string }[];
@@ -38,8 +40,12 @@ export interface SyncReport {
 
 const SYSTEM = "system";
 
+/** A runner group the sync cannot read, why, and since when. */
+export type FailingGroup = SyncGroupFailure;
+
 export class Sync {
   private readonly now: () => number;
+  private readonly failing = new Map<number, FailingGroup>();
   constructor(private readonly d: SyncDeps) {
     this.now = d.now ?? Date.now;
   }
@@ -62,7 +68,7 @@ export class Sync {
    */
   async run(stillLeader: () => Promise<boolean> = async () => true): Promise<SyncReport> {
     const { github } = this.d;
-    const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
+    const report: SyncReport = { groups: [], failedGroups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
     // The broker's runners as they were BEFORE GitHub was read: a runner provisioned while the
     // round runs is not in GitHub's list yet and must not be judged gone.
     const before = await this.liveRunners();
@@ -72,15 +78,19 @@ export class Sync {
     const seenIds = new Set<number>();
     for (const group of groups) {
       if (!(await stillLeader())) return report;
-      await this.d.baseline.ensure(group);
       let runners: GitHubRunner[];
       try {
+        // The baseline too: a group deleted at GitHub must not stop the other groups' sync.
+        await this.d.baseline.ensure(group);
         runners = await github.listGroupRunners(group);
       } catch (e) {
-        // A group that cannot be listed is left alone this round: nothing in it is judged gone.
-        this.d.logger.warn("sync: cannot list a runner group; skipping it this round", { runner_group_id: group, reason: e instanceof BrokerError ? e.code : "error" });
+        // A group that cannot be read is left alone this round: nothing in it is judged gone.
+        const failure = { code: e instanceof BrokerError ? e.code : "error", reason: e instanceof BrokerError ? e.message : "the sync failed unexpectedly on this group" };
+        this.groupFailed(group, failure);
+        report.failedGroups.push({ runnerGroupId: group, reason: failure.reason });
         continue;
       }
+      this.groupWorks(group);
       listed.add(group);
       for (const gh of runners) {
         report.seen++;
@@ -88,6 +98,10 @@ export class Sync {
         await this.judge(gh, group, report);
       }
     }
+    // A group no policy or runner names any more is no longer the sync's concern.
+    for (const group of [...this.failing.keys()]) if (!groups.includes(group)) this.groupWorks(group, false);
+    // Every replica's /ready reads them from the database (only this one syncs).
+    await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
     if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
     // runners after their job, runners removed at GitHub by hand.
@@ -103,6 +117,30 @@ export class Sync {
       await this.expire(r, report);
     }
     return report;
+  }
+
+  /** The groups the last rounds could not read (this replica's view: the one that syncs). */
+  failingGroups(): FailingGroup[] {
+    return [...this.failing.values()].sort((a, b) => a.runnerGroupId - b.runnerGroupId);
+  }
+
+  /** One log line when a group starts failing (or fails for another reason), none while it stays so. */
+  private groupFailed(group: number, f: { code: string; reason: string }): void {
+    const before = this.failing.get(group);
+    this.d.metrics.syncGroupFailing.set({ runner_group_id: String(group) }, 1);
+    if (before && before.code === f.code && before.reason === f.reason) return;
+    this.failing.set(group, { runnerGroupId: group, ...f, since: before?.since ?? new Date(this.now()) });
+    this.d.logger.warn("sync: a runner group cannot be synced; the other groups still are", { runner_group_id: group, code: f.code, reason: f.reason });
+  }
+
+  private groupWorks(group: number, log = true): void {
+    const before = this.failing.get(group);
+    if (!before) return;
+    this.failing.delete(group);
+    if (log) {
+      this.d.metrics.syncGroupFailing.set({ runner_group_id: String(group) }, 0);
+      this.d.logger.info("sync: a runner group syncs again", { runner_group_id: group, failing_since: before.since.toISOString() });
+    } else this.d.metrics.syncGroupFailing.remove({ runner_group_id: String(group) });
   }
 
   private async judge(gh: GitHubRunner, group: number, report: SyncReport): Promise<void> {
@@ -163,7 +201,7 @@ export class Sync {
   /** The clean-up alone (cleanup-stale-runners): stale runners removed, or only listed with dryRun. */
   async cleanupStale(dryRun: boolean): Promise<{ name: string; reason: string; provisionedBy: string }[]> {
     const out: { name: string; reason: string; provisionedBy: string }[] = [];
-    const report: SyncReport = { groups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
+    const report: SyncReport = { groups: [], failedGroups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
     for (const r of await this.liveRunners()) {
       const reason = this.staleReason(r);
       if (!reason) continue;
@@ -216,6 +254,12 @@ export class Sync {
   }
 }
 
+/** Other background work that runs on the lease holder after each sync round (e.g. webhook redelivery). */
+export interface BackgroundTask {
+  readonly name: string;
+  run(stillLeader: () => Promise<boolean>): Promise<unknown>;
+}
+
 /**
  * Runs the sync every interval on whichever replica holds the lease. The lease lives three
  * intervals (at least 5 s), so a replica that dies is replaced within that time; the holder
@@ -233,6 +277,7 @@ export class SyncLoop {
     private readonly intervalMs: number,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
+    private readonly background: readonly BackgroundTask[] = [],
   ) {}
 
   get leaseTtlMs(): number {
@@ -263,13 +308,18 @@ export class SyncLoop {
     }
     this.metrics.syncLeader.set(lease ? 1 : 0);
     if (!lease) return false;
+    const stillLeader = async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null;
     try {
-      const report = await this.sync.run(async () => (await this.storage.renewLease(SYNC_LEASE, this.holder, this.leaseTtlMs).catch(() => null)) !== null);
+      const report = await this.sync.run(stillLeader);
       this.metrics.syncRuns.inc({ result: "success" });
-      this.logger.info("sync done", { holder: this.holder, groups: report.groups, seen: report.seen, status_changes: report.statusChanges, removed: report.removed.length, deleted: report.deleted });
+      this.logger.info("sync done", { holder: this.holder, groups: report.groups, ...(report.failedGroups.length ? { failed_groups: report.failedGroups.map((g) => g.runnerGroupId) } : {}), seen: report.seen, status_changes: report.statusChanges, removed: report.removed.length, deleted: report.deleted });
     } catch (e) {
       this.metrics.syncRuns.inc({ result: "failure" });
       this.logger.warn("sync failed; next round will retry", { reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" });
+    }
+    for (const task of this.background) {
+      if (this.stopped || !(await stillLeader())) break;
+      await task.run(stillLeader).catch((e) => this.logger.warn("background work failed; next round will retry", { task: task.name, reason: e instanceof BrokerError ? e.code : (e as Error)?.name ?? "error" }));
     }
     return true;
   }

@@ -1,9 +1,12 @@
 // The operator commands that work on DATABASE_URL alone: init-db, list-runners, export-audit-log,
 // policies apply / list. They need no OIDC token and no GitHub; their output goes to stdout (or a
 // file written whole, never half).
-import { renameSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { configError } from "../../core/errors.ts";
-import { openDatabase } from "../broker.ts";
+import type { Logger } from "../../core/logger.ts";
+import { connectGitHub, openDatabase, type BrokerParts } from "../broker.ts";
+import { checkPolicyRunnerGroups } from "../start-checks.ts";
+import { parseDatabaseUrl } from "../storage/database-url.ts";
 import type { BrokerConfig } from "../config.ts";
 import { auditJson } from "../http/audit-log.ts";
 import { policyJson } from "../http/label-policies.ts";
@@ -13,6 +16,23 @@ import { RUNNER_STATUSES, type RunnerStatus } from "../storage/storage.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
 type Out = (text: string) => void;
+
+/**
+ * The database a read command (list-runners, export-audit-log, policies list) reads: it must be
+ * named and, for SQLite, exist. Opening a missing file would create an empty database and answer
+ * "nothing" about the wrong one; the operator gets exit 2 naming DATABASE_URL instead, and nothing
+ * is created.
+ */
+export async function openForReading(config: BrokerConfig): Promise<BrokerParts> {
+  if (config.databaseUrlIsDefault) {
+    throw configError("DATABASE_URL is not set: a read command never creates a database; set it to the broker's database, e.g. sqlite:///var/lib/runner-broker/broker.db or postgres://USER:PASSWORD@HOST:5432/DATABASE");
+  }
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.kind === "sqlite" && target.path !== ":memory:" && !existsSync(target.path)) {
+    throw configError(`DATABASE_URL names the SQLite file ${target.path}, which does not exist: a read command creates nothing; point DATABASE_URL at the broker's database (init-db creates a new one)`);
+  }
+  return openDatabase(config);
+}
 
 export async function runInitDb(config: BrokerConfig, out: Out): Promise<number> {
   const { storage } = await openDatabase(config).catch((e) => Promise.reject(e));
@@ -25,7 +45,7 @@ export async function runInitDb(config: BrokerConfig, out: Out): Promise<number>
 export async function runListRunners(config: BrokerConfig, flags: Flags, out: Out): Promise<number> {
   const status = flags.status as string | undefined;
   if (status !== undefined && !(RUNNER_STATUSES as readonly string[]).includes(status)) throw configError(`--status "${status.slice(0, 20)}" is not one of ${RUNNER_STATUSES.join(", ")}`);
-  const { storage } = await openDatabase(config);
+  const { storage } = await openForReading(config);
   try {
     const runners = await storage.listRunners({
       ...(typeof flags.user === "string" ? { provisionedBy: flags.user } : {}),
@@ -60,7 +80,7 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
     if (!Number.isFinite(t)) throw configError(`--since "${flags.since.slice(0, 40)}" is not a time: write e.g. 2026-01-31T00:00:00Z`);
     since = new Date(t);
   }
-  const { storage } = await openDatabase(config);
+  const { storage } = await openForReading(config);
   const lines: string[] = format === "csv" ? ["id,at,actor,action,result,runner_name,github_runner_id,details"] : [];
   try {
     let afterId = 0;
@@ -89,11 +109,19 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
   return 0;
 }
 
-export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out): Promise<number> {
-  const document = readPolicyDocument(file, "the policy file");
-  const { storage, policies: service, trustPolicies } = await openDatabase(config);
+export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out, logger?: Logger): Promise<number> {
+  const document = readPolicyDocument(file, "the policy file", config.defaultRunnerGroupId);
+  const policies = document.labelPolicies;
+  const parts = await openDatabase(config);
+  const { storage, policies: service, trustPolicies } = parts;
   try {
-    for (const p of document.labelPolicies) {
+    // With the App's credentials at hand, the file's runner groups are checked at GitHub as the
+    // API checks a policy it writes; without them the command works on the database alone.
+    if (logger && config.appId && config.privateKeyFile && config.org) {
+      const { github } = connectGitHub(config, parts, logger);
+      await checkPolicyRunnerGroups({ github, logger, org: config.org, policies, where: `the policy file ${file}`, ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}) });
+    } else logger?.warn("runner groups not checked at GitHub (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and GITHUB_ORG are not all set): the sync reports a group that does not exist");
+    for (const p of policies) {
       const r = await service.put("cli", p);
       out(`${r.created ? "created" : "replaced"} ${p.userIdentity}\n`);
     }
@@ -108,7 +136,7 @@ export async function runPoliciesApply(config: BrokerConfig, file: string, out: 
 }
 
 export async function runPoliciesList(config: BrokerConfig, flags: Flags, out: Out): Promise<number> {
-  const { storage, policies } = await openDatabase(config);
+  const { storage, policies } = await openForReading(config);
   try {
     const list = (await policies.list()).map(policyJson);
     if (flags.json) out(`${JSON.stringify(list, null, 2)}\n`);

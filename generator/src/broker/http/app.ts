@@ -12,6 +12,7 @@ import type { OwnerBinding } from "../owner-binding.ts";
 import type { Journal } from "../service/journal.ts";
 import type { PolicyService } from "../service/policies.ts";
 import type { RunnerService } from "../service/runners.ts";
+import type { WebhookService } from "../service/webhooks.ts";
 import type { IssuerRegistry } from "../oidc/issuers.ts";
 import type { TokenService } from "../service/tokens.ts";
 import type { TrustPolicyService } from "../service/trust-policies.ts";
@@ -24,6 +25,7 @@ import { problemFor, problemResponseOf, toProblem } from "./problem.ts";
 import { router } from "./router.ts";
 import { runnersRouter } from "./runners.ts";
 import { securityEventsRouter } from "./security-events.ts";
+import { webhooksRouter } from "./webhooks.ts";
 import { tokensRouter } from "./tokens.ts";
 import { trustPoliciesRouter } from "./trust-policies.ts";
 
@@ -40,6 +42,8 @@ export interface AppDeps {
   admins: string[];
   callerRatePerMinute: number;
   readiness: ReadinessChecks;
+  /** GitHub webhooks; absent when no GITHUB_WEBHOOK_SECRET_FILE is set (the route answers 404) */
+  webhooks?: WebhookService;
   /** the token exchange (docs/keyless.md): its service, trust policies, the callers' issuers and rate */
   exchange: { tokens: TokenService; trustPolicies: TrustPolicyService; issuers: IssuerRegistry; ratePerMinute: number };
 }
@@ -68,6 +72,9 @@ export function createApp(d: AppDeps) {
       d.logger.info("request", { method: c.req.method, route, status: c.res.status, duration_ms: Math.round(seconds * 10_000) / 10, ...(identity ? { identity } : {}) });
     }
   });
+  // GitHub signs its deliveries instead of presenting an OIDC token, and they have their own size
+  // bound: mounted before the API's body limit and authentication, and answering itself.
+  app.route("/api/v1/webhooks", webhooksRouter(d.webhooks));
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
   // The token exchange authenticates its callers against their own issuers (any a trust policy
   // names), not the runner API's OIDC_ISSUER: its router is registered before the runner API's

@@ -1,7 +1,7 @@
 // /api/v1/admin/label-policies: create or replace, list, get, delete: thin handlers over PolicyService.
 import { createRoute, z } from "@hono/zod-openapi";
-import type { LabelPolicy, LabelPolicyRecord } from "../storage/storage.ts";
-import type { PolicyService } from "../service/policies.ts";
+import type { LabelPolicyRecord } from "../storage/storage.ts";
+import type { PolicyInput, PolicyService } from "../service/policies.ts";
 import { policyAsJson } from "../policy.ts";
 import { problemResponse } from "./problem.ts";
 import { router } from "./router.ts";
@@ -14,14 +14,19 @@ export const PolicyBody = z
     required_labels: z.array(z.string().max(100)).max(100).default([]),
     max_runners: z.number().int().min(0).max(10_000).default(10),
     allow_registration_token: z.boolean().default(false),
-    runner_group_id: z.number().int().min(1).default(1),
+    runner_group_id: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ example: 2, description: "the runner group of this identity's runners (give the broker a dedicated one); when absent, the operator's DEFAULT_RUNNER_GROUP_ID, and without that the policy is refused. It must exist at GitHub." }),
   })
   .strict()
   .openapi("LabelPolicy");
 
-const PolicyRecordSchema = PolicyBody.extend({ created_at: z.string(), updated_at: z.string() }).openapi("LabelPolicyRecord");
+const PolicyRecordSchema = PolicyBody.extend({ runner_group_id: z.number().int(), created_at: z.string(), updated_at: z.string() }).openapi("LabelPolicyRecord");
 
-export function policyFromJson(b: z.infer<typeof PolicyBody>): LabelPolicy {
+export function policyFromJson(b: z.infer<typeof PolicyBody>): PolicyInput {
   return {
     userIdentity: b.user_identity,
     allowedLabels: b.allowed_labels,
@@ -29,7 +34,7 @@ export function policyFromJson(b: z.infer<typeof PolicyBody>): LabelPolicy {
     requiredLabels: b.required_labels,
     maxRunners: b.max_runners,
     allowRegistrationToken: b.allow_registration_token,
-    runnerGroupId: b.runner_group_id,
+    ...(b.runner_group_id !== undefined ? { runnerGroupId: b.runner_group_id } : {}),
   };
 }
 
@@ -49,7 +54,7 @@ const put = createRoute({
   summary: "Create or replace one identity's policy",
   security,
   request: { body: { required: true, content: { "application/json": { schema: PolicyBody } } } },
-  responses: { 200: json(PolicyRecordSchema, "replaced"), 201: json(PolicyRecordSchema, "created"), ...common, 422: problemResponse("invalid policy; detail names the field") },
+  responses: { 200: json(PolicyRecordSchema, "replaced"), 201: json(PolicyRecordSchema, "created"), ...common, 415: problemResponse("the body is not application/json"), 422: problemResponse("invalid policy; detail names the field") },
 });
 const list = createRoute({
   method: "get",

@@ -1,14 +1,24 @@
-// The operational endpoints anyone may call: /health (liveness), /ready (database and the App's
-// credentials work), /metrics (Prometheus). They never reveal more than ok / not ok.
+// The operational endpoints anyone may call: /health (liveness), /ready (the database, GitHub and
+// the OIDC issuer work, as last checked by the broker's own timer: a caller never makes the broker
+// ask GitHub), /metrics (Prometheus). They say which dependency fails and why, in the broker's
+// own words, never a secret or a remote server's text.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { BrokerMetrics } from "../metrics.ts";
+import type { ReadinessSnapshot } from "../readiness.ts";
+import type { FailingGroup } from "../sync.ts";
 import { problemFor } from "./problem.ts";
 import { router } from "./router.ts";
 
 export interface ReadinessChecks {
-  database: () => Promise<void>;
-  github: () => Promise<void>;
+  /** the dependencies as last checked (readiness.ts) */
+  snapshot: () => ReadinessSnapshot;
+  /** runner groups the sync cannot read: they do not make the broker unready (the other groups work) */
+  failingGroups: () => FailingGroup[];
 }
+
+const Checks = z.record(z.string(), z.string()).openapi({ example: { database: "ok", github: "ok", issuer: "ok" } });
+const Reasons = z.record(z.string(), z.string()).openapi({ description: "why each failing dependency fails, and the fix" });
+const RunnerGroups = z.record(z.string(), z.string()).openapi({ description: "runner groups (by id) the sync cannot read, and why; present only when one fails" });
 
 const health = createRoute({
   method: "get",
@@ -21,10 +31,10 @@ const ready = createRoute({
   method: "get",
   path: "/ready",
   tags: ["operations"],
-  summary: "Readiness: the database answers and the App's credentials work",
+  summary: "Readiness: the database, GitHub (the App's credentials) and the OIDC issuer work",
   responses: {
-    200: { description: "ready", content: { "application/json": { schema: z.object({ status: z.literal("ready"), checks: z.record(z.string(), z.string()) }) } } },
-    503: { description: "not ready", content: { "application/problem+json": { schema: z.object({ status: z.number(), checks: z.record(z.string(), z.string()) }) } } },
+    200: { description: "ready (degraded: a runner group cannot be synced)", content: { "application/json": { schema: z.object({ status: z.enum(["ready", "degraded"]), checks: Checks, runner_groups: RunnerGroups.optional() }) } } },
+    503: { description: "not ready", content: { "application/problem+json": { schema: z.object({ status: z.number(), detail: z.string(), checks: Checks, reasons: Reasons, runner_groups: RunnerGroups.optional() }) } } },
   },
 });
 const metricsRoute = createRoute({
@@ -39,18 +49,13 @@ export function operationsRouter(metrics: BrokerMetrics, checks: ReadinessChecks
   return router()
     .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(ready, async (c) => {
-      const results: Record<string, string> = {};
-      await Promise.all(
-        Object.entries(checks).map(async ([name, check]) => {
-          results[name] = await check().then(
-            () => "ok",
-            () => "failing",
-          );
-        }),
-      );
-      if (Object.values(results).every((v) => v === "ok")) return c.json({ status: "ready" as const, checks: results }, 200);
-      const failing = Object.keys(results).filter((k) => results[k] !== "ok");
-      const p = problemFor("not_ready", `not ready: ${failing.join(", ")} failing`, { extensions: { checks: results } });
+      const s = checks.snapshot();
+      const groups = checks.failingGroups();
+      const runnerGroups = groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {};
+      c.header("cache-control", "no-store");
+      if (s.ready) return c.json({ status: groups.length ? ("degraded" as const) : ("ready" as const), checks: s.checks, ...runnerGroups }, 200);
+      const detail = `not ready: ${Object.entries(s.reasons).map(([name, why]) => `${name}: ${why}`).join("; ")}`;
+      const p = problemFor("not_ready", detail, { extensions: { checks: s.checks, reasons: s.reasons, ...runnerGroups } });
       return new Response(JSON.stringify(p.body), { status: 503, headers: p.headers }) as never;
     })
     .openapi(metricsRoute, async (c) => {

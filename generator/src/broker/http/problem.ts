@@ -45,6 +45,8 @@ export function toProblem(e: unknown, onUnexpected: (e: unknown) => void): Probl
   if (e instanceof HTTPException) {
     if (e.status === 413) return problemFor("payload_too_large", "the request body is too large (64 KiB at most)");
     if (e.status === 400) return problemFor("invalid_request", "the request body is not valid JSON");
+    // @hono/zod-openapi's media-type gate: a body that is not application/json (or none declared).
+    if (e.status === 415) return problemFor("unsupported_media_type", "the request body must be JSON: send it with Content-Type: application/json");
     if (e.status === 404) return problemFor("not_found", "no such resource");
   }
   onUnexpected(e);

@@ -102,6 +102,7 @@ const provision = createRoute({
     ...common,
     403: problemResponse("refused by policy or quota"),
     409: problemResponse("the runner name is not available (taken by anyone, here or at GitHub)"),
+    415: problemResponse("the body is not application/json"),
     422: problemResponse("invalid body; detail names the field"),
     502: problemResponse("GitHub refused the broker's App"),
     503: problemResponse("GitHub unavailable (Retry-After)"),

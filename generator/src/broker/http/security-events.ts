@@ -17,11 +17,13 @@ const EventSchema = z
     github_runner_id: z.number().int().nullable(),
     action_taken: z.string(),
     details: z.record(z.string(), z.unknown()),
+    count: z.number().int().openapi({ description: "how many times: refusals of one identity are one event per type and minute, counted; details are the first one's" }),
+    last_at: z.string().openapi({ description: "when it last happened" }),
   })
   .openapi("SecurityEvent");
 
 export function eventJson(e: SecurityEventRecord): z.infer<typeof EventSchema> {
-  return { id: e.id, at: e.at.toISOString(), event_type: e.eventType, severity: e.severity, user_identity: e.userIdentity, runner_name: e.runnerName, github_runner_id: e.githubRunnerId, action_taken: e.actionTaken, details: e.details };
+  return { id: e.id, at: e.at.toISOString(), event_type: e.eventType, severity: e.severity, user_identity: e.userIdentity, runner_name: e.runnerName, github_runner_id: e.githubRunnerId, action_taken: e.actionTaken, details: e.details, count: e.count, last_at: e.lastAt.toISOString() };
 }
 
 const list = createRoute({

@@ -59,6 +59,11 @@ export class Journal {
     this.pending.set(reason, (this.pending.get(reason) ?? 0) + 1);
   }
 
+  /** Counts one refused webhook delivery (unsigned, bad signature, replayed, too large); written in aggregate by flush(). */
+  countWebhookRefusal(reason: "webhook_unsigned" | "webhook_bad_signature" | "webhook_replayed" | "webhook_too_large"): void {
+    this.pending.set(reason, (this.pending.get(reason) ?? 0) + 1);
+  }
+
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const counts = [...this.pending].map(([reason, count]) => ({ reason, count }));

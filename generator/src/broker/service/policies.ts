@@ -7,19 +7,54 @@ import { BrokerError } from "../errors.ts";
 
 export const DEFAULT_POLICY_IDENTITY = "*";
 
+/** A policy as written (API body, policy file): its runner group may be left to DEFAULT_RUNNER_GROUP_ID. */
+export type PolicyInput = Omit<LabelPolicy, "runnerGroupId"> & { runnerGroupId?: number };
+
+/** GitHub's runner groups, as far as policies need them. */
+export interface RunnerGroupLookup {
+  /** false when GitHub answers 404 for the group; BrokerError when GitHub cannot say. */
+  runnerGroupExists(runnerGroupId: number): Promise<boolean>;
+}
+
+export interface PolicyServiceOptions {
+  /** DEFAULT_RUNNER_GROUP_ID: the group of a policy that names none; unset: such a policy is refused. */
+  defaultRunnerGroupId?: number;
+  /** When given, a policy naming a group GitHub does not have is refused (the API; `policies apply` has no GitHub). */
+  groups?: RunnerGroupLookup;
+}
+
+/** Why a policy names no runner group, and the two fixes; null when it has one (or a default applies). */
+export function missingRunnerGroup(p: PolicyInput, defaultRunnerGroupId: number | undefined): string | null {
+  if (p.runnerGroupId !== undefined || defaultRunnerGroupId !== undefined) return null;
+  // Never GitHub's Default group by accident: every repository of the org may use it.
+  return "is required: name the runner group this identity's runners join (a group dedicated to the broker), or have the operator set DEFAULT_RUNNER_GROUP_ID";
+}
+
 export class PolicyService {
   /** compiled policies by source text, so a hot path does not re-compile regexes on every request */
   private readonly compiled = new Map<string, CompiledPolicy>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly options: PolicyServiceOptions = {},
+  ) {}
 
-  /** Validates and compiles (PolicyError → 422 naming the field), then stores and audits. */
-  async put(actor: string, policy: LabelPolicy): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
+  /**
+   * Validates and compiles (PolicyError → 422 naming the field), checks the runner group exists at
+   * GitHub (422 naming runner_group_id when GitHub answers 404), then stores and audits.
+   */
+  async put(actor: string, input: PolicyInput): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
+    const missing = missingRunnerGroup(input, this.options.defaultRunnerGroupId);
+    if (missing) throw new BrokerError("invalid_request", `runner_group_id ${missing}`, { extensions: { field: "runner_group_id" } });
+    const policy: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? this.options.defaultRunnerGroupId! };
     try {
       compilePolicy(policy);
     } catch (e) {
       if (e instanceof PolicyError) throw new BrokerError("invalid_request", `${e.field}: ${e.message}`, { extensions: { field: e.field } });
       throw e;
+    }
+    if (this.options.groups && !(await this.options.groups.runnerGroupExists(policy.runnerGroupId))) {
+      throw new BrokerError("invalid_request", `runner_group_id: GitHub has no runner group ${policy.runnerGroupId} in the organisation: create it (organisation settings → Actions → Runner groups) or name an existing group`, { extensions: { field: "runner_group_id" } });
     }
     return this.storage.transaction(async (tx) => {
       const r = await tx.putLabelPolicy(policy);

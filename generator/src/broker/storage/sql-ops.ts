@@ -4,6 +4,7 @@
 // to run a statement and how to lock an identity for the rest of the transaction.
 import { redact } from "../../core/redact.ts";
 import {
+  COALESCED_ACTIONS,
   AUDIT_RESULTS,
   DEFAULT_LIST_LIMIT,
   MAX_LIST_LIMIT,
@@ -27,10 +28,14 @@ import {
   type SecurityEventFilter,
   type SecurityEventRecord,
   type StorageOps,
+  type SyncGroupFailure,
   type TrustPolicy,
   type TrustPolicyRecord,
   type UnauthenticatedFailureBucket,
   type UnauthenticatedFailureCount,
+  type RedeliveryRequest,
+  type WebhookDeliveryEntry,
+  type WebhookDeliveryRecord,
 } from "./storage.ts";
 
 export type SqlValue = string | number | boolean | null;
@@ -59,9 +64,14 @@ export const WRITE_METHODS = [
   "recordSecurityEvent",
   "addUnauthenticatedFailures",
   "recordBaseline",
+  "setSyncGroupFailures",
   "acquireLease",
   "renewLease",
   "releaseLease",
+  "recordWebhookDelivery",
+  "claimWebhookDelivery",
+  "pruneWebhookDeliveries",
+  "recordRedeliveryRequest",
 ] as const satisfies readonly (keyof StorageOps)[];
 
 export const READ_METHODS = [
@@ -80,7 +90,12 @@ export const READ_METHODS = [
   "listBaselineGroups",
   "isPreexistingRunner",
   "listPreexistingRunners",
+  "listSyncGroupFailures",
   "getLease",
+  "getWebhookDelivery",
+  "listUnprocessedWebhookDeliveries",
+  "isWorkflowJobCompleted",
+  "getRedeliveryRequest",
 ] as const satisfies readonly (keyof StorageOps)[];
 
 const MAX_DETAILS_BYTES = 16 * 1024;
@@ -205,7 +220,32 @@ function toSecurityEvent(r: Row): SecurityEventRecord {
     githubRunnerId: numOrNull(r.github_runner_id),
     actionTaken: String(r.action_taken),
     details: json<Record<string, unknown>>(r.details),
+    count: num(r.count),
+    lastAt: date(r.last_at ?? r.at),
   };
+}
+
+function toDelivery(r: Row): WebhookDeliveryRecord {
+  return {
+    guid: String(r.guid),
+    event: String(r.event),
+    action: strOrNull(r.action),
+    workflowJobId: numOrNull(r.workflow_job_id),
+    runnerId: numOrNull(r.runner_id),
+    runnerName: strOrNull(r.runner_name),
+    runnerGroupId: numOrNull(r.runner_group_id),
+    receivedAt: date(r.received_at),
+    processedAt: dateOrNull(r.processed_at),
+    outcome: strOrNull(r.outcome),
+  };
+}
+
+const GUID = /^[A-Za-z0-9-]{1,64}$/;
+const WORD = /^[a-z0-9_]{1,64}$/;
+
+function checkGuid(guid: string): string {
+  if (typeof guid !== "string" || !GUID.test(guid)) fail("guid must be 1 to 64 of letters, digits and '-'");
+  return guid;
 }
 
 function toLease(r: Row): Lease {
@@ -438,9 +478,16 @@ export class SqlOps implements StorageOps {
 
   async recordSecurityEvent(e: SecurityEventEntry): Promise<SecurityEventRecord> {
     checkOneOf(e.severity, SECURITY_SEVERITIES, "severity");
+    const at = this.ms();
+    const coalesced = e.userIdentity != null && COALESCED_ACTIONS.includes(e.actionTaken);
+    // The partial unique index security_events_coalesced (migration 2) makes concurrent writers
+    // meet on one row; events that are not coalesced have coalesce_minute NULL and never conflict.
     const row = await this.one(
-      "INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-      [this.ms(), e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details)],
+      `INSERT INTO security_events (at, event_type, severity, user_identity, runner_name, github_runner_id, action_taken, details, count, last_at, coalesce_minute)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?)
+       ON CONFLICT (user_identity, event_type, coalesce_minute) WHERE coalesce_minute IS NOT NULL
+       DO UPDATE SET count = security_events.count + 1, last_at = ? RETURNING *`,
+      [at, e.eventType, e.severity, e.userIdentity ?? null, e.runnerName ?? null, e.githubRunnerId ?? null, e.actionTaken, detailsJson(e.details), coalesced ? Math.floor(at / 60_000) * 60_000 : null, at],
     );
     return toSecurityEvent(row!);
   }
@@ -507,6 +554,26 @@ export class SqlOps implements StorageOps {
     return rows.map((r) => ({ githubRunnerId: num(r.github_runner_id), name: String(r.name), runnerGroupId: num(r.runner_group_id), recordedAt: date(r.recorded_at) }));
   }
 
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  async setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void> {
+    await this.db.all("DELETE FROM sync_group_failures RETURNING runner_group_id");
+    for (const f of failures) {
+      if (!/^[a-z_]{1,64}$/.test(f.code)) fail("code must be an error code of [a-z_]{1,64}");
+      await this.db.all("INSERT INTO sync_group_failures (runner_group_id, code, reason, since) VALUES (?, ?, ?, ?) RETURNING runner_group_id", [
+        checkInt(f.runnerGroupId, "runnerGroupId", 1),
+        f.code,
+        String(f.reason).slice(0, 1000),
+        f.since.getTime(),
+      ]);
+    }
+  }
+
+  async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
+    const rows = await this.db.all("SELECT * FROM sync_group_failures ORDER BY runner_group_id ASC");
+    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
+  }
+
   // ---- lease ------------------------------------------------------------------------------
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<Lease | null> {
@@ -545,5 +612,57 @@ export class SqlOps implements StorageOps {
   async getLease(name: string): Promise<Lease | null> {
     const row = await this.one("SELECT * FROM leases WHERE name = ?", [name]);
     return row && toLease(row);
+  }
+
+  // ---- GitHub webhook deliveries -----------------------------------------------------------
+
+  async recordWebhookDelivery(d: WebhookDeliveryEntry): Promise<boolean> {
+    checkGuid(d.guid);
+    if (!WORD.test(d.event)) fail("event must be [a-z0-9_]{1,64}");
+    if (d.action != null && !WORD.test(d.action)) fail("action must be [a-z0-9_]{1,64}");
+    const optInt = (v: number | null | undefined, what: string) => (v === null || v === undefined ? null : checkInt(v, what));
+    const rows = await this.db.all(
+      `INSERT INTO webhook_deliveries (guid, event, action, workflow_job_id, runner_id, runner_name, runner_group_id, received_at, processed_at, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (guid) DO NOTHING RETURNING guid`,
+      [d.guid, d.event, d.action ?? null, optInt(d.workflowJobId, "workflowJobId"), optInt(d.runnerId, "runnerId"), d.runnerName == null ? null : String(d.runnerName).slice(0, 256), optInt(d.runnerGroupId, "runnerGroupId"), this.ms()],
+    );
+    return rows.length > 0;
+  }
+
+  async getWebhookDelivery(guid: string): Promise<WebhookDeliveryRecord | null> {
+    const row = await this.one("SELECT * FROM webhook_deliveries WHERE guid = ?", [guid]);
+    return row && toDelivery(row);
+  }
+
+  async listUnprocessedWebhookDeliveries(options: { receivedBefore: Date; limit?: number }): Promise<WebhookDeliveryRecord[]> {
+    const rows = await this.db.all("SELECT * FROM webhook_deliveries WHERE processed_at IS NULL AND received_at < ? ORDER BY received_at ASC, guid ASC LIMIT ?", [options.receivedBefore.getTime(), checkLimit(options.limit)]);
+    return rows.map(toDelivery);
+  }
+
+  async claimWebhookDelivery(guid: string, outcome: string): Promise<boolean> {
+    if (!WORD.test(outcome)) fail("outcome must be [a-z0-9_]{1,64}");
+    const rows = await this.db.all("UPDATE webhook_deliveries SET processed_at = ?, outcome = ? WHERE guid = ? AND processed_at IS NULL RETURNING guid", [this.ms(), outcome, checkGuid(guid)]);
+    return rows.length > 0;
+  }
+
+  async isWorkflowJobCompleted(workflowJobId: number): Promise<boolean> {
+    return (await this.one("SELECT 1 AS found FROM webhook_deliveries WHERE workflow_job_id = ? AND action = 'completed' LIMIT 1", [checkInt(workflowJobId, "workflowJobId")])) !== null;
+  }
+
+  async pruneWebhookDeliveries(before: Date): Promise<number> {
+    const rows = await this.db.all("DELETE FROM webhook_deliveries WHERE received_at < ? AND processed_at IS NOT NULL RETURNING guid", [before.getTime()]);
+    await this.db.all("DELETE FROM webhook_redeliveries WHERE requested_at < ? RETURNING guid", [before.getTime()]);
+    return rows.length;
+  }
+
+  async recordRedeliveryRequest(r: Omit<RedeliveryRequest, "requestedAt">): Promise<boolean> {
+    if (!WORD.test(r.result)) fail("result must be [a-z0-9_]{1,64}");
+    const rows = await this.db.all("INSERT INTO webhook_redeliveries (guid, github_delivery_id, requested_at, result) VALUES (?, ?, ?, ?) ON CONFLICT (guid) DO NOTHING RETURNING guid", [checkGuid(r.guid), checkInt(r.githubDeliveryId, "githubDeliveryId"), this.ms(), r.result]);
+    return rows.length > 0;
+  }
+
+  async getRedeliveryRequest(guid: string): Promise<RedeliveryRequest | null> {
+    const row = await this.one("SELECT * FROM webhook_redeliveries WHERE guid = ?", [guid]);
+    return row && { guid: String(row.guid), githubDeliveryId: num(row.github_delivery_id), result: String(row.result), requestedAt: date(row.requested_at) };
   }
 }

@@ -180,9 +180,27 @@ export interface SecurityEventEntry {
 
 export interface SecurityEventRecord extends Required<Omit<SecurityEventEntry, "details">> {
   id: number;
+  /** when it (first) happened */
   at: Date;
   details: Record<string, unknown>;
+  /** how many times: more than 1 for a coalesced refusal (recordSecurityEvent) */
+  count: number;
+  /** when it last happened (= at while count is 1) */
+  lastAt: Date;
 }
+
+/** A runner group the sync could not read: the broker's error code, why (its own words), since when. */
+export interface SyncGroupFailure {
+  runnerGroupId: number;
+  /** the broker's error code: not_found, github_unavailable, github_misconfigured, ... ([a-z_]{1,64}) */
+  code: string;
+  /** the broker's own message (never text from GitHub), at most 1000 characters */
+  reason: string;
+  since: Date;
+}
+
+/** Security events that are coalesced: refusals of an identity's requests (not what the sync did to a runner). */
+export const COALESCED_ACTIONS: readonly string[] = ["request_refused", "answered_not_found"];
 
 export interface SecurityEventFilter {
   user?: string;
@@ -230,6 +248,40 @@ export interface Lease {
   expiresAt: Date;
   /** Increases by one each time the lease changes holder (a fencing token: compare before acting). */
   generation: number;
+}
+
+/**
+ * A GitHub webhook delivery the broker accepted (verified signature, GUID not seen before): only
+ * what processing needs, never the payload, a signature or the secret.
+ */
+export interface WebhookDeliveryEntry {
+  /** X-GitHub-Delivery: a GUID, shared by a delivery and its redeliveries. */
+  guid: string;
+  /** X-GitHub-Event, e.g. "workflow_job" or "ping". */
+  event: string;
+  action?: string | null;
+  workflowJobId?: number | null;
+  runnerId?: number | null;
+  runnerName?: string | null;
+  runnerGroupId?: number | null;
+}
+
+export interface WebhookDeliveryRecord extends Required<WebhookDeliveryEntry> {
+  receivedAt: Date;
+  /** When processing finished (in the transaction of the change it made); null while queued. */
+  processedAt: Date | null;
+  /** What processing did, e.g. "status_change", "no_change", "unknown_runner"; null while queued. */
+  outcome: string | null;
+}
+
+/** The broker's request that GitHub redeliver a failed delivery: at most one per GUID. */
+export interface RedeliveryRequest {
+  guid: string;
+  /** GitHub's id of the failed delivery the broker asked about. */
+  githubDeliveryId: number;
+  /** "requested" (GitHub answered 202) or "failed" (GitHub refused; not asked again). */
+  result: string;
+  requestedAt: Date;
 }
 
 /** Everything that works both inside a transaction and on its own (then each call is its own transaction). */
@@ -306,7 +358,12 @@ export interface StorageOps {
   /** Audit records matching the filter. */
   listAudit(filter?: AuditFilter): Promise<AuditRecord[]>;
 
-  /** Records a security event (at = now). */
+  /**
+   * Records a security event (at = now). A refusal of a known identity (actionTaken in
+   * COALESCED_ACTIONS) adds 1 to the count of that identity's event of the same type in the same
+   * minute, if there is one (also across processes on one database), so repeated refusals are one
+   * row per identity, type and minute; its details stay the first one's.
+   */
   recordSecurityEvent(event: SecurityEventEntry): Promise<SecurityEventRecord>;
 
   /** Security events matching the filter. */
@@ -336,6 +393,14 @@ export interface StorageOps {
   /** Every pre-existing runner recorded, by runner group then id. */
   listPreexistingRunners(): Promise<PreexistingRunner[]>;
 
+  // ---- runner groups the sync cannot read ------------------------------------------------
+
+  /** Replaces the recorded failures with these: the syncing replica's view after a round. */
+  setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void>;
+
+  /** The runner groups the last sync round could not read, by id (every replica's /ready shows them). */
+  listSyncGroupFailures(): Promise<SyncGroupFailure[]>;
+
   // ---- lease (one sync leader among replicas) -------------------------------------------
 
   /**
@@ -352,6 +417,38 @@ export interface StorageOps {
 
   /** The lease as stored (possibly expired), or null when never taken. */
   getLease(name: string): Promise<Lease | null>;
+
+  // ---- GitHub webhook deliveries -----------------------------------------------------------
+
+  /**
+   * Records an accepted delivery (receivedAt = now, not processed); false (and nothing written)
+   * when its GUID was recorded before: a replay.
+   */
+  recordWebhookDelivery(delivery: WebhookDeliveryEntry): Promise<boolean>;
+
+  /** The delivery with this GUID, or null. */
+  getWebhookDelivery(guid: string): Promise<WebhookDeliveryRecord | null>;
+
+  /** Deliveries not processed yet that were received before `receivedBefore`, oldest first. */
+  listUnprocessedWebhookDeliveries(options: { receivedBefore: Date; limit?: number }): Promise<WebhookDeliveryRecord[]>;
+
+  /**
+   * Marks the delivery processed with `outcome`, unless it was already: true when this call did
+   * (so of two processors in one transaction each, exactly one goes on).
+   */
+  claimWebhookDelivery(guid: string, outcome: string): Promise<boolean>;
+
+  /** True when a `completed` delivery of this workflow job was received (a late in_progress must not make its runner busy again). */
+  isWorkflowJobCompleted(workflowJobId: number): Promise<boolean>;
+
+  /** Forgets processed deliveries received before `before`; returns how many. */
+  pruneWebhookDeliveries(before: Date): Promise<number>;
+
+  /** Records that the broker asked GitHub to redeliver `guid` (requestedAt = now); false when it had asked before. */
+  recordRedeliveryRequest(request: Omit<RedeliveryRequest, "requestedAt">): Promise<boolean>;
+
+  /** The broker's redelivery request for this GUID, or null. */
+  getRedeliveryRequest(guid: string): Promise<RedeliveryRequest | null>;
 }
 
 export interface MigrationResult {

@@ -2,7 +2,10 @@
 // in schema_migrations. A migration is never edited after it was released (a database that ran it
 // would differ from one that runs the edited text): change the schema with a new, higher number.
 import { migration0001 } from "./0001-initial.ts";
-import { migration0004 } from "./0004-trust-policies.ts";
+import { migration0002 } from "./0002-security-event-counts.ts";
+import { migration0003 } from "./0003-sync-group-failures.ts";
+import { migration0004 } from "./0004-webhook-deliveries.ts";
+import { migration0005 } from "./0005-trust-policies.ts";
 
 export interface Migration {
   version: number;
@@ -13,4 +16,4 @@ export interface Migration {
   postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];

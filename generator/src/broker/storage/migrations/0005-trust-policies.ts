@@ -1,4 +1,4 @@
-// Migration 4: trust policies, the token exchange's rules (trust-policy.ts). Released: never edit
+// Migration 5: trust policies, the token exchange's rules (trust-policy.ts). Released: never edit
 // this file; add a higher number instead.
 //
 // A policy is data until compiled: the storage keeps its name, its issuer (indexed: the exchange
@@ -18,4 +18,4 @@ CREATE TABLE trust_policies (
 CREATE INDEX trust_policies_issuer ON trust_policies (issuer);
 `;
 
-export const migration0004: Migration = { version: 4, name: "trust policies", sqlite: sql("INTEGER"), postgres: sql("BIGINT") };
+export const migration0005: Migration = { version: 5, name: "trust policies", sqlite: sql("INTEGER"), postgres: sql("BIGINT") };
