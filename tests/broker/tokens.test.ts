@@ -58,8 +58,11 @@ const teamAToken = (extra: Parameters<KubernetesIssuer["token"]>[0] extends infe
 beforeAll(async () => {
   w = await startWorld();
   k8s = await kubernetesIssuer(K8S, join(w.dir, "cluster-a.jwks.json"));
-  writeFileSync(join(w.dir, "cluster-b.jwks.json"), JSON.stringify({ keys: [] }) + " ".repeat(300 * 1024));
+  // Cluster B's file is a valid key set at start (checked then: exit 2 otherwise) and grows past
+  // the bound afterwards, before the broker first needs it.
+  writeFileSync(join(w.dir, "cluster-b.jwks.json"), readFileSync(k8s.jwksFile));
   b = await startBroker(w.env({ LOG_LEVEL: "debug", ISSUER_JWKS_FILES: `${K8S}=${k8s.jwksFile},${OTHER_CLUSTER}=${join(w.dir, "cluster-b.jwks.json")}`, TOKEN_RATE_LIMIT: "1000" }));
+  writeFileSync(join(w.dir, "cluster-b.jwks.json"), JSON.stringify({ keys: [] }) + " ".repeat(300 * 1024));
   admin = await w.token(ADMIN);
   for (const p of [teamA, teamB, teamC, { ...teamA, name: "cluster-b", issuer: OTHER_CLUSTER }]) {
     const r = await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: p });
@@ -298,7 +301,7 @@ describe("GitHub and the caller's budget", () => {
   });
 
   test("over the per-identity rate: 429 with Retry-After, while another identity still gets its token", async () => {
-    const limited = await startBroker({ ...b.env, TOKEN_RATE_LIMIT: "2", DATABASE_URL: b.env.DATABASE_URL!, LISTEN_ADDR: "127.0.0.1:0" });
+    const limited = await startBroker({ ...b.env, TOKEN_RATE_LIMIT: "2", ISSUER_JWKS_FILES: `${K8S}=${k8s.jwksFile}`, LISTEN_ADDR: "127.0.0.1:0" });
     try {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await exchange(await teamAToken(), {}, limited)).status);
@@ -377,6 +380,7 @@ describe("operating the exchange", () => {
     ["ISSUER_JWKS_FILES with a relative path", { ISSUER_JWKS_FILES: `${K8S}=jwks.json` }, /ISSUER_JWKS_FILES entry/],
     ["ISSUER_JWKS_FILES over plain http", { ISSUER_JWKS_FILES: "http://issuer.example=/x.json" }, /ISSUER_JWKS_FILES uses plain http/],
     ["TOKEN_RATE_LIMIT", { TOKEN_RATE_LIMIT: "lots" }, /TOKEN_RATE_LIMIT "lots" is not a positive whole number/],
+    ["ISSUER_JWKS_FILES naming a file that is not there", { ISSUER_JWKS_FILES: `${K8S}=/nonexistent/jwks.json` }, /ISSUER_JWKS_FILES: the file for https:\/\/kubernetes.default.svc.cluster.local \(\/nonexistent\/jwks.json\) cannot be read/],
   ])("bad %s: exit 2 naming the variable and the fix", async (_, bad, message) => {
     const r = await runBroker(["serve"], w.env(bad as Record<string, string>));
     expect(r.code).toBe(2);

@@ -17,7 +17,7 @@ export const CLOCK_TOLERANCE_SECONDS = 30;
 /** A token valid for longer than this is refused (iat..exp): OIDC tokens for machines are short-lived. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
-const MAX_JWKS_BYTES = 256 * 1024;
+export const MAX_JWKS_BYTES = 256 * 1024;
 
 /** The body of an answer as text, read only up to `limit` bytes: a hostile issuer cannot make us buffer gigabytes. */
 async function readBounded(res: Response, limit: number): Promise<string | undefined> {

@@ -5,6 +5,8 @@ import type { Logger } from "../../core/logger.ts";
 import { connectGitHub, createService, openDatabase } from "../broker.ts";
 import type { BrokerConfig } from "../config.ts";
 import { readPolicyDocument } from "../policy-file.ts";
+import { MAX_JWKS_BYTES } from "../oidc.ts";
+import { jwksFileProblem } from "../oidc/jwks-file.ts";
 import { readWebhookSecretFile } from "../webhook-secret-file.ts";
 import { runStartChecks } from "../start-checks.ts";
 
@@ -17,6 +19,10 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
   const document = config.policyFile ? readPolicyDocument(config.policyFile, "POLICY_FILE", config.defaultRunnerGroupId) : { labelPolicies: [], trustPolicies: [] };
   const policies = document.labelPolicies;
   const webhookSecret = config.webhookSecretFile ? readWebhookSecretFile(config.webhookSecretFile) : undefined;
+  for (const [issuer, path] of config.issuerJwksFiles) {
+    const problem = jwksFileProblem(path, MAX_JWKS_BYTES);
+    if (problem) throw configError(`ISSUER_JWKS_FILES: the file for ${issuer.slice(0, 200)} (${path.slice(0, 200)}) ${problem}`);
+  }
   const parts = await openDatabase(config);
   try {
     const gh = connectGitHub(config, parts, logger);

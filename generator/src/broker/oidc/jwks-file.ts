@@ -18,6 +18,29 @@ export const JWKS_FILE_RECHECK_MS = 10_000;
 /** Keys one file may hold: a cluster publishes one or two (during a rotation). */
 export const MAX_FILE_KEYS = 100;
 
+/**
+ * Why a JWKS file cannot be used, or null: checked at start (exit 2), since a file that is missing
+ * then is a mount or a name gone wrong, not a cluster rotating its key.
+ */
+export function jwksFileProblem(path: string, maxBytes: number): string | null {
+  let text: string;
+  try {
+    if (statSync(path).size > maxBytes) return `is larger than ${Math.round(maxBytes / 1024)} KiB`;
+    text = readFileSync(path, "utf8");
+  } catch {
+    return "cannot be read: check the path and the mounted ConfigMap";
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return "is not JSON: it holds what the API server serves at /openid/v1/jwks";
+  }
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_FILE_KEYS) return `is not a key set with 1..${MAX_FILE_KEYS} keys: it holds what the API server serves at /openid/v1/jwks`;
+  return null;
+}
+
 export function jwksFromFile(path: string, o: { now: () => number; maxBytes: number; recheckMs?: number }): FileKeySet {
   const recheckMs = o.recheckMs ?? JWKS_FILE_RECHECK_MS;
   let keys: ReturnType<typeof createLocalJWKSet> | undefined;
