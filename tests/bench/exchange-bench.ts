@@ -9,6 +9,7 @@
 //     access_tokens calls (the cache is per replica: tokens are never stored, so one per replica).
 //
 // EXCHANGE_BENCH_SECONDS (default 5) per concurrency level.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres } from "../helpers/postgres.ts";
 import { ADMIN, AUDIENCE, startBroker, startWorld, type Broker, type World } from "../broker/harness.ts";
@@ -62,6 +63,12 @@ async function load(brokers: Broker[], tokens: string[], concurrency: number, se
   return { ms, perSecond: (ms.length / (performance.now() - started)) * 1000, errors };
 }
 
+/** The broker process's CPU time (user + system), in ms: divided by the exchanges, a figure less at the mercy of other work on the machine than latency. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
 async function podTokens(k8s: KubernetesIssuer, n: number): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => k8s.token({ namespace: "team-a", sa: "deployer", aud: AUDIENCE, pod: { name: `deployer-${i}`, uid: crypto.randomUUID() } })));
 }
@@ -74,8 +81,8 @@ const admin = await w.token(ADMIN);
 const tokens = await podTokens(k8s, 200);
 
 console.log(`\ntoken exchange (POST /api/v1/tokens), Kubernetes tokens from a JWKS file, ${SECONDS} s per row, SQLite\n`);
-console.log("| cache hit, concurrent callers | exchanges/s | p50 | p99 | errors |");
-console.log("|---|---|---|---|---|");
+console.log("| cache hit, concurrent callers | exchanges/s | p50 | p99 | errors | broker CPU per exchange |");
+console.log("|---|---|---|---|---|---|");
 const sqlite = await startBroker(env);
 const lines: string[] = [];
 try {
@@ -86,10 +93,12 @@ try {
   await load([sqlite], tokens, 10, 1, body); // warm-up
   const results = new Map<number, Awaited<ReturnType<typeof load>>>();
   for (const c of [1, 10, 50, 100, 200]) {
+    const cpu0 = cpuMs(sqlite.proc.pid);
     const r = await load([sqlite], tokens, c, SECONDS, body);
+    const cpuPer = ((cpuMs(sqlite.proc.pid) - cpu0) / r.ms.length) * 1000;
     results.set(c, r);
     const errs = [...r.errors].map(([k, v]) => `${v}× ${k}`).join(", ") || "0";
-    console.log(`| ${c} | ${r.perSecond.toFixed(0)} | ${quantile(r.ms, 0.5).toFixed(2)} ms | ${quantile(r.ms, 0.99).toFixed(2)} ms | ${errs} |`);
+    console.log(`| ${c} | ${r.perSecond.toFixed(0)} | ${quantile(r.ms, 0.5).toFixed(2)} ms | ${quantile(r.ms, 0.99).toFixed(2)} ms | ${errs} | ${cpuPer.toFixed(0)} µs |`);
   }
   const at50 = results.get(50)!;
   const at100 = results.get(100)!;
