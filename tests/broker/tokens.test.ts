@@ -89,6 +89,17 @@ describe("a Kubernetes service account's token", () => {
     expect(issued.repositories!.map((x) => x.name).sort()).toEqual(["api", "web"]);
   });
 
+  test("a request without a body is a request for everything the policy grants; a body that is not JSON is 415", async () => {
+    const token = await teamAToken();
+    const none = await fetch(`${b.url}/api/v1/tokens`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect(none.status).toBe(201);
+    const answer = (await none.json()) as { token: string; permissions: Record<string, string> };
+    handedOut.push(answer.token);
+    expect(answer.permissions).toEqual({ contents: "write", pull_requests: "write" });
+    const text = await fetch(`${b.url}/api/v1/tokens`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "owner=acme-org" });
+    expect(text.status).toBe(415);
+  });
+
   test("asking for less gets exactly the intersection", async () => {
     const r = await exchange(await teamAToken(), { owner: "acme-org", repositories: ["acme-org/api"], permissions: { contents: "read" } });
     expect(r.status).toBe(201);

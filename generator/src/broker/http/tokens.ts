@@ -35,7 +35,8 @@ const exchange = createRoute({
   tags: ["tokens"],
   summary: "Exchange an OIDC token for an installation token, narrowed to the intersection of the caller's trust policy and its request",
   security: [{ bearer: [] }],
-  request: { body: { required: true, content: { "application/json": { schema: TokenRequestBody } } } },
+  // The body may be left out (everything the policy grants); one that is sent is JSON.
+  request: { body: { required: false, content: { "application/json": { schema: TokenRequestBody } } } },
   responses: {
     201: { description: "the token", content: { "application/json": { schema: TokenAnswer } } },
     401: problemResponse("no valid OIDC token (unauthenticated): wrong issuer, audience, signature or times"),
@@ -50,7 +51,7 @@ const exchange = createRoute({
 
 export function tokensRouter(service: TokenService) {
   return router().openapi(exchange, async (c) => {
-    const b = c.req.valid("json");
+    const b = (c.req.valid("json") as z.infer<typeof TokenRequestBody> | undefined) ?? {};
     const t = await service.exchange(c.get("caller"), {
       ...(b.owner !== undefined ? { owner: b.owner } : {}),
       ...(b.repositories !== undefined ? { repositories: b.repositories } : {}),
