@@ -381,7 +381,7 @@ describe("operating the exchange", () => {
   test("the OpenAPI document describes the exchange and the trust policies from their schemas", async () => {
     const doc = (await b.call("GET", "/openapi.json")).json;
     expect(Object.keys(doc.paths["/api/v1/tokens"])).toEqual(["post"]);
-    expect(Object.keys(doc.paths["/api/v1/tokens"].post.responses).sort()).toEqual(["201", "401", "403", "413", "422", "429", "502", "503"]);
+    expect(Object.keys(doc.paths["/api/v1/tokens"].post.responses).sort()).toEqual(["201", "401", "403", "413", "415", "422", "429", "502", "503"]);
     expect(doc.paths["/api/v1/admin/trust-policies/{name}"]).toBeDefined();
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["TokenRequest", "InstallationToken", "TrustPolicy"]));
   });

@@ -42,6 +42,7 @@ const exchange = createRoute({
     401: problemResponse("no valid OIDC token (unauthenticated): wrong issuer, audience, signature or times"),
     403: problemResponse("no trust policy matches (no_trust_policy), the only match is in audit mode (trust_policy_audit_only), or the request asks beyond the policy (policy_denied, with `refused` naming exactly what)"),
     413: problemResponse("body over 64 KiB"),
+    415: problemResponse("a body that is not application/json"),
     422: problemResponse("invalid body (unknown permission, bad repository name), or GitHub refused the scope"),
     429: problemResponse("over the per-identity rate (TOKEN_RATE_LIMIT); Retry-After"),
     502: problemResponse("GitHub refused the App (no installation for the owner, credentials)"),
