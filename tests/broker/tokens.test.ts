@@ -61,7 +61,7 @@ beforeAll(async () => {
   // Cluster B's file is a valid key set at start (checked then: exit 2 otherwise) and grows past
   // the bound afterwards, before the broker first needs it.
   writeFileSync(join(w.dir, "cluster-b.jwks.json"), readFileSync(k8s.jwksFile));
-  b = await startBroker(w.env({ LOG_LEVEL: "debug", ISSUER_JWKS_FILES: `${K8S}=${k8s.jwksFile},${OTHER_CLUSTER}=${join(w.dir, "cluster-b.jwks.json")}`, TOKEN_RATE_LIMIT: "1000" }));
+  b = await startBroker(w.env({ LOG_LEVEL: "debug", ISSUER_JWKS_FILES: `${K8S}=${k8s.jwksFile},${OTHER_CLUSTER}=${join(w.dir, "cluster-b.jwks.json")}`, TOKEN_RATE_LIMIT: "1000", TOKEN_MINT_RATE_LIMIT: "1000" }));
   writeFileSync(join(w.dir, "cluster-b.jwks.json"), JSON.stringify({ keys: [] }) + " ".repeat(300 * 1024));
   admin = await w.token(ADMIN);
   for (const p of [teamA, teamB, teamC, { ...teamA, name: "cluster-b", issuer: OTHER_CLUSTER }]) {
@@ -332,6 +332,23 @@ describe("GitHub and the caller's budget", () => {
     expect(r.status).toBe(502);
     expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:github_misconfigured");
     expect(r.json.detail).toContain("not-installed-org");
+  });
+
+  test("new scopes beyond TOKEN_MINT_RATE_LIMIT a minute are 429 with Retry-After; scopes already handed out still are", async () => {
+    const limited = await startBroker({ ...b.env, TOKEN_MINT_RATE_LIMIT: "2", ISSUER_JWKS_FILES: `${K8S}=${k8s.jwksFile}`, LISTEN_ADDR: "127.0.0.1:0" });
+    try {
+      const ask = async (permissions: Record<string, string>) => exchange(await teamAToken(), { repositories: ["api"], permissions }, limited);
+      const before = exchangeCalls();
+      const statuses = [(await ask({ contents: "read" })).status, (await ask({ pull_requests: "read" })).status];
+      const third = await ask({ contents: "write" });
+      expect([...statuses, third.status]).toEqual([201, 201, 429]);
+      expect(third.json.type).toBe("urn:ghapp-runner-broker:problem:rate_limited");
+      expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(exchangeCalls() - before).toBe(2);
+      expect((await ask({ contents: "read" })).status).toBe(201);
+    } finally {
+      await limited.stop();
+    }
   });
 
   test("a body naming a permission GitHub does not have is 422 naming the field", async () => {

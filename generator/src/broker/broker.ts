@@ -161,7 +161,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     callerRatePerMinute: config.callerRatePerMinute,
     readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
     exchange: {
-      tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger }),
+      tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger, mintsPerMinute: config.tokenMintRatePerMinute }),
       trustPolicies: parts.trustPolicies,
       issuers: new IssuerRegistry({ audiencesOf: (issuer) => parts.trustPolicies.audiencesOf(issuer), jwksFiles: config.issuerJwksFiles, timeoutMs: config.requestTimeoutMs }),
       ratePerMinute: config.tokenRatePerMinute,

@@ -44,7 +44,7 @@ const exchange = createRoute({
     413: problemResponse("body over 64 KiB"),
     415: problemResponse("a body that is not application/json"),
     422: problemResponse("invalid body (unknown permission, bad repository name), or GitHub refused the scope"),
-    429: problemResponse("over the per-identity rate (TOKEN_RATE_LIMIT); Retry-After"),
+    429: problemResponse("over the per-identity rate (TOKEN_RATE_LIMIT) or new-token rate (TOKEN_MINT_RATE_LIMIT); Retry-After"),
     502: problemResponse("GitHub refused the App (no installation for the owner, credentials)"),
     503: problemResponse("GitHub or the issuer unavailable; Retry-After"),
   },

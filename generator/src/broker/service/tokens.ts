@@ -57,6 +57,14 @@ export interface TokenServiceDeps {
   github: TokenMinter;
   metrics: BrokerMetrics;
   logger: Logger;
+  /**
+   * GitHub calls one identity's exchanges may cause per minute (TOKEN_MINT_RATE_LIMIT, per
+   * replica): what protects the App's budget, since every new scope is a call. Cache hits and
+   * requests that join a call in flight do not count.
+   */
+  mintsPerMinute: number;
+  /** the clock of that window (injectable) */
+  now?: () => number;
 }
 
 export const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -85,6 +93,8 @@ export class TokenService {
   private readonly cache = new Map<string, { token: InstallationToken; expiresAtMs: number }>();
   private readonly inflight = new Map<string, Promise<InstallationToken>>();
   private readonly audit: AuditWriter;
+  /** identity → when its recent GitHub calls were made (at most mintsPerMinute of them, oldest first) */
+  private readonly mints = new Map<string, number[]>();
 
   constructor(private readonly d: TokenServiceDeps) {
     this.audit = new AuditWriter(d.storage);
@@ -152,10 +162,10 @@ export class TokenService {
     let got: { token: InstallationToken; cached: boolean };
     try {
       installationId = await this.d.github.installationFor(scope.owner);
-      got = await this.tokenFor(policy, installationId, scope);
+      got = await this.tokenFor(policy, installationId, scope, `${caller.issuer} ${caller.subject}`);
     } catch (e) {
       await this.audit
-        .append({ actor, action: "token.issue", result: "failure", details: { ...who, policy: policy.source.name, scope: scopeJson(scope), reason: e instanceof BrokerError ? e.code : "error" } })
+        .append({ actor, action: "token.issue", result: e instanceof BrokerError && e.code === "rate_limited" ? "denied" : "failure", details: { ...who, policy: policy.source.name, scope: scopeJson(scope), reason: e instanceof BrokerError ? e.code : "error" } })
         .catch(() => undefined);
       this.count(e instanceof BrokerError ? e.code : "error");
       throw e;
@@ -184,13 +194,14 @@ export class TokenService {
   }
 
   /** A token for exactly this scope: cached with ≥ 30 minutes left, or one GitHub call shared by every concurrent identical request. */
-  private async tokenFor(policy: CompiledTrustPolicy, installationId: number, scope: GrantedScope): Promise<{ token: InstallationToken; cached: boolean }> {
+  private async tokenFor(policy: CompiledTrustPolicy, installationId: number, scope: GrantedScope, identity: string): Promise<{ token: InstallationToken; cached: boolean }> {
     const key = scopeKey(policy, installationId, scope);
     const hit = this.cache.get(key);
     if (hit && hit.expiresAtMs - this.d.github.now() >= MIN_REMAINING_MS) return { token: hit.token, cached: true };
     let pending = this.inflight.get(key);
     const shared = pending !== undefined;
     if (!pending) {
+      this.countMint(identity);
       pending = this.d.github
         .mint(installationId, { repositories: scope.repositories, permissions: scope.permissions })
         .then((token) => {
@@ -205,6 +216,22 @@ export class TokenService {
       this.inflight.set(key, pending);
     }
     return { token: await pending, cached: shared };
+  }
+
+  /**
+   * One more GitHub call for this identity, or 429 when it made mintsPerMinute in the last 60
+   * seconds (a sliding window: no burst of twice the limit across a minute's boundary).
+   */
+  private countMint(identity: string): void {
+    const t = (this.d.now ?? Date.now)();
+    const recent = (this.mints.get(identity) ?? []).filter((at) => t - at < 60_000);
+    if (recent.length >= this.d.mintsPerMinute) {
+      this.mints.set(identity, recent);
+      throw new BrokerError("rate_limited", `this identity's exchanges caused ${this.d.mintsPerMinute} new installation tokens in the last minute (TOKEN_MINT_RATE_LIMIT): ask for a scope already handed out, or retry later`, { retryAfterSeconds: Math.ceil((recent[0]! + 60_000 - t) / 1000) });
+    }
+    recent.push(t);
+    if (this.mints.size >= MAX_CACHED) for (const [k, v] of this.mints) if (t - v[v.length - 1]! >= 60_000) this.mints.delete(k);
+    this.mints.set(identity, recent);
   }
 
   private remember(key: string, token: InstallationToken, expiresAtMs: number): void {
