@@ -54,4 +54,14 @@ describe("three replicas on one PostgreSQL", () => {
     expect(dump).toContain("token.issue");
     expectNoSecrets(dump, handedOut);
   });
+
+  test("with the database gone, an exchange is 503 database_unavailable, never a bad token", async () => {
+    await pg.stop();
+    // past the trust policies' refresh interval (5 s), so they are read from the database again
+    await Bun.sleep(5_500);
+    const r = await brokers[0]!.call("POST", "/api/v1/tokens", { token: await k8s.token({ namespace: "team-a", sa: "deployer", aud: AUDIENCE }), body: {} });
+    expect(r.status).toBe(503);
+    expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:database_unavailable");
+    expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+  }, 20_000);
 });

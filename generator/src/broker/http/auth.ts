@@ -5,6 +5,7 @@
 // Admin routes additionally need an identity in ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
 // a fixed one-minute window) answers 429 with Retry-After beyond CALLER_RATE_LIMIT.
 import type { Context, MiddlewareHandler } from "hono";
+import { GhappError } from "../../core/errors.ts";
 import { BrokerError } from "../errors.ts";
 import type { BrokerMetrics } from "../metrics.ts";
 import { AuthError, IssuerUnavailableError, type OidcVerifier } from "../oidc.ts";
@@ -94,6 +95,9 @@ export function authenticateExchange(issuers: IssuerRegistry, journal: Journal, 
       c.set("identity", caller.subject.slice(0, 256));
       c.set("isAdmin", false);
     } catch (e) {
+      // The trust policies are read from the database to know the issuers: a database that does not
+      // answer is a 503 (problem.ts), not a bad token.
+      if (e instanceof BrokerError || e instanceof GhappError) throw e;
       if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the token's issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
       const reason = e instanceof AuthError ? e.reason : "malformed";
       metrics.authFailures.inc({ reason });
