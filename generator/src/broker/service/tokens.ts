@@ -123,15 +123,18 @@ export class TokenService {
     const policy = (owner !== undefined ? enforcing.find((p) => p.source.owner.toLowerCase() === owner) : undefined) ?? enforcing[0];
 
     // Audit mode: what each matching audit policy would have granted, recorded, never granted.
-    for (const p of auditing) {
-      const d = decideScope(p, request);
-      await this.audit.append({
-        actor,
-        action: "token.audit",
-        result: d.ok ? "success" : "denied",
-        details: { ...who, policy: p.source.name, mode: "audit", ...(d.ok ? { would_grant: scopeJson(d.scope) } : { would_refuse: refusedJson(d.refused) }) },
-      });
-    }
+    // (Appended together: they go into one commit.)
+    await Promise.all(
+      auditing.map((p) => {
+        const d = decideScope(p, request);
+        return this.audit.append({
+          actor,
+          action: "token.audit",
+          result: d.ok ? "success" : "denied",
+          details: { ...who, policy: p.source.name, mode: "audit", ...(d.ok ? { would_grant: scopeJson(d.scope) } : { would_refuse: refusedJson(d.refused) }) },
+        });
+      }),
+    );
 
     if (!policy) {
       const audited = auditing.length > 0;
