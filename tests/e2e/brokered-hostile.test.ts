@@ -99,11 +99,18 @@ describe("brokered mint", () => {
   });
 
   test("a 403 without a refusal (no matching policy) is exit 3; one naming what was refused is exit 4", async () => {
-    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:forbidden", title: "Forbidden", status: 403, detail: "no trust policy matches this identity" } });
+    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:no_trust_policy", title: "No trust policy matches", status: 403, detail: "no trust policy matches this identity" } });
     await refused(env(), 3);
-    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:policy_denied", title: "Refused by policy", status: 403, detail: "not granted: permissions administration=write", refused_permissions: { administration: "write" } } });
+    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:policy_denied", title: "Refused by policy", status: 403, detail: "not granted: permissions administration=write", policy: "builders", refused: { permissions: { administration: "write" } } } });
     const r = await refused(env({ PERMISSIONS: "administration=write" }), 4);
     expect(r.stderr).toContain("administration=write");
+  });
+
+  test("a 502 github_misconfigured (the App not installed on OWNER) is exit 4 at once, not retried", async () => {
+    queue.push({ status: 502, body: { type: "urn:ghapp-runner-broker:problem:github_misconfigured", title: "GitHub refused the broker", status: 502, detail: "the App is not installed on nobody-org" } });
+    const r = await refused(env({ OWNER: "nobody-org" }), 4);
+    expect(r.stderr).toContain("OWNER");
+    expect(seen).toHaveLength(1);
   });
 
   test("503 with Retry-After is waited out as asked, then the token is written", async () => {
@@ -241,7 +248,7 @@ describe("brokered refresh", () => {
   }, 20_000);
 
   test("a refused first exchange ends the sidecar with the same exit code as mint (4), nothing written", async () => {
-    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:policy_denied", title: "Refused by policy", status: 403, detail: "not granted: repositories secret", refused_repositories: ["secret"] } });
+    queue.push({ status: 403, body: { type: "urn:ghapp-runner-broker:problem:policy_denied", title: "Refused by policy", status: 403, detail: "not granted: repositories secret", policy: "builders", refused: { repositories: ["secret"] } } });
     const e = env({ LISTEN_ADDR: "127.0.0.1:0", REPOSITORIES: "secret" });
     const r = await runGenerator(["refresh"], e);
     expect(r.code).toBe(4);

@@ -168,6 +168,12 @@ function causeCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The broker's problem code (the last part of its type URN), or "". */
+function problemCode(data: unknown): string {
+  const type = data && typeof data === "object" ? (data as Json).type : undefined;
+  return typeof type === "string" ? (type.split(":").pop() ?? "") : "";
+}
+
 /** Names of what a 403 refused, from the problem's extensions (never their values' secrets). */
 function refusedExtensions(problem: Json): string[] {
   return Object.keys(problem).filter((k) => /^refused/.test(k) || k === "denied" || k === "exceeds");
@@ -202,6 +208,8 @@ export class BrokerClient {
         jitter: (d) => jitter(d),
         shouldRetry: ({ error }) => {
           if (error instanceof GhappError) return false;
+          // GitHub refusing the broker's App (no installation on OWNER) will refuse it again.
+          if (isHTTPError(error) && problemCode(error.data) === "github_misconfigured") return false;
           const code = causeCode(error) ?? "";
           if (TLS_CODES.test(code)) return false;
           if (NETWORK_CODES.test(code)) return true;
@@ -309,10 +317,15 @@ export class BrokerClient {
       }
       if (status === 403) {
         // Asking beyond the policy names what was refused; a 403 without that is no policy at all.
-        if (/:policy_denied$|:beyond_policy$|:exceeds_policy$/.test(type) || (problem && refusedExtensions(problem).length)) {
+        // docs/keyless.md: policy_denied carries `refused: {owner?, repositories?, permissions?}`;
+        // no_trust_policy and trust_policy_audit_only grant nothing to this identity.
+        if (problemCode(problem) === "policy_denied" || (problem && refusedExtensions(problem).length)) {
           return notFoundError(`${said} (${where}): the request asks beyond this identity's trust policy; narrow REPOSITORIES, PERMISSIONS or OWNER to what the policy grants, or have the policy extended`, details);
         }
         return credentialsError(`${said} (${where}): no trust policy of the broker grants tokens to this pod's identity (its service account and namespace); ask the broker's operators for a policy`, details);
+      }
+      if (status === 502 && problemCode(problem) === "github_misconfigured") {
+        return notFoundError(`${said} (${where}): GitHub refused the broker's App for this request, most often because the App is not installed on OWNER; check OWNER, or ask the broker's operators`, details);
       }
       if (status === 404 || status === 422) return notFoundError(`${said} (${where}): a requested owner, repository or permission is not available to the App; check OWNER, REPOSITORIES and PERMISSIONS`, details);
       if (status === 429) return unavailableError(`${said} (${where}): still rate limited after ${MAX_ATTEMPTS} attempts; retry later`, details);
