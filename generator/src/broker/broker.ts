@@ -14,6 +14,10 @@ import { GitHubRunners } from "./github-runners.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
+import { IssuerRegistry } from "./oidc/issuers.ts";
+import { GitHubTokens } from "./github-tokens.ts";
+import { TokenService } from "./service/tokens.ts";
+import { TrustPolicyService } from "./service/trust-policies.ts";
 import { OwnerBinding } from "./owner-binding.ts";
 import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
@@ -28,13 +32,14 @@ export interface BrokerParts {
   metrics: BrokerMetrics;
   policies: PolicyService;
   journal: Journal;
+  trustPolicies: TrustPolicyService;
 }
 
 /** The database side only (operator commands that need no GitHub). */
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage), journal: new Journal(storage) };
+  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
 }
 
 export interface GitHubParts {
@@ -44,6 +49,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync;
+  /** installation tokens narrowed per trust policy (the token exchange) */
+  minter: GitHubTokens;
 }
 
 /** GitHub's side: the App's key, the installation, runner calls, the sync. */
@@ -108,7 +115,8 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     // all); after that a reservation without a handed-out secret is one whose broker died.
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
   });
-  return { github, tokens, owners, baseline, sync };
+  const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
+  return { github, tokens, owners, baseline, sync, minter };
 }
 
 export function replicaId(): string {
@@ -130,6 +138,12 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
     readiness: { database: () => parts.storage.ping(), github: () => gh.github.check() },
+    exchange: {
+      tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger }),
+      trustPolicies: parts.trustPolicies,
+      issuers: new IssuerRegistry({ audiencesOf: (issuer) => parts.trustPolicies.audiencesOf(issuer), jwksFiles: config.issuerJwksFiles, timeoutMs: config.requestTimeoutMs }),
+      ratePerMinute: config.tokenRatePerMinute,
+    },
   });
   const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger);
   return { app, verifier, runners, loop };

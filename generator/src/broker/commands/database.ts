@@ -8,7 +8,7 @@ import type { BrokerConfig } from "../config.ts";
 import { auditJson } from "../http/audit-log.ts";
 import { policyJson } from "../http/label-policies.ts";
 import { runnerJson } from "../http/runners.ts";
-import { readPolicyFile } from "../policy-file.ts";
+import { readPolicyDocument } from "../policy-file.ts";
 import { RUNNER_STATUSES, type RunnerStatus } from "../storage/storage.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -90,12 +90,16 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
 }
 
 export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out): Promise<number> {
-  const policies = readPolicyFile(file, "the policy file");
-  const { storage, policies: service } = await openDatabase(config);
+  const document = readPolicyDocument(file, "the policy file");
+  const { storage, policies: service, trustPolicies } = await openDatabase(config);
   try {
-    for (const p of policies) {
+    for (const p of document.labelPolicies) {
       const r = await service.put("cli", p);
       out(`${r.created ? "created" : "replaced"} ${p.userIdentity}\n`);
+    }
+    for (const p of document.trustPolicies) {
+      const r = await trustPolicies.put("cli", p);
+      out(`${r.created ? "created" : "replaced"} trust policy ${p.name}\n`);
     }
   } finally {
     await storage.close();

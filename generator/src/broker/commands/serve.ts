@@ -4,7 +4,7 @@ import { configError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { connectGitHub, createService, openDatabase } from "../broker.ts";
 import type { BrokerConfig } from "../config.ts";
-import { readPolicyFile } from "../policy-file.ts";
+import { readPolicyDocument } from "../policy-file.ts";
 
 export interface ServeIo {
   onSignal: (handler: (signal: string) => void) => void;
@@ -12,10 +12,13 @@ export interface ServeIo {
 
 export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo): Promise<number> {
   // Read everything that can be wrong before opening anything: a bad file fails with exit 2.
-  const policies = config.policyFile ? readPolicyFile(config.policyFile) : [];
+  const document = config.policyFile ? readPolicyDocument(config.policyFile) : { labelPolicies: [], trustPolicies: [] };
+  const policies = document.labelPolicies;
   const parts = await openDatabase(config);
   for (const p of policies) await parts.policies.put("policy-file", p);
   if (policies.length) logger.info("policies applied from POLICY_FILE", { count: policies.length });
+  for (const p of document.trustPolicies) await parts.trustPolicies.put("policy-file", p);
+  if (document.trustPolicies.length) logger.info("trust policies applied from POLICY_FILE", { count: document.trustPolicies.length });
   const gh = connectGitHub(config, parts, logger);
   const svc = createService(config, parts, gh, logger);
   svc.verifier.discover().catch(() => logger.warn("OIDC discovery failed at start; it is retried on the first request", { issuer: config.oidc.issuer }));

@@ -12,8 +12,11 @@ import type { OwnerBinding } from "../owner-binding.ts";
 import type { Journal } from "../service/journal.ts";
 import type { PolicyService } from "../service/policies.ts";
 import type { RunnerService } from "../service/runners.ts";
+import type { IssuerRegistry } from "../oidc/issuers.ts";
+import type { TokenService } from "../service/tokens.ts";
+import type { TrustPolicyService } from "../service/trust-policies.ts";
 import { auditLogRouter } from "./audit-log.ts";
-import { authenticate, rateLimit, requireAdmin } from "./auth.ts";
+import { authenticate, authenticateExchange, exchangeRateKey, rateLimit, requireAdmin } from "./auth.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { labelPoliciesRouter } from "./label-policies.ts";
 import { operationsRouter, type ReadinessChecks } from "./operations.ts";
@@ -21,6 +24,8 @@ import { problemFor, problemResponseOf, toProblem } from "./problem.ts";
 import { router } from "./router.ts";
 import { runnersRouter } from "./runners.ts";
 import { securityEventsRouter } from "./security-events.ts";
+import { tokensRouter } from "./tokens.ts";
+import { trustPoliciesRouter } from "./trust-policies.ts";
 
 export interface AppDeps {
   runners: RunnerService;
@@ -35,6 +40,8 @@ export interface AppDeps {
   admins: string[];
   callerRatePerMinute: number;
   readiness: ReadinessChecks;
+  /** the token exchange (docs/keyless.md): its service, trust policies, the callers' issuers and rate */
+  exchange: { tokens: TokenService; trustPolicies: TrustPolicyService; issuers: IssuerRegistry; ratePerMinute: number };
 }
 
 const OPENAPI_INFO = {
@@ -62,6 +69,12 @@ export function createApp(d: AppDeps) {
     }
   });
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
+  // The token exchange authenticates its callers against their own issuers (any a trust policy
+  // names), not the runner API's OIDC_ISSUER: its router is registered before the runner API's
+  // authentication, and its handler answers, so that middleware never runs for it.
+  app.use("/api/v1/tokens", authenticateExchange(d.exchange.issuers, d.journal, d.metrics));
+  app.use("/api/v1/tokens", rateLimit(d.exchange.ratePerMinute, d.journal, d.metrics, Date.now, exchangeRateKey));
+  app.route("/api/v1/tokens", tokensRouter(d.exchange.tokens));
   app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics, d.owners, d.issuer));
   app.use("/api/v1/*", rateLimit(d.callerRatePerMinute, d.journal, d.metrics));
   app.use("/api/v1/admin/*", requireAdmin(d.journal));
@@ -69,6 +82,7 @@ export function createApp(d: AppDeps) {
   app.route("/", operationsRouter(d.metrics, d.readiness));
   app.route("/api/v1/runners", runnersRouter(d.runners));
   app.route("/api/v1/admin/label-policies", labelPoliciesRouter(d.policies));
+  app.route("/api/v1/admin/trust-policies", trustPoliciesRouter(d.exchange.trustPolicies));
   app.route("/api/v1/admin/security-events", securityEventsRouter(d.journal));
   app.route("/api/v1/admin/audit-log", auditLogRouter(d.journal));
 

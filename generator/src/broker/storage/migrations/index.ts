@@ -2,6 +2,7 @@
 // in schema_migrations. A migration is never edited after it was released (a database that ran it
 // would differ from one that runs the edited text): change the schema with a new, higher number.
 import { migration0001 } from "./0001-initial.ts";
+import { migration0004 } from "./0004-trust-policies.ts";
 
 export interface Migration {
   version: number;
@@ -12,4 +13,4 @@ export interface Migration {
   postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0004];
