@@ -13,6 +13,14 @@ import type { VerifiedToken } from "../trust-policy.ts";
 
 /** Verifiers kept at once; an issuer beyond this (policies for that many issuers) replaces the oldest. */
 export const MAX_ISSUERS = 200;
+/**
+ * A token verified once is not verified again for this long (nor past its exp). A pod presents the
+ * same projected token for most of an hour (the kubelet replaces it at 80% of its life), and the
+ * signature check is the largest cost of a cache-hit exchange. The price: a key the issuer retires
+ * is still honoured for the tokens it signed for at most this long.
+ */
+export const VERIFIED_TTL_MS = 60_000;
+export const MAX_VERIFIED = 10_000;
 
 export interface IssuerRegistryOptions {
   /** the audiences the trust policies name for an issuer; empty: no policy names it */
@@ -26,8 +34,14 @@ export interface IssuerRegistryOptions {
 
 export class IssuerRegistry {
   private readonly verifiers = new Map<string, OidcVerifier>();
+  /** token → what verifying it gave, until `until` (in this process's memory only, like the token) */
+  private readonly verified = new Map<string, { token: VerifiedToken; until: number }>();
 
   constructor(private readonly o: IssuerRegistryOptions) {}
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
 
   /** The verifier of one issuer (made on first use). */
   verifierFor(issuer: string): OidcVerifier {
@@ -45,6 +59,24 @@ export class IssuerRegistry {
   async verify(token: string | undefined): Promise<VerifiedToken> {
     if (!token) throw new AuthError("missing_token", "no bearer token: send Authorization: Bearer <OIDC token>");
     if (token.length > MAX_TOKEN_BYTES) throw new AuthError("too_large", `the token is longer than ${MAX_TOKEN_BYTES} bytes`);
+    const known = this.verified.get(token);
+    if (known) {
+      // Still for an issuer and audience some policy names (a policy may have gone meanwhile).
+      if (known.until > this.now() && (await this.o.audiencesOf(known.token.issuer)).some((a) => known.token.audiences.includes(a))) return known.token;
+      this.verified.delete(token);
+    }
+    const result = await this.verifyFresh(token);
+    const exp = typeof result.claims.exp === "number" ? result.claims.exp * 1000 : 0;
+    if (this.verified.size >= MAX_VERIFIED) {
+      const now = this.now();
+      for (const [k, v] of this.verified) if (v.until <= now) this.verified.delete(k);
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    }
+    this.verified.set(token, { token: result, until: Math.min(exp, this.now() + VERIFIED_TTL_MS) });
+    return result;
+  }
+
+  private async verifyFresh(token: string): Promise<VerifiedToken> {
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;

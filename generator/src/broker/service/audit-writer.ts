@@ -23,11 +23,24 @@ export class AuditWriter {
   append(audit: AuditEntry, event?: SecurityEventEntry): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.queue.push({ audit, ...(event ? { event } : {}), done: (e) => (e === undefined ? resolve() : reject(e)) });
-    this.writing ??= this.drain().finally(() => (this.writing = undefined));
+    this.writing ??= this.drain();
     return promise;
   }
 
   private async drain(): Promise<void> {
+    for (;;) {
+      await this.write().catch(() => undefined);
+      // The check and the reset in one synchronous step: an append before it is written by this
+      // drain, one after it starts a new one. (A reset in a later microtask would strand a record
+      // appended by a caller resumed in between.)
+      if (this.queue.length === 0) {
+        this.writing = undefined;
+        return;
+      }
+    }
+  }
+
+  private async write(): Promise<void> {
     // Let the requests of this turn of the event loop join the first batch.
     await new Promise((r) => setImmediate(r));
     while (this.queue.length) {
