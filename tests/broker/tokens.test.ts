@@ -18,6 +18,8 @@ let b: Broker;
 let k8s: KubernetesIssuer;
 let admin: string;
 const handedOut: string[] = [];
+/** the callers' OIDC tokens: secrets too */
+const presented: string[] = [];
 
 const teamA = {
   name: "team-a-deployer",
@@ -45,6 +47,7 @@ const teamC = { name: "team-c-trial", issuer: K8S, audience: AUDIENCE, subject: 
 const exchangeCalls = () => w.sim.requests.filter((r) => r.method === "POST" && /^\/app\/installations\/\d+\/access_tokens$/.test(r.path) && (r.body as { permissions?: unknown } | null)?.permissions).length;
 
 async function exchange(token: string, body: unknown = {}, broker = b) {
+  presented.push(token);
   const r = await broker.call("POST", "/api/v1/tokens", { token, body });
   if (r.status === 201) handedOut.push(r.json.token);
   return r;
@@ -268,6 +271,16 @@ describe("GitHub and the caller's budget", () => {
     expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
   }, 30_000);
 
+  test("with GitHub down, a scope in the cache is still handed out", async () => {
+    const body = { repositories: ["api"], permissions: { contents: "read" } };
+    const cached = await exchange(await teamAToken(), body);
+    w.sim.inject({ kind: "status", status: 503, times: 50 });
+    const r = await exchange(await teamAToken(), body);
+    w.sim.clearFaults();
+    expect(r.status).toBe(201);
+    expect(r.json.token).toBe(cached.json.token);
+  });
+
   test("over the per-identity rate: 429 with Retry-After, while another identity still gets its token", async () => {
     const limited = await startBroker({ ...b.env, TOKEN_RATE_LIMIT: "2", DATABASE_URL: b.env.DATABASE_URL!, LISTEN_ADDR: "127.0.0.1:0" });
     try {
@@ -290,12 +303,12 @@ describe("GitHub and the caller's budget", () => {
 });
 
 describe("the token goes to the caller only", () => {
-  test("never in the logs (debug level) nor the database; the audit log has its SHA-256", async () => {
+  test("never in the logs (debug level) nor the database, nor the callers' OIDC tokens; the audit log has its SHA-256", async () => {
     expect(handedOut.length).toBeGreaterThan(5);
-    expectNoSecrets(b.logs(), handedOut);
+    expectNoSecrets(b.logs(), [...handedOut, ...presented]);
     const path = b.env.DATABASE_URL!.slice("sqlite://".length);
     const bytes = [path, `${path}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
     expect(bytes).toContain(createHash("sha256").update(handedOut[0]!).digest("hex"));
-    expectNoSecrets(bytes, handedOut);
+    expectNoSecrets(bytes, [...handedOut, ...presented]);
   });
 });

@@ -42,7 +42,14 @@ export class GitHubTokens implements TokenMinter {
     if (this.known && this.known.owner.toLowerCase() === key) return Promise.resolve(this.known.installationId);
     const hit = this.installations.get(key);
     if (hit && this.clock() - hit.at < INSTALLATION_TTL_MS) return hit.id;
-    const id = findInstallation(this.client, this.appAuth, { owner, repositories: [] }).catch((e) => {
+    const id = findInstallation(this.client, this.appAuth, { owner, repositories: [] }).catch(async (e) => {
+      // GitHub unavailable: the id known before still holds (an installation's id does not change
+      // while it exists), so cached tokens keep being handed out through an outage.
+      const stale = hit && e instanceof GhappError && e.exitCode === ExitCode.unavailable ? await hit.id.catch(() => undefined) : undefined;
+      if (stale !== undefined) {
+        this.installations.set(key, { id: Promise.resolve(stale), at: this.clock() });
+        return stale;
+      }
       this.installations.delete(key);
       if (e instanceof GhappError && e.exitCode === ExitCode.notFound) throw new BrokerError("github_misconfigured", `the App has no installation on "${owner}": install it there, or fix the trust policy's owner`);
       throw mapMintError(e, "the installation lookup");
