@@ -86,6 +86,9 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
 {{- if .secretName -}}
 {{- fail "githubApp.secretName is set but githubApp.mode is brokered: the modes do not mix; in brokered mode no App Secret is mounted: remove githubApp.secretName" -}}
 {{- end -}}
+{{- if and (hasKey . "revokeOnExit") .revokeOnExit -}}
+{{- fail "githubApp.revokeOnExit is true but githubApp.mode is brokered: the broker hands one cached token to every pod of the same scope, and revoking it would cut the others off; remove githubApp.revokeOnExit (brokered sidecars do not revoke)" -}}
+{{- end -}}
 {{- if .installationId -}}
 {{- fail "githubApp.installationId is set but githubApp.mode is brokered: the broker chooses the installation from githubApp.owner or its trust policy; remove githubApp.installationId" -}}
 {{- end -}}
@@ -192,7 +195,12 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
     - name: LISTEN_ADDR
       value: "0.0.0.0:8080"
     - name: REVOKE_ON_EXIT
+      {{- if eq (toString $v.mode) "brokered" }}
+      # The broker hands one cached token to every pod of a scope: revoking it would cut them off.
+      value: "false"
+      {{- else }}
       value: {{ ternary "true" "false" (or (not (hasKey $v "revokeOnExit")) $v.revokeOnExit) | quote }}
+      {{- end }}
     {{- range $name, $env := dict "refreshInterval" "REFRESH_INTERVAL" "requestTimeout" "REQUEST_TIMEOUT" "maxRetryWait" "MAX_RETRY_WAIT" "installationId" "INSTALLATION_ID" "owner" "OWNER" "repositories" "REPOSITORIES" "permissions" "PERMISSIONS" }}
     {{- with (get $v $name) }}
     - name: {{ $env }}

@@ -249,7 +249,9 @@ revokes its last token when Argo stops it at the end of the step.
 {{- with .Values.workflowTemplates.githubAppToken.refreshInterval }}
 {{- $env = append $env (dict "name" "REFRESH_INTERVAL" "value" .) -}}
 {{- end }}
-{{- $env = append $env (dict "name" "REVOKE_ON_EXIT" "value" (toString .Values.workflowTemplates.githubAppToken.revokeOnExit)) -}}
+{{- /* brokered: the broker hands one cached token to every pod of a scope, so revoking it would cut off the others (docs/keyless.md) */ -}}
+{{- $revoke := and .Values.workflowTemplates.githubAppToken.revokeOnExit (not (include "ghapp-tokens.brokered" .)) -}}
+{{- $env = append $env (dict "name" "REVOKE_ON_EXIT" "value" (toString $revoke)) -}}
 {{- $sidecar := merge (dict "name" "github-app-token-refresh" "args" (list "refresh") "env" $env) (omit $init "name" "args" "env") -}}
 {{- $_ := set $sidecar "ports" (list (dict "name" "health" "containerPort" 8080)) -}}
 {{- $_ := set $sidecar "readinessProbe" (dict "httpGet" (dict "path" "/readyz" "port" "health") "periodSeconds" 10) -}}

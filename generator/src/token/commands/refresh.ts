@@ -55,6 +55,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
   // at every refresh (a rotated key is picked up).
   const broker = isBrokered(config) ? await brokeredMinter(config, logger) : undefined;
   if (!broker) preflight(config, logger).wipe();
+  else if (config.revokeOnExit) logger.warn("REVOKE_ON_EXIT in brokered mode revokes a token the broker may have handed to other pods of the same scope too (its cache): they lose it until their next refresh; both charts leave it off in brokered mode");
 
   const metrics = new Metrics();
   // The client reports each answered attempt; metrics never see bodies or headers with secrets.
