@@ -148,8 +148,42 @@ describe("keyless on a real API server", () => {
       const main = await pod.run({ ...spec.container, command: ["sh", "-c"], args: ['test -s "$GITHUB_TOKEN_FILE" || exit 2; for f in /var/run/secrets/ghapp-broker /run/secrets/ghapp-broker /run/secrets/kubernetes.io; do if [ -e "$f" ]; then echo "visible: $f"; exit 1; fi; done'] });
       expect(main.stdout).toBe("");
       expect(main.code).toBe(0);
+      // GitHub (the simulator) sees a token for exactly the repository asked for.
+      const call = await pod.run({ ...spec.container, command: ["sh", "-c"], args: [`curl -sf -H "Authorization: token $(cat "$GITHUB_TOKEN_FILE")" "$GITHUB_API_URL/installation/repositories"`] });
+      expect(call.code).toBe(0);
+      expect((JSON.parse(call.stdout) as { repositories: Array<{ full_name: string }> }).repositories.map((r) => r.full_name)).toEqual(["acme-org/api"]);
       // The broker's log has the hand-out and nothing of either token.
       expectNoSecrets(readFileSync(broker.log, "utf8"), [token!, projected]);
+    } finally {
+      pod.cleanup();
+    }
+  }, 60_000);
+
+  test("run-with-refresh: the sidecar keeps the broker's token on disk and does not revoke it when stopped", async () => {
+    const template = objects.find((o) => o.metadata?.name === "github-app-token")!;
+    const refresh = (template.spec as { templates: Array<typeof run & { name: string; sidecars: PodTemplate["container"][] }> }).templates.find((t) => t.name === "run-with-refresh")!;
+    const defaults: Record<string, string> = {};
+    for (const p of refresh.inputs.parameters) if (p.value !== undefined) defaults[p.name] = p.value;
+    const spec = substitute(refresh, { ...defaults, image: "busybox", script: "true", repositories: "web" });
+    const pod = new Pod(spec, { secrets: {}, configMaps: { "broker-ca": { "ca.crt": brokerCa } }, projectedTokens: { [AUDIENCE]: await tokenRequest("builder") } }, cluster.inNetns([]));
+    try {
+      expect((await pod.run(spec.initContainers![0]!, [BINARY])).code).toBe(0);
+      const tokenFile = join(pod.volume("github-token"), "token");
+      const first = readFileSync(tokenFile, "utf8");
+      const writtenAt = () => (JSON.parse(readFileSync(`${tokenFile}.json`, "utf8")) as { written_at: string; repositories: string[] });
+      const byInit = writtenAt().written_at;
+      await Bun.sleep(1100); // written_at has millisecond precision; make the sidecar's write distinguishable
+      const sidecar = pod.start(spec.sidecars[0]!, [BINARY]);
+      await waitFor("the sidecar's first token", 20_000, async () => (writtenAt().written_at !== byInit ? true : undefined));
+      expect(writtenAt().repositories).toEqual(["acme-org/web"]);
+      const stopped = await sidecar.stop();
+      expect(stopped.code).toBe(0);
+      expect(stopped.stderr).not.toContain("revoking the token on exit");
+      // The broker's cache handed both containers the same token; it still works at GitHub.
+      const token = readFileSync(tokenFile, "utf8");
+      expect(token).toBe(first);
+      const call = await pod.run({ ...spec.container, command: ["sh", "-c"], args: [`curl -s -o /dev/null -w "%{http_code}" -H "Authorization: token $(cat "$GITHUB_TOKEN_FILE")" "$GITHUB_API_URL/installation/repositories"`] });
+      expect(call.stdout).toBe("200");
     } finally {
       pod.cleanup();
     }
