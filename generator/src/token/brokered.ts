@@ -12,7 +12,7 @@
 // - Exit codes: a bad token or no matching policy 3, asking beyond the policy (or an owner the App
 //   is not installed on) 4, the broker or GitHub unavailable after MAX_ATTEMPTS 5, a request the
 //   broker calls malformed or a BROKER_URL that is not the broker 2.
-import ky, { HTTPError, isHTTPError, isTimeoutError, type KyInstance } from "ky";
+import ky, { HTTPError, isHTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { InstallationToken } from "../core/access-token.ts";
 import { MAX_TOKEN_LIFETIME_MS } from "../core/access-token.ts";
@@ -339,7 +339,7 @@ export class BrokerClient {
     if (code && TLS_CODES.test(code)) {
       return configError(`TLS: the broker's certificate at ${this.host} is not trusted (${code}): set BROKER_CA_FILE to the CA bundle that signed it (the chart's broker.caConfigMap)`);
     }
-    if (code || error instanceof TypeError) {
+    if (code || isNetworkError(error)) {
       return unavailableError(`cannot reach the broker at ${this.host} (${code ?? "network error"}) after ${MAX_ATTEMPTS} attempts: check BROKER_URL, DNS and network policies`);
     }
     return error;
