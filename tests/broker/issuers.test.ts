@@ -99,3 +99,36 @@ describe("hostile tokens, per issuer", () => {
     expect(await outcome(registry(), await actions({ iss: fake }))).toBe("issuer_unavailable");
   });
 });
+
+describe("a hostile issuer a policy names", () => {
+  let hostile: ReturnType<typeof Bun.serve>;
+  const base = () => `http://127.0.0.1:${hostile.port}`;
+  beforeAll(() => {
+    const huge = "x".repeat(10 * 1024 * 1024);
+    hostile = Bun.serve({
+      port: 0,
+      fetch(req) {
+        const { pathname } = new URL(req.url);
+        const discovery = (name: string) => Response.json({ issuer: `${base()}/${name}`, jwks_uri: `${base()}/${name}/jwks` });
+        if (pathname === "/huge-jwks/.well-known/openid-configuration") return discovery("huge-jwks");
+        if (pathname === "/huge-jwks/jwks") return new Response(`{"keys":[],"pad":"${huge}"}`);
+        if (pathname === "/redirecting/.well-known/openid-configuration") return discovery("redirecting");
+        if (pathname === "/redirecting/jwks") return Response.redirect(`${sim.origin}/oidc/jwks`, 302);
+        return new Response("not found", { status: 404 });
+      },
+    });
+  });
+  afterAll(() => hostile.stop(true));
+
+  test("a 10 MiB JWKS is not taken in: the issuer is unavailable (503), never its keys", async () => {
+    const iss = `${base()}/huge-jwks`;
+    audiences = { [iss]: [AUD] };
+    expect(await outcome(registry(), await actions({ iss }))).toBe("issuer_unavailable");
+  });
+
+  test("a JWKS that redirects elsewhere (to keys that would verify the token) is not followed", async () => {
+    const iss = `${base()}/redirecting`;
+    audiences = { [iss]: [AUD] };
+    expect(await outcome(registry(), await actions({ iss }))).toBe("issuer_unavailable");
+  });
+});

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expectNoSecrets } from "../helpers/secrets.ts";
-import { ADMIN, AUDIENCE, startBroker, startWorld, type Broker, type World } from "./harness.ts";
+import { ADMIN, AUDIENCE, logLines, runBroker, startBroker, startWorld, type Broker, type World } from "./harness.ts";
 import { kubernetesIssuer, type KubernetesIssuer } from "./kubernetes-issuer.ts";
 
 const K8S = "https://kubernetes.default.svc.cluster.local";
@@ -295,6 +295,15 @@ describe("GitHub and the caller's budget", () => {
     }
   });
 
+  test("a policy granting an owner the App is not installed on is 502 saying so", async () => {
+    const put = await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: { ...teamA, name: "team-e-elsewhere", subject: "system:serviceaccount:team-e:x", claims: {}, owner: "not-installed-org" } });
+    expect(put.status).toBe(201);
+    const r = await exchange(await k8s.token({ namespace: "team-e", sa: "x", aud: AUDIENCE }));
+    expect(r.status).toBe(502);
+    expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:github_misconfigured");
+    expect(r.json.detail).toContain("not-installed-org");
+  });
+
   test("a body naming a permission GitHub does not have is 422 naming the field", async () => {
     const r = await exchange(await teamAToken(), { permissions: { contnets: "read" } });
     expect(r.status).toBe(422);
@@ -310,5 +319,51 @@ describe("the token goes to the caller only", () => {
     const bytes = [path, `${path}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
     expect(bytes).toContain(createHash("sha256").update(handedOut[0]!).digest("hex"));
     expectNoSecrets(bytes, [...handedOut, ...presented]);
+  });
+});
+
+describe("large policies", () => {
+  test("a policy of 500 repositories is stored and audited in bounds; GitHub refusing its scope is 422, and the refusal is audited", async () => {
+    const repositories = Array.from({ length: 500 }, (_, i) => `repository-${String(i).padStart(3, "0")}-${"x".repeat(80)}`);
+    const put = await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: { ...teamA, name: "team-d-big", subject: "system:serviceaccount:team-d:big", claims: {}, repositories } });
+    expect(put.status).toBe(201);
+    const r = await exchange(await k8s.token({ namespace: "team-d", sa: "big", aud: AUDIENCE }));
+    expect(r.status).toBe(422);
+    expect(r.json.type).toBe("urn:ghapp-runner-broker:problem:invalid_request");
+    const records = (await b.call("GET", "/api/v1/admin/audit-log?limit=20", { token: admin })).json.records;
+    const putRecord = records.find((x: { action: string; details: { name?: string } }) => x.action === "trust_policy.put" && x.details.name === "team-d-big");
+    expect(putRecord.details.policy.repositories_count).toBe(500);
+    const failure = records.find((x: { action: string; actor: string }) => x.action === "token.issue" && x.actor === "system:serviceaccount:team-d:big");
+    expect(failure).toMatchObject({ result: "failure", details: { scope: { repositories_count: 500 }, reason: "invalid_request" } });
+    expect(failure.details.scope.repositories).toHaveLength(50);
+  });
+});
+
+describe("operating the exchange", () => {
+  test("exchanges are counted by result and cache in /metrics, with no identity or token in it", async () => {
+    const metrics = (await b.call("GET", "/metrics")).text;
+    expect(metrics).toMatch(/ghapp_broker_token_exchanges_total\{result="success",cache="hit"\} [1-9]/);
+    expect(metrics).toMatch(/ghapp_broker_token_exchanges_total\{result="policy_denied",cache="none"\} [1-9]/);
+    expect(metrics).toContain("ghapp_broker_github_rate_limit_remaining");
+    expect(metrics).not.toContain("serviceaccount");
+  });
+
+  test("the OpenAPI document describes the exchange and the trust policies from their schemas", async () => {
+    const doc = (await b.call("GET", "/openapi.json")).json;
+    expect(Object.keys(doc.paths["/api/v1/tokens"])).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/api/v1/tokens"].post.responses).sort()).toEqual(["201", "401", "403", "413", "422", "429", "502", "503"]);
+    expect(doc.paths["/api/v1/admin/trust-policies/{name}"]).toBeDefined();
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["TokenRequest", "InstallationToken", "TrustPolicy"]));
+  });
+
+  test.each([
+    ["ISSUER_JWKS_FILES without a path", { ISSUER_JWKS_FILES: K8S }, /ISSUER_JWKS_FILES entry .* is not ISSUER=\/absolute\/path/],
+    ["ISSUER_JWKS_FILES with a relative path", { ISSUER_JWKS_FILES: `${K8S}=jwks.json` }, /ISSUER_JWKS_FILES entry/],
+    ["ISSUER_JWKS_FILES over plain http", { ISSUER_JWKS_FILES: "http://issuer.example=/x.json" }, /ISSUER_JWKS_FILES uses plain http/],
+    ["TOKEN_RATE_LIMIT", { TOKEN_RATE_LIMIT: "lots" }, /TOKEN_RATE_LIMIT "lots" is not a positive whole number/],
+  ])("bad %s: exit 2 naming the variable and the fix", async (_, bad, message) => {
+    const r = await runBroker(["serve"], w.env(bad as Record<string, string>));
+    expect(r.code).toBe(2);
+    expect(String(logLines(r.stderr).at(-1)?.message ?? "")).toMatch(message);
   });
 });

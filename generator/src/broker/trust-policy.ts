@@ -181,6 +181,15 @@ export function trustPolicyAsJson(p: TrustPolicy) {
   };
 }
 
+/**
+ * A list as an audit record keeps it: the first RECORDED_ITEMS, and the full count when longer (a
+ * record's details are bounded to 16 KiB; a policy may name 500 repositories of 100 characters).
+ */
+export const RECORDED_ITEMS = 50;
+export function recordedList(name: string, list: readonly string[]): Record<string, unknown> {
+  return { [name]: list.slice(0, RECORDED_ITEMS), ...(list.length > RECORDED_ITEMS ? { [`${name}_count`]: list.length } : {}) };
+}
+
 // ---- matching ----------------------------------------------------------------------------
 
 /** A verified token, as the verifier hands it over (never the token itself). */

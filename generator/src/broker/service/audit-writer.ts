@@ -41,9 +41,10 @@ export class AuditWriter {
   }
 
   private async write(): Promise<void> {
-    // Let the requests of this turn of the event loop join the first batch.
-    await new Promise((r) => setImmediate(r));
     while (this.queue.length) {
+      // Let the requests of this turn of the event loop join the batch: a commit blocks the event
+      // loop for its fsync (bun:sqlite is synchronous), so fewer, larger batches leave it free longer.
+      await new Promise((r) => setImmediate(r));
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
         await this.storage.transaction(async (tx) => {

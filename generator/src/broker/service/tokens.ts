@@ -21,11 +21,13 @@ import {
   claimAt,
   decideScope,
   normaliseRequest,
+  recordedList,
   policyMatches,
   scopeKey,
   TokenRequestError,
   type CompiledTrustPolicy,
   type GrantedScope,
+  type Refused,
   type TokenRequest,
   type VerifiedToken,
 } from "../trust-policy.ts";
@@ -75,7 +77,9 @@ function whoDetails(t: VerifiedToken): Record<string, unknown> {
   return { issuer: t.issuer, subject: t.subject, ...(Object.keys(present).length ? { kubernetes: present } : {}) };
 }
 
-const scopeJson = (s: GrantedScope) => ({ owner: s.owner, repositories: s.repositories, permissions: s.permissions });
+/** A scope as audit records keep it (repositories bounded: recordedList). */
+const scopeJson = (s: GrantedScope) => ({ owner: s.owner, ...(s.repositories ? recordedList("repositories", s.repositories) : { repositories: null }), permissions: s.permissions });
+const refusedJson = (r: Refused) => ({ ...r, ...(r.repositories ? recordedList("repositories", r.repositories) : {}) });
 
 export class TokenService {
   private readonly cache = new Map<string, { token: InstallationToken; expiresAtMs: number }>();
@@ -115,7 +119,7 @@ export class TokenService {
         actor,
         action: "token.audit",
         result: d.ok ? "success" : "denied",
-        details: { ...who, policy: p.source.name, mode: "audit", ...(d.ok ? { would_grant: scopeJson(d.scope) } : { would_refuse: d.refused }) },
+        details: { ...who, policy: p.source.name, mode: "audit", ...(d.ok ? { would_grant: scopeJson(d.scope) } : { would_refuse: refusedJson(d.refused) }) },
       });
     }
 
@@ -132,12 +136,12 @@ export class TokenService {
 
     const decision = decideScope(policy, request);
     if (!decision.ok) {
-      const details = { ...who, policy: policy.source.name, reason: "beyond_policy", refused: decision.refused };
+      const details = { ...who, policy: policy.source.name, reason: "beyond_policy", refused: refusedJson(decision.refused) };
       await this.audit.append({ actor, action: "token.issue", result: "denied", details }, { eventType: "token_scope_refused", severity: "medium", userIdentity: actor, actionTaken: "request_refused", details });
       this.count("policy_denied");
       const parts = [
         decision.refused.owner !== undefined ? `owner ${decision.refused.owner} (the policy grants ${policy.source.owner})` : "",
-        decision.refused.repositories ? `repositories ${decision.refused.repositories.join(", ")}` : "",
+        decision.refused.repositories ? `repositories ${decision.refused.repositories.slice(0, 20).join(", ")}${decision.refused.repositories.length > 20 ? ` and ${decision.refused.repositories.length - 20} more` : ""}` : "",
         decision.refused.permissions ? `permissions ${Object.entries(decision.refused.permissions).map(([n, l]) => `${n}=${l}`).join(", ")}` : "",
       ].filter(Boolean);
       throw new BrokerError("policy_denied", `trust policy "${policy.source.name}" does not grant ${parts.join("; ")}: ask for less, or an administrator widens the policy`, { extensions: { policy: policy.source.name, refused: decision.refused } });

@@ -8,7 +8,8 @@
 // that time.
 import { BrokerError } from "../errors.ts";
 import type { Storage } from "../storage/storage.ts";
-import { compileTrustPolicy, TrustPolicyError, trustPolicyAsJson, type CompiledTrustPolicy, type TrustPolicy, type TrustPolicyRecord } from "../trust-policy.ts";
+import { createHash } from "node:crypto";
+import { compileTrustPolicy, recordedList, TrustPolicyError, trustPolicyAsJson, type CompiledTrustPolicy, type TrustPolicy, type TrustPolicyRecord } from "../trust-policy.ts";
 
 export const TRUST_POLICY_REFRESH_MS = 5_000;
 /** Trust policies a broker holds at most: each exchange of an issuer is matched against its policies. */
@@ -40,7 +41,7 @@ export class TrustPolicyService {
     }
     const r = await this.storage.transaction(async (tx) => {
       const r = await tx.putTrustPolicy(policy);
-      await tx.appendAudit({ actor, action: "trust_policy.put", result: "success", details: { name: policy.name, created: r.created, policy: trustPolicyAsJson(policy) } });
+      await tx.appendAudit({ actor, action: "trust_policy.put", result: "success", details: { name: policy.name, created: r.created, ...recordedPolicy(policy) } });
       return r;
     });
     this.compiled = undefined;
@@ -103,4 +104,17 @@ export class TrustPolicyService {
     this.compiled = { at, byIssuer };
     return byIssuer;
   }
+}
+
+/**
+ * A policy as its audit record keeps it: whole when it fits the record's bound (16 KiB), else
+ * with its repositories cut to the first RECORDED_ITEMS and, if still too large, only its SHA-256.
+ */
+export function recordedPolicy(p: TrustPolicy): Record<string, unknown> {
+  const json = trustPolicyAsJson(p);
+  const whole = JSON.stringify(json);
+  if (whole.length <= 12_000) return { policy: json };
+  const cut = { ...json, ...(Array.isArray(json.repositories) ? recordedList("repositories", json.repositories) : {}) };
+  if (JSON.stringify(cut).length <= 12_000) return { policy: cut };
+  return { policy_sha256: createHash("sha256").update(whole).digest("hex") };
 }
