@@ -15,6 +15,7 @@ import { expectNoSecrets } from "../helpers/secrets.ts";
 let world: World;
 let broker: Broker;
 const SUB = "repo:acme-org/api:ref:refs/heads/main";
+const GHOST = "repo:acme-org/ghost:ref:refs/heads/main";
 
 beforeAll(async () => {
   world = await startWorld();
@@ -25,6 +26,8 @@ beforeAll(async () => {
       label_policies: [],
       trust_policies: [
         { name: "api-builds", issuer: world.sim.oidc.issuer, audience: AUDIENCE, subject: SUB, owner: "acme-org", repositories: ["api", "web"], permissions: { contents: "write", issues: "read" } },
+        // An owner the App is not installed on: the broker's GitHub call fails (502 github_misconfigured).
+        { name: "ghost-owner", issuer: world.sim.oidc.issuer, audience: AUDIENCE, subject: GHOST, owner: "nobody-org", repositories: "*", permissions: { contents: "read" } },
       ],
     }),
   );
@@ -93,6 +96,32 @@ describe("brokered ghapp-token against the real broker", () => {
     expect(r2.stderr).toContain("infra");
     expect(existsSync(e2.OUTPUT_PATH)).toBe(false);
   });
+
+  test("a policy whose owner the App is not installed on: exit 4 at once (not retried), nothing written", async () => {
+    const e = env(await world.token(GHOST));
+    const before = world.sim.requests.length;
+    const r = await runGenerator(["mint"], e);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("OWNER");
+    expect(existsSync(e.OUTPUT_PATH)).toBe(false);
+    // One exchange: the broker asked GitHub once (or a few times itself), ghapp-token did not retry it.
+    expect(r.stderr).not.toContain("retrying the broker request");
+    expect(world.sim.requests.length - before).toBeLessThan(10);
+  });
+
+  test("GitHub down behind the broker (a scope not in its cache): exit 5, nothing written", async () => {
+    world.sim.inject({ kind: "status", status: 503, match: { path: "/access_tokens" }, times: 1000 });
+    try {
+      // The broker answers 503 with a Retry-After beyond MAX_RETRY_WAIT: ghapp-token fails at once.
+      const e = env(await world.token(SUB), { REPOSITORIES: "web", PERMISSIONS: "issues=read", MAX_RETRY_WAIT: "1s" });
+      const r = await runGenerator(["mint"], e, { timeoutMs: 60_000 });
+      expect(r.code).toBe(5);
+      expect(existsSync(e.OUTPUT_PATH)).toBe(false);
+      expect(existsSync(`${e.OUTPUT_PATH}.json`)).toBe(false);
+    } finally {
+      world.sim.clearFaults();
+    }
+  }, 90_000);
 
   test("a token for another audience, or an expired one, is refused: exit 3", async () => {
     const wrongAudience = env(await world.token(SUB, { aud: "someone-else" }));
