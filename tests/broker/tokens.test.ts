@@ -221,6 +221,22 @@ describe("audit mode", () => {
   });
 });
 
+describe("audit mode beside a policy in force", () => {
+  test("the policy in force decides; the audit policy's verdict on the same request is recorded", async () => {
+    const narrower = { ...teamA, name: "team-a-narrower", repositories: ["api"], permissions: { contents: "read" }, mode: "audit" };
+    expect((await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: narrower })).status).toBe(201);
+    try {
+      const r = await exchange(await teamAToken(), { repositories: ["web"], permissions: { contents: "read" } });
+      expect(r.status).toBe(201);
+      const records = (await b.call("GET", `/api/v1/admin/audit-log?user=${encodeURIComponent("system:serviceaccount:team-a:deployer")}&limit=5`, { token: admin })).json.records;
+      const audit = records.find((x: { action: string }) => x.action === "token.audit");
+      expect(audit).toMatchObject({ result: "denied", details: { policy: "team-a-narrower", mode: "audit", would_refuse: { repositories: ["web"] } } });
+    } finally {
+      await b.call("DELETE", "/api/v1/admin/trust-policies/team-a-narrower", { token: admin });
+    }
+  });
+});
+
 describe("no GitHub call per pod", () => {
   test("a second identical request is served from the cache: the same token, no GitHub call, and audited again", async () => {
     const body = { repositories: ["api"], permissions: { pull_requests: "read" } };

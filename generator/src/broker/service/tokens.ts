@@ -194,6 +194,8 @@ export class TokenService {
       pending = this.d.github
         .mint(installationId, { repositories: scope.repositories, permissions: scope.permissions })
         .then((token) => {
+          // One line per GitHub call (not per hand-out), never the token: what was minted for whom.
+          this.d.logger.info("installation token minted", { policy: policy.source.name, installation_id: installationId, repositories: scope.repositories?.length ?? "all", permissions: scope.permissions, expires_at: token.expiresAt });
           const expiresAtMs = Date.parse(token.expiresAt);
           if (expiresAtMs - this.d.github.now() >= MIN_REMAINING_MS) this.remember(key, token, expiresAtMs);
           else this.cache.delete(key);
