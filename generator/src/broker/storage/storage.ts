@@ -21,6 +21,10 @@
 //   is not a hash, a limit out of range, a status not in the list) is a bug in the caller and throws
 //   a plain TypeError. Messages never carry the DATABASE_URL's password.
 
+import type { TrustPolicy, TrustPolicyRecord } from "../trust-policy.ts";
+
+export type { TrustPolicy, TrustPolicyRecord };
+
 export const RUNNER_MODES = ["jit", "registration_token"] as const;
 export type RunnerMode = (typeof RUNNER_MODES)[number];
 
@@ -58,7 +62,7 @@ export interface RunnerRecord {
   /** The caller's identity (the OIDC_IDENTITY_CLAIM value) that provisioned it. */
   provisionedBy: string;
   runnerGroupId: number;
-  /** The organisation (login, as configured) the runner is in; "" only for a row written before migration 5 and not yet assigned. */
+  /** The organisation (login, as configured) the runner is in; "" only for a row written before migration 6 and not yet assigned. */
   org: string;
   /** SHA-256 (hex) of the JIT config or registration token handed out; null until handed out. Never the secret itself. */
   secretSha256: string | null;
@@ -342,6 +346,20 @@ export interface StorageOps {
   /** Removes the identity's policy; false when there was none. Its runners stay as they are. */
   deleteLabelPolicy(userIdentity: string): Promise<boolean>;
 
+  // ---- trust policies (the token exchange's rules) ------------------------------------
+
+  /** Creates or replaces the trust policy named `policy.name`; `created` says which. The definition is stored as given (the policy code validates it). */
+  putTrustPolicy(policy: TrustPolicy): Promise<{ created: boolean; policy: TrustPolicyRecord }>;
+
+  /** The trust policy of this name, or null. */
+  getTrustPolicy(name: string): Promise<TrustPolicyRecord | null>;
+
+  /** Every trust policy, ordered by name. */
+  listTrustPolicies(): Promise<TrustPolicyRecord[]>;
+
+  /** Removes the trust policy; false when there was none. */
+  deleteTrustPolicy(name: string): Promise<boolean>;
+
   // ---- audit log and security events -------------------------------------------------
 
   /** Appends an audit record (at = now). Details must not carry secrets; 16 KiB at most. */
@@ -380,7 +398,7 @@ export interface StorageOps {
   listBaselineGroups(org?: string): Promise<number[]>;
 
   /**
-   * Gives every runner, label policy and baseline group written before migration 5 (no
+   * Gives every runner, label policy and baseline group written before migration 6 (no
    * organisation) the organisation `org`: the one the broker served then. Idempotent.
    */
   assignOrg(org: string): Promise<void>;
