@@ -3,6 +3,7 @@
 // policy's organisation, and a caller's runner in one organisation is never reached through
 // another. Run against the compiled broker and the simulator with two organisation installations.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN, ALICE, eventually, logLines, policy, runBroker, startBroker, startWorld, type Broker, type World } from "./harness.ts";
@@ -231,6 +232,41 @@ describe("webhooks from every organisation", () => {
       await b.stop();
     }
   }, 20_000);
+});
+
+describe("upgrading from one organisation", () => {
+  test("runners and policies written before organisations existed belong to GITHUB_ORG, or the first of GITHUB_ORGS, and sync-github names each organisation's failing group", async () => {
+    const env = w.env();
+    const b = await startBroker(env);
+    try {
+      expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(ALICE) })).status).toBe(201);
+      expect((await b.call("POST", "/api/v1/runners/provision", { token: alice, body: { runner_name: "orgs-old-1", labels: ["team-a"] } })).status).toBe(201);
+    } finally {
+      await b.stop();
+    }
+    // What a database from the release before several organisations holds: rows without one.
+    const db = new Database(env.DATABASE_URL!.replace(/^sqlite:\/\//, ""));
+    db.run("UPDATE runners SET org = NULL");
+    db.run("UPDATE label_policies SET org = NULL");
+    db.close();
+    const { GITHUB_ORG: _, ...rest } = env;
+    const env2 = { ...rest, GITHUB_ORGS: "acme-org,acme-labs" };
+    const after = await startBroker(env2);
+    try {
+      const listed = await after.call("GET", "/api/v1/runners?org=acme-org", { token: alice });
+      expect(listed.json.runners.map((r: { runner_name: string; org: string }) => [r.runner_name, r.org])).toEqual([["orgs-old-1", "acme-org"]]);
+      expect((await after.call("GET", "/api/v1/runners?org=acme-labs", { token: alice })).json.runners).toEqual([]);
+      expect((await after.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(ALICE)}`, { token: admin })).json.org).toBe("acme-org");
+    } finally {
+      await after.stop();
+    }
+    // A policy of acme-labs naming a group acme-labs lacks: sync-github says which organisation's group.
+    const missing = new Database(env.DATABASE_URL!.replace(/^sqlite:\/\//, ""));
+    missing.run("UPDATE label_policies SET org = 'acme-labs', runner_group_id = 77");
+    missing.close();
+    const sync = await runBroker(["sync-github"], env2);
+    expect(sync.stdout).toContain("runner group acme-labs/77 failed:");
+  }, 30_000);
 });
 
 // Last: it uninstalls the App from acme-labs in the shared simulator.

@@ -37,7 +37,7 @@ export interface SyncDeps extends BrokerDeps {
 export interface SyncReport {
   groups: number[];
   /** groups that could not be read this round, with why */
-  failedGroups: { runnerGroupId: number; reason: string }[];
+  failedGroups: { runnerGroupId: number; reason: string; org?: string }[];
   seen: number;
   statusChanges: number;
   removed: { name: string; reason: string }[];
@@ -93,7 +93,7 @@ export class Sync {
         // A group that cannot be read is left alone this round: nothing in it is judged gone.
         const failure = { code: e instanceof BrokerError ? e.code : "error", reason: e instanceof BrokerError ? e.message : "the sync failed unexpectedly on this group" };
         this.groupFailed(group, failure);
-        report.failedGroups.push({ runnerGroupId: group, reason: failure.reason });
+        report.failedGroups.push({ runnerGroupId: group, reason: failure.reason, ...this.orgField() });
         continue;
       }
       this.groupWorks(group);
