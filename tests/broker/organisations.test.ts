@@ -104,6 +104,25 @@ describe("at start", () => {
   }, 30_000);
 });
 
+describe("policies apply", () => {
+  test("a policy file's policy of an organisation the broker does not serve is exit 2 and applies nothing; one of a listed organisation is checked there and stored with it", async () => {
+    const env = twoOrgs();
+    const bad = join(w.dir, "orgs-apply-bad.yaml");
+    writeFileSync(bad, `- user_identity: "${LABS}"\n  allowed_labels: [team-a]\n  runner_group_id: 2\n  org: someone-else\n`);
+    const r = await runBroker(["policies", "apply", bad], env);
+    expect(r.code).toBe(2);
+    expect(lastError(r.stderr)).toContain("0.org (the policy for");
+    const good = join(w.dir, "orgs-apply.yaml");
+    writeFileSync(good, `- user_identity: "${LABS}"\n  allowed_labels: [team-a]\n  runner_group_id: 2\n  org: acme-labs\n`);
+    const before = w.sim.requests.length;
+    const ok = await runBroker(["policies", "apply", good], env);
+    expect(ok.code).toBe(0);
+    expect(w.sim.requests.slice(before).map((q) => q.path)).toContain("/orgs/acme-labs/actions/runner-groups/2");
+    const listed = JSON.parse((await runBroker(["policies", "list", "--json"], env)).stdout);
+    expect(listed).toEqual([expect.objectContaining({ user_identity: LABS, org: "acme-labs" })]);
+  }, 30_000);
+});
+
 describe("policies name their organisation", () => {
   test("with several organisations a policy without org, or naming one the broker does not serve, is 422 naming org", async () => {
     const b = await startBroker(twoOrgs());
