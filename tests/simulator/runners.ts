@@ -11,11 +11,22 @@
 //   GET    /orgs/{org}/actions/runner-groups/{group_id}/runners?per_page=&page=  same shape, that group only
 //   GET    /orgs/{org}/actions/runners/{runner_id}          Runner | 404
 //   DELETE /orgs/{org}/actions/runners/{runner_id}          204 | 404 | 422 while the runner runs a job
-//   GET    /orgs/{org}/actions/runner-groups[/{group_id}]   the runner groups (not in CONTRACTS.md; GitHub has them)
+//   GET    /orgs/{org}/actions/runner-groups[/{group_id}]   the runner groups (not in CONTRACTS.md; GitHub has them),
+//            with their access settings: visibility all|selected|private, allows_public_repositories,
+//            restricted_to_workflows, selected_workflows, selected_repositories_url (only when selected)
+//   POST   /orgs/{org}/actions/runner-groups   {name, visibility? (default "all"), selected_repository_ids?,
+//            allows_public_repositories? (default false), restricted_to_workflows?, selected_workflows?}  201 group
+//   PATCH  /orgs/{org}/actions/runner-groups/{group_id}  {name (required by the description), the settings}  200 group
+//   GET    /orgs/{org}/actions/runner-groups/{group_id}/repositories  {total_count, repositories}
+//   PUT    /orgs/{org}/actions/runner-groups/{group_id}/repositories  {selected_repository_ids}  204
+//            https://docs.github.com/rest/actions/self-hosted-runner-groups (each: 422 for a body the
+//            description refuses, or a selected workflow without a ref: "a ref, tag, or long SHA is required")
 // Runner = {id, name, os, status: "online"|"offline", busy, ephemeral, runner_group_id,
 //           labels: [{id, name, type: "read-only"|"custom"}], version} (config.sh adds self-hosted, Linux, X64 as
 //           read-only; a JIT runner has exactly the labels of its generate-jitconfig call).
-// Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says.
+// Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says;
+// Default is visible to all repositories, the others to selected ones unless the option says (RunnerGroup).
+// In process, `updateGroup(id, patch)` is someone changing a group in the organisation's settings.
 //
 // Control endpoints (no authentication; answers are {message} on error):
 //   POST /_simulator/runners/register {registration_token, name, labels[], ephemeral?, runner_group_id?, status?}
