@@ -112,6 +112,11 @@ describe("MANAGE_RUNNER_GROUPS=true", () => {
       const restored = events.find((x) => x.action_taken === "settings_restored")!;
       expect([restored.user_identity, restored.details.runner_group_id, restored.details.changed]).toEqual([ALICE, id, ["visibility", "allows_public_repositories", "repositories"]]);
       expect((await b.call("GET", "/ready")).json.status).toBe("ready");
+
+      // A repository the App's installation cannot see is refused at write, naming the entry.
+      const unseen = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: { ...body, repositories: ["acme-org/api", "acme-org/nope"] } });
+      expect([unseen.status, unseen.json.field]).toEqual([422, "repositories[1]"]);
+      expect(unseen.json.detail).toContain("cannot see");
     } finally {
       await b.stop();
     }

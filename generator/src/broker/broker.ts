@@ -137,7 +137,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
   // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once.
-  const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p) } : {};
+  const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p, {}, true) } : {};
   const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github, ...managedGroup });
   const readiness = new Readiness(
     [

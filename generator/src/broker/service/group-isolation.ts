@@ -161,8 +161,16 @@ export class GroupIsolation {
    * replica that died after creating it), and set back to visibility selected, no public
    * repositories, the policy's repositories and workflows when it differs. Returns its id.
    */
-  async ensureManaged(org: string, policy: LabelPolicy, cache: { repos?: Map<string, number>; groups?: RunnerGroupSettings[] } = {}): Promise<number> {
+  async ensureManaged(org: string, policy: LabelPolicy, cache: { repos?: Map<string, number>; groups?: RunnerGroupSettings[] } = {}, strict = false): Promise<number> {
     const name = managedGroupName(policy.userIdentity);
+    if (strict) {
+      // At a policy write: a repository the installation cannot see would silently not be admitted.
+      cache.repos ??= await this.d.groups.installationRepositories();
+      const i = (policy.repositories ?? []).findIndex((r) => !cache.repos!.has(r.toLowerCase()));
+      if (i >= 0) {
+        throw new BrokerError("invalid_request", `repositories[${i}]: the App's installation on ${org} cannot see "${policy.repositories![i]!.slice(0, 200)}": check the name, or add the repository to the installation`, { extensions: { field: `repositories[${i}]` } });
+      }
+    }
     const workflows = [...new Set(policy.workflows ?? [])].sort();
     const repositoryIds = [...(await this.repositoryIds(policy.repositories ?? [], cache))].sort((a, b) => a - b);
     const spec = { visibility: "selected" as const, allowsPublicRepositories: false as const, restrictedToWorkflows: workflows.length > 0, selectedWorkflows: workflows };
