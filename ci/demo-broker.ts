@@ -66,7 +66,7 @@ const ADMIN = "repo:acme-org/platform:ref:refs/heads/main";
 const CALLER = "repo:acme-org/api:ref:refs/heads/main";
 const oidcToken = async (sub: string) => {
   const name = sub === ADMIN ? "ADMIN_TOKEN" : sub === CALLER ? "CALLER_TOKEN" : "OTHER_TOKEN";
-  command(`${name}=$(curl -s -X POST ${sim.origin}/_simulator/oidc/token -d ${quote(JSON.stringify({ sub, aud: AUDIENCE }))} | jq -r .token)   # the simulator as the callers' OIDC issuer`);
+  command(`${name}=$(curl -s -X POST ${sim.origin}/_simulator/oidc/token -H 'content-type: application/json' -d ${quote(JSON.stringify({ sub, aud: AUDIENCE }))} | jq -r .token)   # the simulator as the callers' OIDC issuer`);
   const r = await fetch(`${sim.origin}/_simulator/oidc/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sub, aud: AUDIENCE }) });
   const token = ((await r.json()) as { token: string }).token;
   tokenNames.set(token, `$${name}`);
@@ -102,7 +102,7 @@ const port = await new Promise<number>((res, rej) => {
 const base = `http://127.0.0.1:${port}`;
 const call = async (method: string, path: string, token?: string, body?: unknown) => {
   const auth = token ? ` -H "authorization: Bearer ${tokenNames.get(token) ?? "$TOKEN"}"` : "";
-  command(`curl -s${method === "GET" ? "" : ` -X ${method}`}${auth} ${quote(`${base}${path}`)}${body ? ` -d ${quote(JSON.stringify(body))}` : ""}`);
+  command(`curl -s${method === "GET" ? "" : ` -X ${method}`}${auth} ${quote(`${base}${path}`)}${body ? ` -H 'content-type: application/json' -d ${quote(JSON.stringify(body))}` : ""}`);
   const r = await fetch(`${base}${path}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const text = await r.text();
   return { status: r.status, json: text ? JSON.parse(text) : undefined };
@@ -127,7 +127,7 @@ try {
   console.log(`  ${r.status}: ${JSON.stringify(rest)}`);
   console.log(`  encoded_jit_config: ${mask(encoded_jit_config)}`);
   console.log(`  on the runner host: ./run.sh --jitconfig "$ENCODED_JIT_CONFIG"   (single use; the broker kept only its SHA-256)`);
-  command(`curl -s -X POST ${sim.origin}/_simulator/runners/connect -d '{"encoded_jit_config":"'"$ENCODED_JIT_CONFIG"'"}'   # the simulator plays the runner`);
+  command(`curl -s -X POST ${sim.origin}/_simulator/runners/connect -H 'content-type: application/json' -d '{"encoded_jit_config":"'"$ENCODED_JIT_CONFIG"'"}'   # the simulator plays the runner`);
   const connected = await fetch(`${sim.origin}/_simulator/runners/connect`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ encoded_jit_config }) });
   console.log(`  the runner connects: GitHub says ${((await connected.json()) as { status: string }).status}`);
   const again = await fetch(`${sim.origin}/_simulator/runners/connect`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ encoded_jit_config }) });

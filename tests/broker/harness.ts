@@ -82,10 +82,17 @@ export async function startBroker(env: Record<string, string>, args: string[] = 
   const { promise: urlP, resolve: resolveUrl, reject: rejectUrl } = Promise.withResolvers<string>();
   void (async () => {
     const decoder = new TextDecoder();
+    let listening = false;
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
       stderr += decoder.decode(chunk);
+      // Searched until found only: a busy broker's log grows by megabytes (a benchmark's), and a
+      // regular expression over it at every chunk would cost the test process more than the broker.
+      if (listening) continue;
       const m = /"message":"listening"[^\n]*"port":(\d+)/.exec(stderr) ?? /"port":(\d+)[^\n]*"message":"listening"/.exec(stderr);
-      if (m) resolveUrl(`http://127.0.0.1:${m[1]}`);
+      if (m) {
+        listening = true;
+        resolveUrl(`http://127.0.0.1:${m[1]}`);
+      }
     }
   })();
   void proc.exited.then((code) => rejectUrl(new Error(`broker exited with ${code} before listening:\n${stderr}`)));

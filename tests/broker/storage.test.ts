@@ -9,7 +9,7 @@ import { openStorage } from "../../generator/src/broker/storage/open.ts";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelPolicy, RunnerReservation, Storage } from "../../generator/src/broker/storage/storage.ts";
+import type { LabelPolicy, RunnerReservation, Storage, TrustPolicy } from "../../generator/src/broker/storage/storage.ts";
 import { BACKENDS, type TestDatabase } from "./storage-backends.ts";
 
 /** A clock the test moves by hand. */
@@ -37,6 +37,20 @@ const policy = (over: Partial<LabelPolicy> = {}): LabelPolicy => ({
   maxRunners: 3,
   allowRegistrationToken: false,
   runnerGroupId: 2,
+  ...over,
+});
+
+const trustPolicy = (over: Partial<TrustPolicy> = {}): TrustPolicy => ({
+  name: "team-a-deployer",
+  issuer: "https://kubernetes.default.svc.cluster.local",
+  audience: "ghapp-runner-broker",
+  subject: "system:serviceaccount:team-a:deployer",
+  claims: { "kubernetes.io.namespace": "team-a" },
+  claimPatterns: {},
+  owner: "acme-org",
+  repositories: ["api", "web"],
+  permissions: { contents: "write" },
+  mode: "enforce",
   ...over,
 });
 
@@ -217,6 +231,41 @@ for (const backend of BACKENDS) {
       expect(await storage.deleteLabelPolicy("alpha")).toBe(true);
       expect(await storage.deleteLabelPolicy("alpha")).toBe(false);
       expect(await storage.getLabelPolicy("alpha")).toBeNull();
+    });
+
+    // ---- trust policies --------------------------------------------------------------------
+
+    test("a trust policy is stored as given, replaced by name keeping its creation time, listed by name and deleted once", async () => {
+      await fresh();
+      const first = await storage.putTrustPolicy(trustPolicy());
+      expect(first.created).toBe(true);
+      expect(first.policy).toMatchObject(trustPolicy());
+      clock.advance(60_000);
+      const changed = trustPolicy({ subject: undefined, subjectPattern: "system:serviceaccount:team-a:[a-z]+", repositories: "*", mode: "audit", claimPatterns: { "kubernetes.io.serviceaccount.name": "ci|release" } });
+      const second = await storage.putTrustPolicy(changed);
+      expect(second.created).toBe(false);
+      expect(second.policy).toEqual({ ...changed, createdAt: first.policy.createdAt, updatedAt: new Date(first.policy.updatedAt.getTime() + 60_000) });
+      expect("subject" in second.policy).toBe(false);
+      await storage.putTrustPolicy(trustPolicy({ name: "alpha", issuer: "https://token.actions.githubusercontent.com" }));
+      expect((await storage.listTrustPolicies()).map((p) => [p.name, p.issuer])).toEqual([
+        ["alpha", "https://token.actions.githubusercontent.com"],
+        ["team-a-deployer", "https://kubernetes.default.svc.cluster.local"],
+      ]);
+      expect(await storage.getTrustPolicy("alpha")).toMatchObject({ name: "alpha", owner: "acme-org" });
+      expect(await storage.deleteTrustPolicy("alpha")).toBe(true);
+      expect(await storage.deleteTrustPolicy("alpha")).toBe(false);
+      expect(await storage.getTrustPolicy("alpha")).toBeNull();
+    });
+
+    test("a trust policy written in a transaction that fails is not stored", async () => {
+      await fresh();
+      await expect(
+        storage.transaction(async (tx) => {
+          await tx.putTrustPolicy(trustPolicy());
+          throw new Error("the audit write failed");
+        }),
+      ).rejects.toThrow("the audit write failed");
+      expect(await storage.listTrustPolicies()).toEqual([]);
     });
 
     // ---- audit log and security events -----------------------------------------------------

@@ -2,7 +2,8 @@
 // and one with every optional object on) validated the way tests/chart/render.ts validates the main
 // chart (core kinds with kubernetes-models, ESO against its CRDs, ServiceMonitor and PrometheusRule
 // against prometheus-operator's), the App's credentials wired to the Secret the Deployment reads,
-// no secret as a plain value, and the chart's `fail`s holding without the values schema.
+// no secret as a plain value, the chart's `fail`s holding without the values schema, and the policy
+// file the chart renders read by the broker's own parser.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -83,6 +84,9 @@ describe("charts/ghapp-runner-broker renders what a cluster accepts", () => {
     expect(await failureWithoutSchema([...base, "broker.syncInterval=15 minutes"])).toContain("broker.syncInterval must be a duration such as 90s");
     expect(await failureWithoutSchema([...base, "github.defaultRunnerGroupId=brokered"])).toContain("github.defaultRunnerGroupId must be digits");
     expect(await failureWithoutSchema([...base, "github.allowedRepositoryOwners[0]=acme/api"])).toContain("github.allowedRepositoryOwners[0] must be a GitHub organisation or user login");
+    expect(await failureWithoutSchema([...base, "policies.trustPolicies[0]=team-a"])).toContain("policies.trustPolicies[0] must be a trust policy object in the API's shape");
+    expect(await failureWithoutSchema([...base, "issuers.jwks[0]=https://kubernetes.default.svc.cluster.local"])).toContain("issuers.jwks[0] must be an object {issuer, configMap, key}");
+    expect(await failureWithoutSchema([...base, "tokens.mintRateLimit=10/min"])).toContain("tokens.mintRateLimit must be digits");
   }, 30_000);
 });
 
@@ -124,6 +128,64 @@ describe("the README's broker path (Quick start, step 7)", () => {
   }, 30_000);
 });
 
+/** The rendered policy ConfigMap's policies.yaml, and the pods' checksum of it. */
+async function policyFile(files: string[], sets: string[] = []) {
+  const objects = await renderChart(files, sets, BROKER_CHART);
+  const configMap = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> } | undefined;
+  const deployment = objects.find((o) => o.kind === "Deployment") as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+  return { text: configMap?.data["policies.yaml"], checksum: deployment.spec.template.metadata.annotations["checksum/policies"] };
+}
+
+describe("trust policies from values", () => {
+  const KEYLESS = join(ROOT, "values-examples/runner-broker-keyless.values.yaml");
+
+  test("the broker's own parser (POLICY_FILE) reads the rendered file: every trust policy by name, the label policies beside them", async () => {
+    const { parsePolicyDocument } = await import("../../generator/src/broker/policy-file.ts");
+    const everything = parsePolicyDocument((await policyFile([EVERYTHING])).text!, "policies.yaml", 2);
+    expect(everything.trustPolicies.map((p) => [p.name, p.mode])).toEqual([["team-a-deployer", "enforce"], ["deploy-from-main", "audit"]]);
+    expect(everything.labelPolicies.map((p) => p.userIdentity)).toEqual(["*"]);
+    const keyless = parsePolicyDocument((await policyFile([KEYLESS])).text!, "policies.yaml");
+    expect(keyless.trustPolicies.map((p) => [p.name, p.subject, p.claims])).toEqual([
+      ["team-a-workflows", "system:serviceaccount:team-a:workflows-sa", { "kubernetes.io.namespace": "team-a" }],
+      ["team-b-workflows", "system:serviceaccount:team-b:workflows-sa", { "kubernetes.io.namespace": "team-b" }],
+    ]);
+    expect(keyless.labelPolicies).toEqual([]);
+  }, 30_000);
+
+  test("without trust policies the file stays the plain list of label policies it always was", async () => {
+    const { text } = await policyFile([SQLITE]);
+    expect(Array.isArray(Bun.YAML.parse(text!))).toBe(true);
+  }, 30_000);
+
+  test("changing a trust policy rolls the pods: the pods' checksum follows the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "broker-trust-"));
+    try {
+      const values = Bun.YAML.parse(readFileSync(KEYLESS, "utf8")) as { policies: { trustPolicies: Array<{ repositories: string[] }> } };
+      values.policies.trustPolicies[1]!.repositories = ["infra", "docs"];
+      const widened = join(dir, "widened.values.yaml");
+      writeFileSync(widened, JSON.stringify(values));
+      const [before, after] = [await policyFile([KEYLESS]), await policyFile([widened])];
+      expect(after.text).not.toBe(before.text);
+      expect(after.checksum).not.toBe(before.checksum);
+      // The same policies render the same checksum: no restart without a change.
+      expect((await policyFile([KEYLESS])).checksum).toBe(before.checksum);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  test("the ISSUER_JWKS_FILES paths are the files the issuers' ConfigMaps are mounted as", async () => {
+    const objects = await renderChart([KEYLESS], [], BROKER_CHART);
+    const pod = (objects.find((o) => o.kind === "Deployment") as unknown as { spec: { template: { spec: { containers: Array<{ env: Env[]; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>; volumes: Array<{ name: string; configMap?: { name: string; items: Array<{ key: string; path: string }> } }> } } } }).spec.template.spec;
+    const files = containerEnv(objects).find((e) => e.name === "ISSUER_JWKS_FILES")!.value!.split(",");
+    expect(files).toEqual(["https://kubernetes.default.svc.cluster.local=/etc/ghapp-runner-broker/issuers/0/jwks.json"]);
+    const mount = pod.containers[0]!.volumeMounts.find((m) => files[0]!.endsWith(`=${m.mountPath}/jwks.json`))!;
+    expect(mount.readOnly).toBe(true);
+    const volume = pod.volumes.find((v) => v.name === mount.name)!;
+    expect(volume.configMap).toEqual({ name: "cluster-a-issuer", items: [{ key: "jwks.json", path: "jwks.json" }] });
+  }, 30_000);
+});
+
 describe("the chart and the broker agree on its settings", () => {
   test("every variable the chart sets is one the broker reads (generator/src/broker/config.ts), or a runtime's", async () => {
     const { BROKER_OPTIONS } = await import("../../generator/src/broker/config.ts");
@@ -132,7 +194,7 @@ describe("the chart and the broker agree on its settings", () => {
       NODE_EXTRA_CA_CERTS: "read by the Bun runtime the broker is compiled with",
     };
     // Settings the EVERYTHING values turn on, each read by the broker.
-    const alsoSet = ["ALLOWED_REPOSITORY_OWNERS", "DEFAULT_RUNNER_GROUP_ID", "GITHUB_WEBHOOK_SECRET_FILE"];
+    const alsoSet = ["ALLOWED_REPOSITORY_OWNERS", "DEFAULT_RUNNER_GROUP_ID", "GITHUB_WEBHOOK_SECRET_FILE", "ISSUER_JWKS_FILES", "TOKEN_RATE_LIMIT", "TOKEN_MINT_RATE_LIMIT"];
     const names = containerEnv(await renderChart([EVERYTHING], [], BROKER_CHART)).map((e) => e.name);
     expect(names).toEqual(expect.arrayContaining([...alsoSet, ...Object.keys(notTheBrokers)]));
     const unknown = names.filter((n) => !known.has(n) && !(n in notTheBrokers));

@@ -2,15 +2,17 @@
 // env, mounts, user and fsGroup) run the way a kubelet would (tests/chart/kubelet.ts), with the
 // compiled broker as the image's entrypoint, against the GitHub simulator (also the callers' OIDC
 // issuer) and, for PostgreSQL, a real server. Fixtures stand for the cluster's objects: the App's
-// credentials Secret, the database Secret, the rendered policy ConfigMap, the claim's volume.
+// credentials Secret, the database Secret, the rendered policy ConfigMap, the claim's volume, and
+// for the token exchange a cluster issuer's key set (the simulator's issuer keys, as a ConfigMap).
 //
 // One difference from a cluster, and only one: pods here share this host's network, so each
 // replica's LISTEN_ADDR gets a free port instead of the rendered 0.0.0.0:8000 (asserted first).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stringify } from "yaml";
 import { BROKER, requireBroker } from "../broker/harness.ts";
 import { freePort } from "../helpers/run.ts";
 import { startPostgres, type PostgresServer } from "../helpers/postgres.ts";
@@ -42,8 +44,8 @@ afterAll(async () => {
 });
 
 /** The chart rendered for this simulator, with the caller's policy in the chart's ConfigMap. */
-async function render(sets: string[]): Promise<K8sObject[]> {
-  return renderChart([], [
+async function render(sets: string[], valuesFiles: string[] = []): Promise<K8sObject[]> {
+  return renderChart(valuesFiles, [
     "github.org=acme-org",
     `github.apiUrl=${sim.url}`,
     `oidc.issuer=${sim.oidc.issuer}`,
@@ -70,7 +72,7 @@ function fixtures(objects: K8sObject[], extra: Partial<Fixtures> = {}): Fixtures
   const policies = objects.find((o) => o.kind === "ConfigMap") as unknown as { metadata: { name: string }; data: Record<string, string> };
   return {
     secrets: { "github-app-runner-broker": { appId: String(sim.app.id), privateKey: sim.app.privateKeyPem }, ...(extra.secrets ?? {}) },
-    configMaps: { [policies.metadata.name]: policies.data },
+    configMaps: { [policies.metadata.name]: policies.data, ...(extra.configMaps ?? {}) },
     ...(extra.claims ? { claims: extra.claims } : {}),
   };
 }
@@ -165,6 +167,82 @@ describe("the broker's chart, run as a kubelet runs it", () => {
     } finally {
       expect((await next.stop()).code).toBe(0);
     }
+  }, 60_000);
+
+  test("keyless: applies the trust policy from values and exchanges a token from the cluster issuer whose keys are in a ConfigMap; refuses an identity no policy names", async () => {
+    // A cluster whose API server the broker cannot reach: its issuer's keys come from a ConfigMap
+    // (issuers.jwks). The simulator's issuer signs the service-account tokens, under that issuer.
+    const CLUSTER = "https://kubernetes.default.svc.cluster.local";
+    const dir = mkdtempSync(join(tmpdir(), "broker-keyless-"));
+    dirs.push(dir);
+    const values = join(dir, "values.yaml");
+    writeFileSync(values, stringify({
+      policies: {
+        trustPolicies: [{
+          name: "team-a-deployer",
+          issuer: CLUSTER,
+          audience: AUDIENCE,
+          subject: "system:serviceaccount:team-a:deployer",
+          claims: { "kubernetes.io.namespace": "team-a" },
+          owner: "acme-org",
+          repositories: ["api", "web"],
+          permissions: { contents: "write", issues: "read" },
+        }],
+      },
+      issuers: { jwks: [{ issuer: CLUSTER, configMap: "cluster-a-issuer" }] },
+      tokens: { mintRateLimit: "1" },
+    }));
+    const objects = await render([], [values]);
+    const { spec, container } = podOf(objects);
+    const claim = mkdtempSync(join(tmpdir(), "broker-claim-"));
+    dirs.push(claim);
+    const claimName = (spec.volumes.find((v) => v.name === "data") as { persistentVolumeClaim: { claimName: string } }).persistentVolumeClaim.claimName;
+    const fx = fixtures(objects, {
+      claims: { [claimName]: claim },
+      configMaps: { "cluster-a-issuer": { "jwks.json": JSON.stringify(await sim.oidc.jwks()) } },
+    });
+    const serviceAccountToken = (namespace: string, name: string) =>
+      sim.oidc.mint({ iss: CLUSTER, sub: `system:serviceaccount:${namespace}:${name}`, aud: AUDIENCE, claims: { "kubernetes.io": { namespace, serviceaccount: { name, uid: crypto.randomUUID() } } } });
+    const readyPath = (container as unknown as { readinessProbe: { httpGet: { path: string } } }).readinessProbe.httpGet.path;
+
+    const pod = startReplica(spec, container, fx);
+    let stopped: Awaited<ReturnType<typeof pod.stop>> | undefined;
+    const tokens: string[] = [];
+    try {
+      await waitReady(pod.port, readyPath, () => "");
+      // The workload named by the policy: a token narrowed to what it asked, within the policy.
+      const deployer = await serviceAccountToken("team-a", "deployer");
+      tokens.push(deployer);
+      const granted = await call(pod.port, "POST", "/api/v1/tokens", deployer, { owner: "acme-org", repositories: ["api"], permissions: { contents: "read" } });
+      expect(granted.status).toBe(201);
+      expect(granted.json.token).toMatch(/^ghs_/);
+      tokens.push(granted.json.token);
+      expect(granted.json).toMatchObject({ owner: "acme-org", repositories: ["acme-org/api"] });
+      expect(granted.json.permissions.contents).toBe("read");
+      expect(granted.json.permissions.issues).toBeUndefined();
+      // GitHub (the simulator) sees a token for that one repository.
+      const seen = await fetch(`${sim.url}/installation/repositories`, { headers: { authorization: `token ${granted.json.token}` } });
+      expect(seen.status).toBe(200);
+      expect(((await seen.json()) as { repositories: Array<{ full_name: string }> }).repositories.map((r) => r.full_name)).toEqual(["acme-org/api"]);
+      // Beyond the policy: refused, naming what.
+      const beyond = await call(pod.port, "POST", "/api/v1/tokens", deployer, { owner: "acme-org", repositories: ["infra"] });
+      expect(beyond.status).toBe(403);
+      expect(beyond.json.type).toBe("urn:ghapp-runner-broker:problem:policy_denied");
+      // tokens.mintRateLimit: 1 reached the broker: a second new token within the minute is refused.
+      const second = await call(pod.port, "POST", "/api/v1/tokens", deployer, { owner: "acme-org", repositories: ["web"], permissions: { contents: "read" } });
+      expect(second.status).toBe(429);
+      expect(second.json.type).toBe("urn:ghapp-runner-broker:problem:rate_limited");
+      // A service account no policy names, signed by the same issuer: nothing is granted.
+      const stranger = await serviceAccountToken("team-b", "builder");
+      tokens.push(stranger);
+      const refused = await call(pod.port, "POST", "/api/v1/tokens", stranger, { owner: "acme-org" });
+      expect(refused.status).toBe(403);
+      expect(refused.json.type).toBe("urn:ghapp-runner-broker:problem:no_trust_policy");
+    } finally {
+      stopped = await pod.stop();
+    }
+    expect(stopped.code).toBe(0);
+    expectNoSecrets(stopped.stdout + stopped.stderr, [...tokens, ...keyFragments(sim.app.privateKeyPem)]);
   }, 60_000);
 
   test("PostgreSQL: two replicas started at once migrate a fresh database once between them and share its quota", async () => {

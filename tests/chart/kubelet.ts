@@ -19,6 +19,11 @@ export interface Fixtures {
   claims?: Record<string, string>;
   /** The API token Kubernetes would issue for the pod's ServiceAccount (mounted unless automount is off). */
   serviceAccountToken?: string;
+  /**
+   * Projected service-account tokens by audience: what the kubelet's TokenRequest for the pod's
+   * ServiceAccount returns (tests/controlplane gets them from a real API server).
+   */
+  projectedTokens?: Record<string, string>;
 }
 
 /** Where Kubernetes mounts a pod's ServiceAccount token into each container. */
@@ -33,6 +38,7 @@ type Volume = {
   secret?: { secretName: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   configMap?: { name: string; items?: Array<{ key: string; path: string }>; defaultMode?: number };
   persistentVolumeClaim?: { claimName: string };
+  projected?: { defaultMode?: number; sources: Array<{ serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }> };
 };
 export type Container = { name?: string; command?: string[]; args?: string[]; workingDir?: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { runAsUser?: number; runAsGroup?: number } };
 export type PodTemplate = { automountServiceAccountToken?: boolean; volumes: Volume[]; initContainers?: Container[]; container: Container; securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number } };
@@ -92,8 +98,22 @@ export class Pod {
           if (fsGroup !== undefined) chownSync(file, 0, fsGroup);
         }
         chmodSync(dir, 0o755);
+      } else if (v.projected) {
+        // Only serviceAccountToken sources: the token the API server issued for that audience.
+        for (const source of v.projected.sources) {
+          const sa = source.serviceAccountToken;
+          if (!sa) throw new KubeletError(`volume ${v.name}: only serviceAccountToken projections are emulated`);
+          const token = fixtures.projectedTokens?.[sa.audience ?? ""];
+          if (token === undefined) throw new KubeletError(`MountVolume.SetUp failed for volume "${v.name}": no token for audience ${sa.audience}`);
+          if ((sa.expirationSeconds ?? 3600) < 600) throw new KubeletError(`volume ${v.name}: expirationSeconds under 600 is refused by the API server`);
+          const file = join(dir, sa.path);
+          writeFileSync(file, token);
+          chmodSync(file, v.projected.defaultMode ?? 0o644);
+          if (fsGroup !== undefined) chownSync(file, 0, fsGroup);
+        }
+        chmodSync(dir, 0o755);
       } else {
-        throw new KubeletError(`volume ${v.name}: only emptyDir, secret, configMap and persistentVolumeClaim are emulated`);
+        throw new KubeletError(`volume ${v.name}: only emptyDir, secret, configMap, persistentVolumeClaim and projected service-account tokens are emulated`);
       }
       // fsGroup: the kubelet gives volumes the group and the setgid bit, so files stay in it.
       if (fsGroup !== undefined) {

@@ -6,7 +6,7 @@
 // the GitHub simulator (also the callers' OIDC issuer) on loopback is reachable.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BROKER_IMAGE, buildTestRootfs } from "../../ci/image-rootfs.ts";
@@ -14,6 +14,7 @@ import { requireBroker } from "../broker/harness.ts";
 import { freePort, runCommand } from "../helpers/run.ts";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { treeSnapshot } from "../helpers/tree-snapshot.ts";
 
 // Where charts/ghapp-runner-broker mounts the pod's volumes (templates/_helpers.tpl, "paths").
 const KEY_DIR = "/var/run/github-app";
@@ -40,20 +41,6 @@ function sandbox(binds: Array<["bind" | "ro-bind", string, string]>, command: st
   return [...setpriv, ...bwrap, "--chdir", BROKER_IMAGE.workdir, "--", ...command];
 }
 
-/** Every path in the tree with its type, mode, size and mtime: to show nothing changed it. */
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d).sort()) {
-      const p = join(d, e);
-      const st = lstatSync(p);
-      out.push(`${p.slice(dir.length)} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /** A volume as the kubelet gives it to a pod with fsGroup 65532: group-owned, setgid. */
 function volume(): string {
@@ -72,7 +59,7 @@ beforeAll(async () => {
   rootfs = join(work, "rootfs");
   mkdirSync(rootfs);
   buildTestRootfs(rootfs, requireBroker(), { dirs: [KEY_DIR, BROKER_IMAGE.dataDir], files: [] }, BROKER_IMAGE.executable);
-  before = snapshot(rootfs);
+  before = treeSnapshot(rootfs);
   sim = await startSimulator();
   keyDir = join(work, "github-app-key");
   mkdirSync(keyDir, { mode: 0o755 });
@@ -136,6 +123,6 @@ describe("the broker image, as UID/GID 65532 on a read-only root", () => {
     expect(statSync(db).mode & 0o777).toBe(0o600);
     if (asRoot) expect(statSync(db).uid).toBe(BROKER_IMAGE.user.uid);
     // Nothing outside the volume changed: the root stayed read-only.
-    expect(snapshot(rootfs)).toEqual(before);
+    expect(treeSnapshot(rootfs)).toEqual(before);
   }, 60_000);
 });

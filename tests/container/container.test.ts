@@ -20,6 +20,7 @@ import { expectNoSecrets, keyFragments } from "../helpers/secrets.ts";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 import { makeSelfSignedCert } from "../simulator/tls.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { treeSnapshot } from "../helpers/tree-snapshot.ts";
 
 // Where the chart mounts the pod's volumes (charts/ghapp-tokens/templates/_workflow.tpl).
 const KEY_DIR = "/var/run/github-app";
@@ -76,20 +77,6 @@ function podEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { APP_ID: String(sim.app.id), PRIVATE_KEY_FILE: `${KEY_DIR}/privateKey`, GITHUB_API_URL: sim.url, OUTPUT_PATH: `${IMAGE.tokenDir}/token`, ...extra };
 }
 
-/** Every path in the tree with its type, mode, size and mtime: to show nothing changed it. */
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d).sort()) {
-      const p = join(d, e);
-      const st = lstatSync(p);
-      out.push(`${p.slice(dir.length)} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
 let before: string[];
 
 beforeAll(async () => {
@@ -103,7 +90,7 @@ beforeAll(async () => {
   rootfs = join(work, "rootfs");
   mkdirSync(rootfs);
   glibc = buildTestRootfs(rootfs, requireBinary(), { dirs: [KEY_DIR, CA_DIR], files: [] });
-  before = snapshot(rootfs);
+  before = treeSnapshot(rootfs);
 
   // bubblewrap needs unprivileged user namespaces; say so plainly when the kernel refuses them.
   const [cmd, ...args] = sandbox([], [IMAGE.executable, "--version"]);
@@ -181,7 +168,7 @@ describe("the executable in the image, as UID/GID 65532 on a read-only root", ()
       expect(logLines(r.stderr).at(-1)!.message).toMatch(why);
       expect(sim.requests.length).toBe(requests);
     }
-    expect(snapshot(rootfs)).toEqual(before);
+    expect(treeSnapshot(rootfs)).toEqual(before);
   });
 
   test("--version prints the release from package.json", async () => {

@@ -1,5 +1,6 @@
 // Every object the charts render, with their defaults and with every values example (the runner
-// broker's chart: with its ct values files and every optional object), applied to a real API server
+// broker's chart: with its ct values files and every optional object, trust policies and issuers' key
+// set volumes included), applied to a real API server
 // (`kubectl apply --server-side --validate=strict`) that serves the CRDs the pinned External
 // Secrets and Argo controllers ship, and prometheus-operator's ServiceMonitor and PrometheusRule: a field the API server does not know, a wrong type or
 // a value outside an enum is refused here exactly as a cluster would refuse it.
@@ -67,6 +68,13 @@ describe("server-side apply: the API server accepts everything the charts render
   for (const file of BROKER_VALUES) {
     test(`ghapp-runner-broker with ${file}`, async () => {
       const objects = renderings.get(file)!;
+      if (file === "tests/values/everything.yaml") {
+        // The keyless settings are part of what is applied: the policy file as the mapping with trust
+        // policies, and an issuer's key set mounted from its ConfigMap.
+        const policies = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> };
+        expect(policies.data["policies.yaml"]).toContain("\ntrust_policies:\n");
+        expect(JSON.stringify(objects.find((o) => o.kind === "Deployment"))).toContain('"name":"issuer-jwks-0","configMap":{"name":"cluster-a-issuer"');
+      }
       // The API server adds kubernetes.io/pvc-protection to a claim; the controller-manager, absent
       // here, would drop it once no pod uses the claim. Do that, so the clean-up can delete it.
       for (const claim of objects.filter((o) => o.kind === "PersistentVolumeClaim")) {

@@ -32,6 +32,11 @@ describe("the security review checklist", () => {
     for (const row of rows) expect(row.split("|").filter((c) => c.trim()).length).toBe(4);
   });
 
+  test("numbers its items once each, in order, so a review can cite an item by its number", () => {
+    const numbers = rows.map((r) => Number(/^\| (\d+) \|/.exec(r)![1]));
+    expect(numbers).toEqual(numbers.map((_, i) => i + 1));
+  });
+
   test("names only test files and folders that exist", () => {
     const named = [...checklist.matchAll(/`((?:tests|charts|ci|docs|generator)\/[^`*…\s]*)`/g)].map((m) => m[1]!);
     const missing = named.filter((p) => !p.includes("<") && !existsSync(join(ROOT, p)) && !existsSync(join(ROOT, "charts/ghapp-tokens/tests", p)));

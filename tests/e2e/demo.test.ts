@@ -114,8 +114,8 @@ describe("the broker part of the demo (ci/demo-broker.ts)", () => {
     const out = brokerPiped.stdout;
     expect(out).toMatch(/^ {4}dist\/ghapp-runner-broker serve$/m);
     expect(out).toMatch(/^\$ CALLER_TOKEN=\$\(curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/_simulator\/oidc\/token /m);
-    expect(out).toMatch(/^\$ curl -s -X POST -H "authorization: Bearer \$ADMIN_TOKEN" http:\/\/127\.0\.0\.1:\d+\/api\/v1\/admin\/label-policies -d '\{/m);
-    expect(out).toMatch(/^\$ curl -s -X POST -H "authorization: Bearer \$CALLER_TOKEN" http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runners\/provision -d /m);
+    expect(out).toMatch(/^\$ curl -s -X POST -H "authorization: Bearer \$ADMIN_TOKEN" http:\/\/127\.0\.0\.1:\d+\/api\/v1\/admin\/label-policies -H 'content-type: application\/json' -d '\{/m);
+    expect(out).toMatch(/^\$ curl -s -X POST -H "authorization: Bearer \$CALLER_TOKEN" http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runners\/provision -H 'content-type: application\/json' -d /m);
     expect(out).not.toMatch(/eyJ[\w-]{10,}\.[\w-]{10,}\./);
   });
 

@@ -60,6 +60,34 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- .Values.policies.existingConfigMap | default (printf "%s-policies" (include "ghapp-runner-broker.fullname" .)) -}}
 {{- end -}}
 
+{{/* "true" when the pod reads a policy file: rendered from values, or an existing ConfigMap. */}}
+{{- define "ghapp-runner-broker.hasPolicyFile" -}}
+{{- if or .Values.policies.items .Values.policies.trustPolicies .Values.policies.existingConfigMap -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The policy file rendered from values, as JSON (the ConfigMap writes it as YAML; the pods' checksum is
+of this text): the plain list of label policies, or, with trust policies, the mapping
+{label_policies, trust_policies} POLICY_FILE also reads (generator/src/broker/policy-file.ts).
+*/}}
+{{- define "ghapp-runner-broker.policyDocument" -}}
+{{- if .Values.policies.trustPolicies -}}
+{{- toJson (dict "label_policies" (.Values.policies.items | default list) "trust_policies" .Values.policies.trustPolicies) -}}
+{{- else -}}
+{{- toJson .Values.policies.items -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ISSUER_JWKS_FILES: each issuers.jwks entry's issuer and the file its ConfigMap key is mounted as. */}}
+{{- define "ghapp-runner-broker.issuerJwksFiles" -}}
+{{- $p := include "ghapp-runner-broker.paths" . | fromYaml -}}
+{{- $pairs := list -}}
+{{- range $i, $j := .Values.issuers.jwks -}}
+{{- $pairs = append $pairs (printf "%s=%s/%d/jwks.json" $j.issuer $p.issuerDir $i) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{- define "ghapp-runner-broker.claimName" -}}
 {{- .Values.database.sqlite.persistence.existingClaim | default (printf "%s-data" (include "ghapp-runner-broker.fullname" .)) -}}
 {{- end -}}
@@ -84,6 +112,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 keyDir: /var/run/github-app
 caDir: /etc/ghapp-runner-broker/ca
 policyDir: /etc/ghapp-runner-broker/policies
+issuerDir: /etc/ghapp-runner-broker/issuers
 webhookDir: /var/run/secrets/ghapp-runner-broker/webhook
 dataDir: /var/lib/runner-broker
 {{- end -}}
@@ -151,7 +180,7 @@ a PostgreSQL DATABASE_URL from Secrets. The private key and policies are files.
 - name: ADMIN_IDENTITIES
   value: {{ join "," . | quote }}
 {{- end }}
-{{- if or .Values.policies.items .Values.policies.existingConfigMap }}
+{{- if include "ghapp-runner-broker.hasPolicyFile" . }}
 - name: POLICY_FILE
   value: {{ printf "%s/policies.yaml" $p.policyDir | quote }}
 {{- end }}
@@ -160,6 +189,18 @@ a PostgreSQL DATABASE_URL from Secrets. The private key and policies are files.
 - name: {{ $name }}
   value: {{ . | quote }}
 {{- end }}
+{{- end }}
+{{- with .Values.tokens.rateLimit }}
+- name: TOKEN_RATE_LIMIT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.tokens.mintRateLimit }}
+- name: TOKEN_MINT_RATE_LIMIT
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.issuers.jwks }}
+- name: ISSUER_JWKS_FILES
+  value: {{ include "ghapp-runner-broker.issuerJwksFiles" . | quote }}
 {{- end }}
 - name: LOG_LEVEL
   value: {{ $b.logLevel | quote }}
@@ -183,6 +224,8 @@ subdomain: {pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 login: {pattern: '^[A-Za-z0-9]([-A-Za-z0-9]{0,37}[A-Za-z0-9])?$', max: 39, says: "a GitHub organisation or user login (letters, digits and '-')"}
 digits: {pattern: '^[0-9]{1,19}$', max: 19, says: "digits, quoted (e.g. \"12345\")"}
 duration: {pattern: '^([0-9]+(ms|s|m|h))+$', max: 32, says: "a duration such as 90s, 15m, 1h or 1h30m (units ms, s, m, h; a bare number has no unit)"}
+httpsIssuer: {pattern: '^https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!$&()*+;=:@/]*)?$', max: 512, says: "the https issuer its tokens carry in iss, exactly (no spaces, commas or query), e.g. https://kubernetes.default.svc.cluster.local; kubectl get --raw /.well-known/openid-configuration prints it"}
+configMapKey: {pattern: '^[-._a-zA-Z0-9]+$', max: 253, says: "a ConfigMap key (letters, digits, '-', '_' and '.')"}
 url: {pattern: '^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!$&()*+,;=:@/]*)?$', max: 2048, says: "an http(s) URL without spaces, quotes or a query, such as https://token.actions.githubusercontent.com"}
 repository: {pattern: '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$', max: 255, says: "an image repository such as ghcr.io/ghapp-tokens/ghapp-runner-broker (lowercase; a registry port is allowed)"}
 tag: {pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*$', max: 128, says: "an image tag (letters, digits, '_', '.' and '-', not starting with '.' or '-')"}
@@ -269,9 +312,52 @@ audience: {pattern: '^[^,\s\x00-\x1f\x7f]+$', max: 256, says: "one audience with
 {{- with get $v.broker $key }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" (printf "broker.%s" $key) "value" . "rule" "duration") }}{{ end -}}
 {{- end -}}
 {{- with $v.broker.callerRateLimit }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "broker.callerRateLimit" "value" . "rule" "digits" "fix" ": requests per minute per identity, e.g. \"120\"") }}{{ end -}}
+{{- /* The token exchange */ -}}
+{{- with $v.tokens.rateLimit }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "tokens.rateLimit" "value" . "rule" "digits" "fix" ": token exchanges per minute per identity, e.g. \"600\"") }}{{ end -}}
+{{- with $v.tokens.mintRateLimit }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "tokens.mintRateLimit" "value" . "rule" "digits" "fix" ": new installation tokens per minute per identity, e.g. \"10\"") }}{{ end -}}
+{{- $issuers := dict -}}
+{{- range $i, $j := $v.issuers.jwks -}}
+{{- $at := printf "issuers.jwks[%d]" $i -}}
+{{- if not (kindIs "map" $j) -}}
+{{- fail (printf "%s must be an object {issuer, configMap, key}, e.g. {issuer: https://kubernetes.default.svc.cluster.local, configMap: cluster-a-issuer, key: jwks.json}" $at) -}}
+{{- end -}}
+{{- if not $j.issuer -}}
+{{- fail (printf "%s has no issuer: give the https issuer whose keys the ConfigMap holds, exactly as its tokens carry it in iss (kubectl get --raw /.well-known/openid-configuration | jq -r .issuer), e.g. https://kubernetes.default.svc.cluster.local" $at) -}}
+{{- end -}}
+{{- if not (hasPrefix "https://" (toString $j.issuer)) -}}
+{{- fail (printf "%s.issuer is not an https URL: the broker trusts only https issuers; give the issuer exactly as its tokens carry it in iss, e.g. https://kubernetes.default.svc.cluster.local" $at) -}}
+{{- end -}}
+{{- include "ghapp-runner-broker.check" (dict "root" $ "path" (printf "%s.issuer" $at) "value" $j.issuer "rule" "httpsIssuer") -}}
+{{- with get $issuers $j.issuer -}}
+{{- fail (printf "%s.issuer is also %s's: the broker reads one key file per issuer; during a key rotation put both keys in one key set (one ConfigMap key)" $at .) -}}
+{{- end -}}
+{{- $_ := set $issuers $j.issuer $at -}}
+{{- if not $j.configMap -}}
+{{- fail (printf "%s has no configMap: name the ConfigMap (in the release's namespace) holding the issuer's key set, e.g. the output of kubectl get --raw /openid/v1/jwks against the workload cluster: kubectl create configmap cluster-a-issuer --from-file=jwks.json" $at) -}}
+{{- end -}}
+{{- include "ghapp-runner-broker.check" (dict "root" $ "path" (printf "%s.configMap" $at) "value" $j.configMap "rule" "subdomain") -}}
+{{- with $j.key }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" (printf "%s.key" $at) "value" . "rule" "configMapKey") }}{{ end -}}
+{{- end -}}
 {{- /* Policies */ -}}
 {{- if and $v.policies.items $v.policies.existingConfigMap -}}
 {{- fail "policies.items and policies.existingConfigMap are both set: the broker reads one policy file; keep the list in one of them" -}}
+{{- end -}}
+{{- if and $v.policies.trustPolicies $v.policies.existingConfigMap -}}
+{{- fail "policies.trustPolicies and policies.existingConfigMap are both set: the broker reads one policy file; put the trust policies in that ConfigMap's policies.yaml (a mapping with label_policies and trust_policies lists), or empty policies.existingConfigMap to render both lists from values" -}}
+{{- end -}}
+{{- $names := dict -}}
+{{- range $i, $p := $v.policies.trustPolicies -}}
+{{- if not (kindIs "map" $p) -}}
+{{- fail (printf "policies.trustPolicies[%d] must be a trust policy object in the API's shape, e.g. {name: team-a-deployer, issuer: https://kubernetes.default.svc.cluster.local, audience: ghapp-runner-broker, subject: system:serviceaccount:team-a:deployer, owner: acme-org, repositories: [api], permissions: {contents: read}}" $i) -}}
+{{- end -}}
+{{- if not $p.name -}}
+{{- fail (printf "policies.trustPolicies[%d] has no name: give each trust policy a unique name (lowercase letters, digits, '.', '_' and '-'), e.g. team-a-deployer" $i) -}}
+{{- end -}}
+{{- $name := toString $p.name -}}
+{{- with get $names $name -}}
+{{- fail (printf "policies.trustPolicies[%d] has the same name as policies.trustPolicies[%s]: names are unique (the broker refuses the file and does not start); rename one" $i .) -}}
+{{- end -}}
+{{- $_ := set $names $name (printf "%d" $i) -}}
 {{- end -}}
 {{- with $v.policies.existingConfigMap }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "policies.existingConfigMap" "value" . "rule" "subdomain") }}{{ end -}}
 {{- range $i, $p := $v.policies.items -}}

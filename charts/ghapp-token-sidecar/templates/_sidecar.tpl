@@ -16,6 +16,11 @@ running beside them. Values, under .Values.githubApp:
   installationId, owner, repositories, permissions   select and scope the token
   tokenFileMode           0600 (same UID, default) or 0640 (readers in the pod's fsGroup)
   resources               of the sidecar
+  mode                    secrets (default: secretName's App key) or brokered (issue 21, docs/keyless.md):
+                          the pod's projected service-account token is exchanged at the runner broker,
+                          and no App Secret is mounted; then broker.url (https, required),
+                          broker.audience (default ghapp-runner-broker), broker.tokenExpirationSeconds
+                          (600..86400, default 600) and broker.caConfigMap (a ConfigMap with ca.crt)
 
 In your chart:
   initContainers:
@@ -67,10 +72,42 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
 {{- end -}}
 {{- end -}}
 
+{{/* githubApp.mode: brokered's values (issue 21): the broker's https URL, audience, expiry and CA; no App Secret. */}}
+{{- define "ghapp-token-sidecar.brokerValues" -}}
+{{- $b := .broker | default dict -}}
+{{- if not (kindIs "map" $b) -}}
+{{- fail "githubApp.broker must be a map: {url, audience, tokenExpirationSeconds, caConfigMap}" -}}
+{{- end -}}
+{{- range $key, $_ := $b -}}
+{{- if not (has $key (list "url" "audience" "tokenExpirationSeconds" "caConfigMap")) -}}
+{{- fail (printf "githubApp.broker.%s is not a value of the ghapp-token-sidecar library (a typo?): it takes url, audience, tokenExpirationSeconds, caConfigMap" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if .secretName -}}
+{{- fail "githubApp.secretName is set but githubApp.mode is brokered: the modes do not mix; in brokered mode no App Secret is mounted: remove githubApp.secretName" -}}
+{{- end -}}
+{{- if and (hasKey . "revokeOnExit") .revokeOnExit -}}
+{{- fail "githubApp.revokeOnExit is true but githubApp.mode is brokered: the broker hands one cached token to every pod of the same scope, and revoking it would cut the others off; remove githubApp.revokeOnExit (brokered sidecars do not revoke)" -}}
+{{- end -}}
+{{- if .installationId -}}
+{{- fail "githubApp.installationId is set but githubApp.mode is brokered: the broker chooses the installation from githubApp.owner or its trust policy; remove githubApp.installationId" -}}
+{{- end -}}
+{{- if not $b.url -}}
+{{- fail "githubApp.mode: brokered needs githubApp.broker.url: the runner broker's https URL" -}}
+{{- end -}}
+{{- include "ghapp-token-sidecar.check" (list "githubApp.broker.url" $b.url "^https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%!$&()*+,;=:@/]*)?$" 2048 "an https URL (the request carries the pod's service-account token), e.g. https://ghapp-runner-broker.broker-system.svc:8443") -}}
+{{- with $b.audience }}{{ include "ghapp-token-sidecar.check" (list "githubApp.broker.audience" . "^[A-Za-z0-9][-A-Za-z0-9._:/]*$" 253 "the broker's audience (letters, digits and - . _ : /), e.g. ghapp-runner-broker") }}{{ end -}}
+{{- with $b.caConfigMap }}{{ include "ghapp-token-sidecar.check" (list "githubApp.broker.caConfigMap" . "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" 253 "a ConfigMap name with the key ca.crt") }}{{ end -}}
+{{- $exp := $b.tokenExpirationSeconds | default 600 -}}
+{{- if or (not (regexMatch "^[0-9]{1,6}$" (toString $exp))) (lt (int $exp) 600) (gt (int $exp) 86400) -}}
+{{- fail "githubApp.broker.tokenExpirationSeconds must be a whole number of seconds from 600 (Kubernetes' minimum for a projected token) to 86400" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "ghapp-token-sidecar.values" -}}
 {{- $v := .Values.githubApp | default dict -}}
 {{- if $v.enabled -}}
-{{- $known := list "enabled" "secretName" "refreshInterval" "requestTimeout" "maxRetryWait" "revokeOnExit" "image" "apiUrl" "installationId" "owner" "repositories" "permissions" "tokenFileMode" "resources" -}}
+{{- $known := list "enabled" "secretName" "refreshInterval" "requestTimeout" "maxRetryWait" "revokeOnExit" "image" "apiUrl" "installationId" "owner" "repositories" "permissions" "tokenFileMode" "resources" "mode" "broker" -}}
 {{- range $key, $_ := $v -}}
 {{- if eq $key "refreshIntervalMinutes" -}}
 {{- fail "githubApp.refreshIntervalMinutes is gone: write githubApp.refreshInterval as a duration, e.g. 45m (1m..55m), as in the ghapp-tokens chart" -}}
@@ -79,10 +116,21 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
 {{- fail (printf "githubApp.%s is not a value of the ghapp-token-sidecar library (a typo?): it takes %s" $key (join ", " $known)) -}}
 {{- end -}}
 {{- end -}}
+{{- $mode := toString ($v.mode | default "secrets") -}}
+{{- if not (has $mode (list "secrets" "brokered")) -}}
+{{- fail "githubApp.mode must be secrets (the App key from githubApp.secretName) or brokered (tokens from the runner broker, no key in the pod)" -}}
+{{- end -}}
+{{- if eq $mode "brokered" -}}
+{{- include "ghapp-token-sidecar.brokerValues" $v -}}
+{{- else -}}
+{{- if and $v.broker (or (not (kindIs "map" $v.broker)) (get $v.broker "url")) -}}
+{{- fail "githubApp.broker is set but githubApp.mode is secrets: the modes do not mix; set githubApp.mode: brokered (and remove githubApp.secretName), or remove githubApp.broker" -}}
+{{- end -}}
 {{- if not $v.secretName -}}
 {{- fail "githubApp.secretName is required when githubApp.enabled: name the Secret with keys appId and privateKey (e.g. github-app-rex, synced by the ghapp-tokens chart)" -}}
 {{- end -}}
 {{- include "ghapp-token-sidecar.check" (list "githubApp.secretName" $v.secretName "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" 253 "a Secret name (lowercase letters, digits, '-' and '.')") -}}
+{{- end -}}
 {{- $image := $v.image | default dict -}}
 {{- with $image.repository }}{{ include "ghapp-token-sidecar.check" (list "githubApp.image.repository" . "^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$" 255 "an image repository such as ghcr.io/ghapp-tokens/ghapp-token") }}{{ end -}}
 {{- with $image.tag }}{{ include "ghapp-token-sidecar.check" (list "githubApp.image.tag" (toString .) "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" 128 "an image tag (letters, digits, '_', '.' and '-')") }}{{ end -}}
@@ -120,6 +168,16 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
   # A native sidecar: started before the app containers, kept running beside them.
   restartPolicy: Always
   env:
+    {{- if eq (toString $v.mode) "brokered" }}
+    - name: BROKER_URL
+      value: {{ $v.broker.url | quote }}
+    - name: OIDC_TOKEN_FILE
+      value: /var/run/secrets/ghapp-broker/token
+    {{- if $v.broker.caConfigMap }}
+    - name: BROKER_CA_FILE
+      value: /etc/ghapp-tokens/broker-ca/ca.crt
+    {{- end }}
+    {{- else }}
     - name: APP_ID
       valueFrom:
         secretKeyRef:
@@ -127,6 +185,7 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
           key: appId
     - name: PRIVATE_KEY_FILE
       value: /var/run/github-app/privateKey
+    {{- end }}
     - name: OUTPUT_PATH
       value: /var/run/github/token
     - name: TOKEN_FILE_MODE
@@ -136,7 +195,12 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
     - name: LISTEN_ADDR
       value: "0.0.0.0:8080"
     - name: REVOKE_ON_EXIT
+      {{- if eq (toString $v.mode) "brokered" }}
+      # The broker hands one cached token to every pod of a scope: revoking it would cut them off.
+      value: "false"
+      {{- else }}
       value: {{ ternary "true" "false" (or (not (hasKey $v "revokeOnExit")) $v.revokeOnExit) | quote }}
+      {{- end }}
     {{- range $name, $env := dict "refreshInterval" "REFRESH_INTERVAL" "requestTimeout" "REQUEST_TIMEOUT" "maxRetryWait" "MAX_RETRY_WAIT" "installationId" "INSTALLATION_ID" "owner" "OWNER" "repositories" "REPOSITORIES" "permissions" "PERMISSIONS" }}
     {{- with (get $v $name) }}
     - name: {{ $env }}
@@ -167,9 +231,20 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
     periodSeconds: 30
     failureThreshold: 6
   volumeMounts:
+    {{- if eq (toString $v.mode) "brokered" }}
+    - name: github-broker-token
+      mountPath: /var/run/secrets/ghapp-broker
+      readOnly: true
+    {{- if $v.broker.caConfigMap }}
+    - name: github-broker-ca
+      mountPath: /etc/ghapp-tokens/broker-ca
+      readOnly: true
+    {{- end }}
+    {{- else }}
     - name: github-app-key
       mountPath: /var/run/github-app
       readOnly: true
+    {{- end }}
     - name: github-token
       mountPath: /var/run/github
   securityContext:
@@ -194,6 +269,25 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
   emptyDir:
     medium: Memory
     sizeLimit: 1Mi
+{{- if eq (toString $v.mode) "brokered" }}
+# The pod's service-account token for the broker's audience (never mounted into the app containers).
+- name: github-broker-token
+  projected:
+    defaultMode: 0440
+    sources:
+      - serviceAccountToken:
+          audience: {{ $v.broker.audience | default "ghapp-runner-broker" | quote }}
+          expirationSeconds: {{ int ($v.broker.tokenExpirationSeconds | default 600) }}
+          path: token
+{{- if $v.broker.caConfigMap }}
+- name: github-broker-ca
+  configMap:
+    name: {{ $v.broker.caConfigMap | quote }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+{{- else }}
 - name: github-app-key
   secret:
     secretName: {{ $v.secretName | quote }}
@@ -201,6 +295,7 @@ limits as the ghapp-tokens chart and the generator (CONTRACTS.md "Durations").
       - key: privateKey
         path: privateKey
     defaultMode: 0440
+{{- end }}
 {{- end }}
 {{- end -}}
 

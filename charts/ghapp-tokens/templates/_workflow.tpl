@@ -21,6 +21,8 @@ namespaces with different apps, so there the app is not limited to this release'
 naming an app its namespace does not sync fails when the kubelet finds no Secret.
 */}}
 {{- define "ghapp-tokens.tokenInputs" -}}
+{{- /* brokered: the broker holds the App and chooses the installation from owner (_brokered.tpl) */ -}}
+{{- if not (include "ghapp-tokens.brokered" .) -}}
 - name: github-app
   description: The GitHub App whose token the step gets; one of the apps this chart syncs.
   value: {{ (first .Values.apps).name | quote }}
@@ -33,6 +35,7 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
 - name: installation-id
   description: Installation ID; empty to discover it from owner, repositories or the app's only installation.
   value: ""
+{{ end -}}
 - name: owner
   description: Account login (org or user) whose installation to use; empty when not needed.
   value: ""
@@ -60,6 +63,9 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
 
 {{/* Environment of the generator, shared by the initContainer and the refresh sidecar. */}}
 {{- define "ghapp-tokens.generatorEnv" -}}
+{{- if include "ghapp-tokens.brokered" . -}}
+{{- include "ghapp-tokens.brokerEnv" . }}
+{{- else -}}
 - name: APP_ID
   valueFrom:
     secretKeyRef:
@@ -71,6 +77,7 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
   value: /var/run/github-app/privateKey
 - name: INSTALLATION_ID
   value: {{ include "ghapp-tokens.argoParam" "installation-id" | quote }}
+{{- end }}
 - name: OWNER
   value: {{ include "ghapp-tokens.argoParam" "owner" | quote }}
 - name: REPOSITORIES
@@ -108,9 +115,13 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
   env:
     {{- include "ghapp-tokens.generatorEnv" . | nindent 4 }}
   volumeMounts:
+    {{- if include "ghapp-tokens.brokered" . }}
+    {{- include "ghapp-tokens.brokerMounts" . | nindent 4 }}
+    {{- else }}
     - name: github-app-key
       mountPath: /var/run/github-app
       readOnly: true
+    {{- end }}
     - name: github-token
       mountPath: /var/run/github
     {{- with include "ghapp-tokens.caMount" . }}{{ . | nindent 4 }}{{ end }}
@@ -128,6 +139,9 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
   emptyDir:
     medium: Memory
     sizeLimit: 1Mi
+{{- if include "ghapp-tokens.brokered" . }}
+{{ include "ghapp-tokens.brokerVolumes" . }}
+{{- else }}
 - name: github-app-key
   secret:
     secretName: {{ include "ghapp-tokens.argoAppSecretName" . | quote }}
@@ -136,6 +150,7 @@ naming an app its namespace does not sync fails when the kubelet finds no Secret
         path: privateKey
     # Owner root, group fsGroup: readable by the generator through the pod's fsGroup only.
     defaultMode: 0440
+{{- end }}
 # Scratch space for HOME and tools' temporary files, whose root filesystem is read-only.
 - name: tmp
   emptyDir:
@@ -234,7 +249,9 @@ revokes its last token when Argo stops it at the end of the step.
 {{- with .Values.workflowTemplates.githubAppToken.refreshInterval }}
 {{- $env = append $env (dict "name" "REFRESH_INTERVAL" "value" .) -}}
 {{- end }}
-{{- $env = append $env (dict "name" "REVOKE_ON_EXIT" "value" (toString .Values.workflowTemplates.githubAppToken.revokeOnExit)) -}}
+{{- /* brokered: the broker hands one cached token to every pod of a scope, so revoking it would cut off the others (docs/keyless.md) */ -}}
+{{- $revoke := and .Values.workflowTemplates.githubAppToken.revokeOnExit (not (include "ghapp-tokens.brokered" .)) -}}
+{{- $env = append $env (dict "name" "REVOKE_ON_EXIT" "value" (toString $revoke)) -}}
 {{- $sidecar := merge (dict "name" "github-app-token-refresh" "args" (list "refresh") "env" $env) (omit $init "name" "args" "env") -}}
 {{- $_ := set $sidecar "ports" (list (dict "name" "health" "containerPort" 8080)) -}}
 {{- $_ := set $sidecar "readinessProbe" (dict "httpGet" (dict "path" "/readyz" "port" "health") "periodSeconds" 10) -}}

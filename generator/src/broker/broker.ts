@@ -17,6 +17,10 @@ import { GroupIsolation } from "./service/group-isolation.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
+import { IssuerRegistry } from "./oidc/issuers.ts";
+import { GitHubTokens } from "./github-tokens.ts";
+import { TokenService } from "./service/tokens.ts";
+import { TrustPolicyService } from "./service/trust-policies.ts";
 import { OwnerBinding } from "./owner-binding.ts";
 import { Readiness } from "./readiness.ts";
 import { Baseline } from "./service/baseline.ts";
@@ -34,13 +38,14 @@ export interface BrokerParts {
   metrics: BrokerMetrics;
   policies: PolicyService;
   journal: Journal;
+  trustPolicies: TrustPolicyService;
 }
 
 /** The database side only (operator commands that need no GitHub). */
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage) };
+  return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
 }
 
 export interface GitHubParts {
@@ -54,6 +59,8 @@ export interface GitHubParts {
   isolation: GroupIsolation;
   /** the App's webhook delivery log (App JWT), for redelivery */
   hooks: GitHubHookDeliveries;
+  /** installation tokens narrowed per trust policy (the token exchange) */
+  minter: GitHubTokens;
 }
 
 /** GitHub's side: the App's key, the installation, runner calls, the sync. */
@@ -120,7 +127,8 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
     isolation: { groups: isolation, org: config.org, manage: config.manageRunnerGroups },
   });
-  return { github, tokens, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl) };
+  const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
+  return { github, tokens, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
 }
 
 /** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */
@@ -167,6 +175,12 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
     readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups(), exposedGroups: () => readiness.exposedGroups() },
+    exchange: {
+      tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger, mintsPerMinute: config.tokenMintRatePerMinute }),
+      trustPolicies: parts.trustPolicies,
+      issuers: new IssuerRegistry({ audiencesOf: (issuer) => parts.trustPolicies.audiencesOf(issuer), jwksFiles: config.issuerJwksFiles, timeoutMs: config.requestTimeoutMs }),
+      ratePerMinute: config.tokenRatePerMinute,
+    },
   });
   const background = webhooks ? [new Redelivery({ storage: parts.storage, hooks: gh.hooks, webhooks, metrics: parts.metrics, logger })] : [];
   const loop = new SyncLoop(gh.sync, parts.storage, replicaId(), config.syncIntervalMs, parts.metrics, logger, background);

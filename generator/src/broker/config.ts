@@ -45,6 +45,9 @@ export const BROKER_OPTIONS = [
   { flag: "offline-runner-ttl", env: "OFFLINE_RUNNER_TTL", description: "remove broker runners offline for this long; unset: never" },
   { flag: "sync-interval", env: "SYNC_INTERVAL", description: "how often one replica re-reads the org's runners", default: "1m" },
   { flag: "caller-rate-limit", env: "CALLER_RATE_LIMIT", description: "API requests per minute one identity may make (per replica)", default: "120" },
+  { flag: "token-rate-limit", env: "TOKEN_RATE_LIMIT", description: "token exchanges (POST /api/v1/tokens) per minute one identity (issuer and subject) may make (per replica)", default: "600" },
+  { flag: "token-mint-rate-limit", env: "TOKEN_MINT_RATE_LIMIT", description: "installation tokens (GitHub calls) per minute the exchanges of one identity may cause (per replica); cache hits do not count", default: "10" },
+  { flag: "issuer-jwks-files", env: "ISSUER_JWKS_FILES", description: "issuers whose keys come from a file, not OIDC discovery: ISSUER=PATH pairs separated by commas or blanks (a cluster's /openid/v1/jwks in a mounted ConfigMap)" },
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub and the issuer", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest wait for a GitHub rate limit before answering 503", default: "10s" },
   { flag: "github-webhook-secret-file", env: "GITHUB_WEBHOOK_SECRET_FILE", description: "file holding the App's webhook secret; unset: POST /api/v1/webhooks/github answers 404" },
@@ -101,6 +104,12 @@ export interface BrokerConfig {
   offlineRunnerTtlMs?: number;
   syncIntervalMs: number;
   callerRatePerMinute: number;
+  /** POST /api/v1/tokens per minute per identity (TOKEN_RATE_LIMIT) */
+  tokenRatePerMinute: number;
+  /** GitHub calls per minute one identity's exchanges may cause (TOKEN_MINT_RATE_LIMIT) */
+  tokenMintRatePerMinute: number;
+  /** issuer → JWKS file (ISSUER_JWKS_FILES) */
+  issuerJwksFiles: Map<string, string>;
   requestTimeoutMs: number;
   maxRetryWaitMs: number;
   logLevel: LogLevel;
@@ -212,6 +221,9 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const manageRaw = (o["manage-runner-groups"] ?? "false").trim().toLowerCase();
   if (manageRaw !== "true" && manageRaw !== "false") throw configError(`MANAGE_RUNNER_GROUPS "${manageRaw.slice(0, 20)}" is not true or false: set it to true to let the broker create and keep one runner group per policy, or false (the default)`);
   const callerRatePerMinute = positiveInt("CALLER_RATE_LIMIT", o["caller-rate-limit"] ?? "120", "requests per minute per identity, e.g. 120");
+  const tokenRatePerMinute = positiveInt("TOKEN_RATE_LIMIT", o["token-rate-limit"] ?? "600", "token exchanges per minute per identity, e.g. 600");
+  const tokenMintRatePerMinute = positiveInt("TOKEN_MINT_RATE_LIMIT", o["token-mint-rate-limit"] ?? "10", "installation tokens per minute per identity, e.g. 10");
+  const issuerJwksFiles = parseIssuerJwksFiles(o["issuer-jwks-files"] ?? "");
   const requestTimeoutMs = duration("REQUEST_TIMEOUT", o["request-timeout"] ?? "10s", 1_000, 300_000, "10s");
   const maxRetryWaitMs = o["max-retry-wait"] === "0s" ? 0 : duration("MAX_RETRY_WAIT", o["max-retry-wait"] ?? "10s", 0, 3_600_000, "10s");
 
@@ -236,9 +248,27 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     ...(offlineRunnerTtlMs !== undefined ? { offlineRunnerTtlMs } : {}),
     syncIntervalMs,
     callerRatePerMinute,
+    tokenRatePerMinute,
+    tokenMintRatePerMinute,
+    issuerJwksFiles,
     requestTimeoutMs,
     maxRetryWaitMs,
     logLevel: logLevel as LogLevel,
     ...(o["github-webhook-secret-file"] ? { webhookSecretFile: o["github-webhook-secret-file"] } : {}),
   };
+}
+
+/** ISSUER_JWKS_FILES: `https://issuer=/path/jwks.json` pairs, split at the last "=" (issuers are URLs, paths rarely hold one). */
+export function parseIssuerJwksFiles(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of text.split(/[\s,]+/).filter(Boolean)) {
+    const at = entry.lastIndexOf("=");
+    const issuer = at > 0 ? entry.slice(0, at) : "";
+    const path = at > 0 ? entry.slice(at + 1) : "";
+    if (!issuer || !path.startsWith("/")) throw configError(`ISSUER_JWKS_FILES entry "${entry.slice(0, 120)}" is not ISSUER=/absolute/path: e.g. https://kubernetes.default.svc.cluster.local=/etc/broker/issuers/cluster-a.json`);
+    httpUrl("ISSUER_JWKS_FILES", issuer, "https://kubernetes.default.svc.cluster.local");
+    if (out.has(issuer)) throw configError(`ISSUER_JWKS_FILES names ${issuer.slice(0, 120)} twice: keep one file per issuer`);
+    out.set(issuer, path);
+  }
+  return out;
 }

@@ -7,6 +7,8 @@ export const BROKER_ERRORS = {
   forbidden: { status: 403, title: "Forbidden" },
   policy_denied: { status: 403, title: "Refused by policy" },
   quota_exceeded: { status: 403, title: "Runner quota exceeded" },
+  no_trust_policy: { status: 403, title: "No trust policy matches" },
+  trust_policy_audit_only: { status: 403, title: "Trust policy in audit mode" },
   not_found: { status: 404, title: "Not found" },
   name_taken: { status: 409, title: "Runner name not available" },
   runner_busy: { status: 409, title: "Runner busy" },

@@ -110,6 +110,12 @@ export class BrokerMetrics {
     labelNames: ["runner_group_id", "reason"] as const,
     registers: [this.registry],
   });
+  readonly tokenExchanges = new Counter({
+    name: "ghapp_broker_token_exchanges_total",
+    help: "POST /api/v1/tokens by result (success, or the refusal or failure code) and cache (hit: no GitHub call, miss: one GitHub call, none: refused before).",
+    labelNames: ["result", "cache"] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ghapp_broker_" });

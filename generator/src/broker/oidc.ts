@@ -7,6 +7,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload, type JSONWebKeySet } from "jose";
 import { readAtMost } from "../core/http-fetch.ts";
 import { isLoopback } from "./config.ts";
+import { jwksFromFile, type FileKeySet } from "./oidc/jwks-file.ts";
 
 /** The algorithms a token may be signed with: asymmetric only. */
 export const ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -16,7 +17,7 @@ export const CLOCK_TOLERANCE_SECONDS = 30;
 /** A token valid for longer than this is refused (iat..exp): OIDC tokens for machines are short-lived. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 const MAX_DISCOVERY_BYTES = 64 * 1024;
-const MAX_JWKS_BYTES = 256 * 1024;
+export const MAX_JWKS_BYTES = 256 * 1024;
 
 /** The body of an answer as text, read only up to `limit` bytes: a hostile issuer cannot make us buffer gigabytes. */
 async function readBounded(res: Response, limit: number): Promise<string | undefined> {
@@ -53,8 +54,14 @@ export class IssuerUnavailableError extends Error {
 
 export interface OidcSettings {
   issuer: string;
-  audience: string;
+  /** the audience tokens must carry (one of these, for a list) */
+  audience: string | string[];
   jwksUrl?: string;
+  /**
+   * The issuer's keys from a JWKS file (a mounted ConfigMap) instead of the network, for an issuer
+   * the broker cannot reach: a cluster's API server serves them at /openid/v1/jwks (oidc/jwks-file.ts).
+   */
+  jwksFile?: string;
   identityClaim: string;
   timeoutMs: number;
   /** after a key fetch (or a failed one), no other for this long (default REFETCH_COOLDOWN_MS) */
@@ -75,6 +82,7 @@ export class OidcVerifier {
   private lastFailureAt = -Infinity;
   private discovering: Promise<void> | undefined;
   private readonly cooldownMs: number;
+  private readonly fileKeys: FileKeySet | undefined;
 
   constructor(
     private readonly s: OidcSettings,
@@ -83,6 +91,7 @@ export class OidcVerifier {
   ) {
     this.jwksUrl = s.jwksUrl;
     this.cooldownMs = s.refetchCooldownMs ?? REFETCH_COOLDOWN_MS;
+    if (s.jwksFile) this.fileKeys = jwksFromFile(s.jwksFile, { now, maxBytes: MAX_JWKS_BYTES });
   }
 
   /** Where the keys come from (after discovery), for /ready and logs. */
@@ -97,7 +106,7 @@ export class OidcVerifier {
 
   /** Fetches the discovery document unless OIDC_JWKS_URL was given. Throws IssuerUnavailableError. */
   async discover(): Promise<void> {
-    if (this.jwks) return;
+    if (this.jwks || this.fileKeys) return;
     this.discovering ??= this.doDiscover().finally(() => (this.discovering = undefined));
     await this.discovering;
   }
@@ -178,11 +187,11 @@ export class OidcVerifier {
   };
 
   /** Verifies a bearer token and returns the caller; AuthError (401) or IssuerUnavailableError (503). */
-  async verify(token: string | undefined): Promise<VerifiedCaller> {
+  async verify(token: string | undefined, options: { audience?: string[] } = {}): Promise<VerifiedCaller> {
     if (!token) throw new AuthError("missing_token", "no bearer token: send Authorization: Bearer <OIDC token>");
     if (token.length > MAX_TOKEN_BYTES) throw new AuthError("too_large", `the token is longer than ${MAX_TOKEN_BYTES} bytes`);
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) throw new AuthError("malformed", "the token is not a signed JWT (three base64url parts)");
-    if (!this.jwks) {
+    if (!this.jwks && !this.fileKeys) {
       if (this.now() - this.lastFailureAt < this.cooldownMs) throw new IssuerUnavailableError("the OIDC issuer could not be reached recently: retry later");
       try {
         await this.discover();
@@ -193,9 +202,9 @@ export class OidcVerifier {
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.keyFor, {
+      ({ payload } = await jwtVerify(token, this.fileKeys ?? this.keyFor, {
         issuer: this.s.issuer,
-        audience: this.s.audience,
+        audience: options.audience ?? this.s.audience,
         algorithms: ALLOWED_ALGORITHMS,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ["exp", "iss", "aud"],

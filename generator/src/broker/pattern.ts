@@ -26,18 +26,26 @@ export class PatternError extends Error {
   override readonly name = "PatternError";
 }
 
-/** A compiled pattern: `matches` is true when the whole value matches (case-insensitively); `size` is its RE2 program's. */
+/** A compiled pattern: `matches` is true when the whole value matches (case-insensitively unless asked otherwise); `size` is its RE2 program's. */
 export interface CompiledPattern {
   matches(value: string): boolean;
   size: number;
 }
 
-export function compilePattern(source: string): CompiledPattern {
+export interface PatternOptions {
+  /**
+   * Labels compare case-insensitively (GitHub's runner labels do), the default. Claims do not
+   * (trust-policy.ts): a branch `MAIN` is another branch than `main`.
+   */
+  caseInsensitive?: boolean;
+}
+
+export function compilePattern(source: string, options: PatternOptions = {}): CompiledPattern {
   if (source.length === 0 || source.length > MAX_PATTERN_LENGTH) throw new PatternError(`a pattern is 1..${MAX_PATTERN_LENGTH} characters`);
   let re: RE2JS;
   try {
     RE2JS.compile(source);
-    re = RE2JS.compile(`(?:${source})`, RE2JS.CASE_INSENSITIVE);
+    re = RE2JS.compile(`(?:${source})`, options.caseInsensitive === false ? 0 : RE2JS.CASE_INSENSITIVE);
   } catch (e) {
     // re2js's message names the construct ("invalid or unsupported Perl syntax: `(?=`"); it quotes
     // only the operator's own text, whose size the length bound above limits.

@@ -72,16 +72,19 @@ export interface BoundedFetchOptions {
   origin: string;
   maxBytes?: number;
   fetch?: typeof fetch;
+  /** PEM CA bundle trusted for this origin instead of the system's (ghapp-token's BROKER_CA_FILE) */
+  ca?: string;
 }
 
 export function boundedFetch(opts: BoundedFetchOptions): (input: Request, init?: RequestInit) => Promise<Response> {
   const maxBytes = opts.maxBytes ?? MAX_BODY_BYTES;
   const send = opts.fetch ?? fetch;
+  const tls = { rejectUnauthorized: true, ...(opts.ca ? { ca: opts.ca } : {}) };
   return async (input, init) => {
     let request = input;
     for (let hop = 0; ; hop++) {
       // Bun's fetch takes `tls` (https://bun.sh/reference/globals/BunFetchRequestInitTLS).
-      const res = await send(request, { ...init, redirect: "manual", tls: { rejectUnauthorized: true } } as RequestInit);
+      const res = await send(request, { ...init, redirect: "manual", tls } as RequestInit);
       const location = res.status >= 300 && res.status < 400 ? res.headers.get("location") : null;
       if (location !== null) {
         await res.body?.cancel().catch(() => undefined);

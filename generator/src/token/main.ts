@@ -2,6 +2,7 @@
 // exit code; the last lines are the only ones that touch `process`.
 import { parseArgv } from "./cli.ts";
 import { checkEnvironment, parseConfig } from "./config.ts";
+import { parseBrokeredConfig, wantsBroker } from "./broker-mode.ts";
 import { GhappError } from "../core/errors.ts";
 import { correlationId, createLogger, type Logger } from "../core/logger.ts";
 import { checkBrokerNames, mergeOptions } from "./options.ts";
@@ -29,7 +30,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     checkEnvironment(env);
     checkBrokerNames(cli.command, cli.flags, env);
-    const config = parseConfig(mergeOptions(cli.flags, env), cli.command === "revoke" ? "token-file" : "app");
+    const options = mergeOptions(cli.flags, env);
+    // mint and refresh run brokered when a broker setting is given (broker-mode.ts, issue 21).
+    const config = (cli.command === "mint" || cli.command === "refresh") && wantsBroker(options) ? parseBrokeredConfig(options) : parseConfig(options, cli.command === "revoke" ? "token-file" : "app");
     logger = createLogger(config.logLevel, { correlation_id: cid, version: VERSION, command: cli.command, ...(config.appId ? { app_id: config.appId } : {}) }, { format: config.logFormat });
     if (cli.flags["private-key"]) {
       logger.warn("the private key was passed as a flag, which every process on the node can read: mount it and use PRIVATE_KEY_FILE");

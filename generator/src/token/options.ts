@@ -24,6 +24,11 @@ export const OPTIONS = [
   { flag: "app-id", env: "APP_ID", description: "GitHub App ID, or the App's Client ID (Iv23…); the JWT issuer", commands: APP },
   { flag: "private-key-file", env: "PRIVATE_KEY_FILE", description: "path to the App's private key (a mounted secret file); preferred", commands: APP },
   { flag: "private-key", env: "PRIVATE_KEY", description: "the App's private key itself (PEM, base64 PEM, \\n-escaped PEM); prefer PRIVATE_KEY_FILE, and never pass it as a flag: argv is visible to every process", commands: APP },
+  // Brokered mode (issue 21, broker-mode.ts): a projected service-account token exchanged at the
+  // runner broker instead of the App's credentials; never together with APP_ID and the key.
+  { flag: "broker-url", env: "BROKER_URL", description: "brokered mode: the runner broker's URL (https://HOST[:PORT]); tokens come from its POST /api/v1/tokens instead of the App's key", commands: WRITE },
+  { flag: "oidc-token-file", env: "OIDC_TOKEN_FILE", description: "brokered mode: the projected service-account token (OIDC) presented to the broker; re-read at every mint", commands: WRITE },
+  { flag: "broker-ca-file", env: "BROKER_CA_FILE", description: "brokered mode: PEM bundle of the CA that signed the broker's certificate, when not a public one", commands: WRITE },
   { flag: "installation-id", env: "INSTALLATION_ID", description: "installation ID; when absent the installation is discovered", commands: WRITE },
   { flag: "owner", env: "OWNER", description: "account login (org or user) that selects the installation, case-insensitive", commands: WRITE },
   { flag: "repositories", env: "REPOSITORIES", description: "repo or owner/repo entries, separated by commas, newlines or blanks, to scope the token to", commands: WRITE },

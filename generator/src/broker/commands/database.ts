@@ -11,7 +11,7 @@ import type { BrokerConfig } from "../config.ts";
 import { auditJson } from "../http/audit-log.ts";
 import { policyJson } from "../http/label-policies.ts";
 import { runnerJson } from "../http/runners.ts";
-import { readPolicyFile } from "../policy-file.ts";
+import { readPolicyDocument } from "../policy-file.ts";
 import { RUNNER_STATUSES, type RunnerStatus } from "../storage/storage.ts";
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -110,9 +110,10 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
 }
 
 export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out, logger?: Logger): Promise<number> {
-  const policies = readPolicyFile(file, "the policy file", config.defaultRunnerGroupId);
+  const document = readPolicyDocument(file, "the policy file", config.defaultRunnerGroupId);
+  const policies = document.labelPolicies;
   const parts = await openDatabase(config);
-  const { storage, policies: service } = parts;
+  const { storage, policies: service, trustPolicies } = parts;
   try {
     // With the App's credentials at hand, the file's runner groups are checked at GitHub as the
     // API checks a policy it writes; without them the command works on the database alone.
@@ -123,6 +124,10 @@ export async function runPoliciesApply(config: BrokerConfig, file: string, out: 
     for (const p of policies) {
       const r = await service.put("cli", p);
       out(`${r.created ? "created" : "replaced"} ${p.userIdentity}\n`);
+    }
+    for (const p of document.trustPolicies) {
+      const r = await trustPolicies.put("cli", p);
+      out(`${r.created ? "created" : "replaced"} trust policy ${p.name}\n`);
     }
   } finally {
     await storage.close();

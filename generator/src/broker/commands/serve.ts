@@ -4,7 +4,9 @@ import { configError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { connectGitHub, createService, openDatabase } from "../broker.ts";
 import type { BrokerConfig } from "../config.ts";
-import { readPolicyFile } from "../policy-file.ts";
+import { readPolicyDocument } from "../policy-file.ts";
+import { MAX_JWKS_BYTES } from "../oidc.ts";
+import { jwksFileProblem } from "../oidc/jwks-file.ts";
 import { readWebhookSecretFile } from "../webhook-secret-file.ts";
 import { runStartChecks } from "../start-checks.ts";
 
@@ -14,8 +16,13 @@ export interface ServeIo {
 
 export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo): Promise<number> {
   // Read everything that can be wrong before opening anything: a bad file fails with exit 2.
-  const policies = config.policyFile ? readPolicyFile(config.policyFile, "POLICY_FILE", config.defaultRunnerGroupId) : [];
+  const document = config.policyFile ? readPolicyDocument(config.policyFile, "POLICY_FILE", config.defaultRunnerGroupId) : { labelPolicies: [], trustPolicies: [] };
+  const policies = document.labelPolicies;
   const webhookSecret = config.webhookSecretFile ? readWebhookSecretFile(config.webhookSecretFile) : undefined;
+  for (const [issuer, path] of config.issuerJwksFiles) {
+    const problem = jwksFileProblem(path, MAX_JWKS_BYTES);
+    if (problem) throw configError(`ISSUER_JWKS_FILES: the file for ${issuer.slice(0, 200)} (${path.slice(0, 200)}) ${problem}`);
+  }
   const parts = await openDatabase(config);
   try {
     const gh = connectGitHub(config, parts, logger);
@@ -26,6 +33,8 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies });
     for (const p of policies) await parts.policies.put("policy-file", p);
     if (policies.length) logger.info("policies applied from POLICY_FILE", { count: policies.length });
+    for (const p of document.trustPolicies) await parts.trustPolicies.put("policy-file", p);
+    if (document.trustPolicies.length) logger.info("trust policies applied from POLICY_FILE", { count: document.trustPolicies.length });
 
     let server: ReturnType<typeof Bun.serve>;
     try {

@@ -14,8 +14,11 @@ import type { Journal } from "../service/journal.ts";
 import type { PolicyService } from "../service/policies.ts";
 import type { RunnerService } from "../service/runners.ts";
 import type { WebhookService } from "../service/webhooks.ts";
+import type { IssuerRegistry } from "../oidc/issuers.ts";
+import type { TokenService } from "../service/tokens.ts";
+import type { TrustPolicyService } from "../service/trust-policies.ts";
 import { auditLogRouter } from "./audit-log.ts";
-import { authenticate, rateLimit, requireAdmin } from "./auth.ts";
+import { authenticate, authenticateExchange, exchangeRateKey, rateLimit, requireAdmin } from "./auth.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { labelPoliciesRouter } from "./label-policies.ts";
 import { operationsRouter, type ReadinessChecks } from "./operations.ts";
@@ -24,6 +27,8 @@ import { router } from "./router.ts";
 import { runnersRouter } from "./runners.ts";
 import { securityEventsRouter } from "./security-events.ts";
 import { webhooksRouter } from "./webhooks.ts";
+import { tokensRouter } from "./tokens.ts";
+import { trustPoliciesRouter } from "./trust-policies.ts";
 
 export interface AppDeps {
   runners: RunnerService;
@@ -40,6 +45,8 @@ export interface AppDeps {
   readiness: ReadinessChecks;
   /** GitHub webhooks; absent when no GITHUB_WEBHOOK_SECRET_FILE is set (the route answers 404) */
   webhooks?: WebhookService;
+  /** the token exchange (docs/keyless.md): its service, trust policies, the callers' issuers and rate */
+  exchange: { tokens: TokenService; trustPolicies: TrustPolicyService; issuers: IssuerRegistry; ratePerMinute: number };
 }
 
 const OPENAPI_INFO = {
@@ -70,6 +77,12 @@ export function createApp(d: AppDeps) {
   // bound: mounted before the API's body limit and authentication, and answering itself.
   app.route("/api/v1/webhooks", webhooksRouter(d.webhooks));
   app.use("/api/*", bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new BrokerError("payload_too_large", "the request body is too large (64 KiB at most)"); } }));
+  // The token exchange authenticates its callers against their own issuers (any a trust policy
+  // names), not the runner API's OIDC_ISSUER: its router is registered before the runner API's
+  // authentication, and its handler answers, so that middleware never runs for it.
+  app.use("/api/v1/tokens", authenticateExchange(d.exchange.issuers, d.journal, d.metrics));
+  app.use("/api/v1/tokens", rateLimit(d.exchange.ratePerMinute, d.journal, d.metrics, Date.now, exchangeRateKey));
+  app.route("/api/v1/tokens", tokensRouter(d.exchange.tokens));
   app.use("/api/v1/*", authenticate(d.verifier, admins, d.journal, d.metrics, d.owners, d.issuer));
   app.use("/api/v1/*", rateLimit(d.callerRatePerMinute, d.journal, d.metrics));
   app.use("/api/v1/admin/*", requireAdmin(d.journal));
@@ -77,6 +90,7 @@ export function createApp(d: AppDeps) {
   app.route("/", operationsRouter(d.metrics, d.readiness));
   app.route("/api/v1/runners", runnersRouter(d.runners));
   app.route("/api/v1/admin/label-policies", labelPoliciesRouter(d.policies));
+  app.route("/api/v1/admin/trust-policies", trustPoliciesRouter(d.exchange.trustPolicies));
   app.route("/api/v1/admin/security-events", securityEventsRouter(d.journal));
   app.route("/api/v1/admin/audit-log", auditLogRouter(d.journal));
 

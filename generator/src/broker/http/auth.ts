@@ -4,11 +4,13 @@
 // organisation (owner-binding.ts) is refused here, before any policy: 403 and a security event.
 // Admin routes additionally need an identity in ADMIN_IDENTITIES (403, audited, and a security event). A per-identity request rate (per replica,
 // a fixed one-minute window) answers 429 with Retry-After beyond CALLER_RATE_LIMIT.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { GhappError } from "../../core/errors.ts";
 import { BrokerError } from "../errors.ts";
 import type { BrokerMetrics } from "../metrics.ts";
 import { AuthError, IssuerUnavailableError, type OidcVerifier } from "../oidc.ts";
 import { isGitHubActionsIssuer, type OwnerBinding } from "../owner-binding.ts";
+import type { IssuerRegistry } from "../oidc/issuers.ts";
 import type { Journal } from "../service/journal.ts";
 import type { BrokerEnv } from "./router.ts";
 
@@ -52,7 +54,7 @@ export function requireAdmin(journal: Journal): MiddlewareHandler<BrokerEnv> {
   };
 }
 
-export function rateLimit(perMinute: number, journal: Journal, metrics: BrokerMetrics, now: () => number = Date.now): MiddlewareHandler<BrokerEnv> {
+export function rateLimit(perMinute: number, journal: Journal, metrics: BrokerMetrics, now: () => number = Date.now, keyOf: (c: Context<BrokerEnv>) => string = (c) => c.get("identity")): MiddlewareHandler<BrokerEnv> {
   let windowStart = 0;
   let counts = new Map<string, number>();
   return async (c, next) => {
@@ -62,8 +64,9 @@ export function rateLimit(perMinute: number, journal: Journal, metrics: BrokerMe
       counts = new Map();
     }
     const identity = c.get("identity");
-    const n = (counts.get(identity) ?? 0) + 1;
-    counts.set(identity, n);
+    const key = keyOf(c);
+    const n = (counts.get(key) ?? 0) + 1;
+    counts.set(key, n);
     if (n > perMinute) {
       metrics.rateLimitedCallers.inc();
       // One audit record per identity and window: a flood of refused requests stays one row.
@@ -73,3 +76,39 @@ export function rateLimit(perMinute: number, journal: Journal, metrics: BrokerMe
     await next();
   };
 }
+
+/**
+ * POST /api/v1/tokens: the bearer token verified against its own issuer (any issuer a trust policy
+ * names; oidc/issuers.ts), the caller (issuer, subject, claims) put on the context. The identity
+ * is the subject; the rate limit keys on issuer and subject (two clusters may both have
+ * system:serviceaccount:default:x). Failures as authenticate's: 401 counted, 503 for an issuer
+ * whose keys cannot be fetched.
+ */
+export function authenticateExchange(issuers: IssuerRegistry, journal: Journal, metrics: BrokerMetrics): MiddlewareHandler<BrokerEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const m = header ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
+    const started = performance.now();
+    try {
+      const caller = await issuers.verify(m?.[1]);
+      c.set("caller", caller);
+      c.set("identity", caller.subject.slice(0, 256));
+      c.set("isAdmin", false);
+    } catch (e) {
+      // The trust policies are read from the database to know the issuers: a database that does not
+      // answer is a 503 (problem.ts), not a bad token.
+      if (e instanceof BrokerError || e instanceof GhappError) throw e;
+      if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the token's issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
+      const reason = e instanceof AuthError ? e.reason : "malformed";
+      metrics.authFailures.inc({ reason });
+      journal.countUnauthenticated(reason);
+      throw new BrokerError("unauthenticated", e instanceof AuthError ? e.message : "the token is not valid", { extensions: { reason } });
+    } finally {
+      metrics.oidcVerifySeconds.observe((performance.now() - started) / 1000);
+    }
+    await next();
+  };
+}
+
+/** The exchange's rate key: issuer and subject. */
+export const exchangeRateKey = (c: Context<BrokerEnv>) => `${c.get("caller").issuer} ${c.get("caller").subject}`;

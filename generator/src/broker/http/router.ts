@@ -3,11 +3,14 @@
 // authentication middleware sets.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { BrokerError } from "../errors.ts";
+import type { VerifiedToken } from "../trust-policy.ts";
 
 export interface BrokerEnv {
   Variables: {
     identity: string;
     isAdmin: boolean;
+    /** POST /api/v1/tokens: the verified caller (its issuer, subject and claims), never the raw token */
+    caller: VerifiedToken;
   };
 }
 

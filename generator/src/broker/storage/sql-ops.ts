@@ -30,6 +30,8 @@ import {
   type StorageOps,
   type SyncGroupFailure,
   type RunnerGroupExposure,
+  type TrustPolicy,
+  type TrustPolicyRecord,
   type UnauthenticatedFailureBucket,
   type UnauthenticatedFailureCount,
   type RedeliveryRequest,
@@ -57,6 +59,8 @@ export const WRITE_METHODS = [
   "updateRunner",
   "putLabelPolicy",
   "deleteLabelPolicy",
+  "putTrustPolicy",
+  "deleteTrustPolicy",
   "appendAudit",
   "recordSecurityEvent",
   "addUnauthenticatedFailures",
@@ -80,6 +84,8 @@ export const READ_METHODS = [
   "countLiveRunners",
   "getLabelPolicy",
   "listLabelPolicies",
+  "getTrustPolicy",
+  "listTrustPolicies",
   "listAudit",
   "listSecurityEvents",
   "listUnauthenticatedFailures",
@@ -188,6 +194,11 @@ function toPolicy(r: Row): LabelPolicyRecord {
     createdAt: date(r.created_at),
     updatedAt: date(r.updated_at),
   };
+}
+
+function toTrustPolicy(r: Row): TrustPolicyRecord {
+  const d = json<Omit<TrustPolicy, "name" | "issuer">>(r.definition);
+  return { ...d, name: String(r.name), issuer: String(r.issuer), createdAt: date(r.created_at), updatedAt: date(r.updated_at) };
 }
 
 function toAudit(r: Row): AuditRecord {
@@ -396,6 +407,46 @@ export class SqlOps implements StorageOps {
       [...values, now, now],
     );
     return { created: !existed, policy: toPolicy(row!) };
+  }
+
+  async putTrustPolicy(p: TrustPolicy): Promise<{ created: boolean; policy: TrustPolicyRecord }> {
+    if (typeof p.name !== "string" || p.name.length === 0 || p.name.length > 100) fail("a trust policy's name must be 1..100 characters");
+    if (typeof p.issuer !== "string" || p.issuer.length === 0) fail("a trust policy's issuer must be a non-empty string");
+    const { name, issuer, ...rest } = p;
+    // Only the policy's own fields, in a fixed order (a record's createdAt must not ride along).
+    const definition = JSON.stringify({
+      audience: rest.audience,
+      ...(rest.subject !== undefined ? { subject: rest.subject } : {}),
+      ...(rest.subjectPattern !== undefined ? { subjectPattern: rest.subjectPattern } : {}),
+      claims: rest.claims,
+      claimPatterns: rest.claimPatterns,
+      owner: rest.owner,
+      repositories: rest.repositories,
+      permissions: rest.permissions,
+      mode: rest.mode,
+    });
+    const now = this.ms();
+    const existed = (await this.one("SELECT name FROM trust_policies WHERE name = ?", [name])) !== null;
+    const row = await this.one(
+      `INSERT INTO trust_policies (name, issuer, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET issuer = excluded.issuer, definition = excluded.definition, updated_at = excluded.updated_at
+       RETURNING *`,
+      [name, issuer, definition, now, now],
+    );
+    return { created: !existed, policy: toTrustPolicy(row!) };
+  }
+
+  async getTrustPolicy(name: string): Promise<TrustPolicyRecord | null> {
+    const row = await this.one("SELECT * FROM trust_policies WHERE name = ?", [name]);
+    return row && toTrustPolicy(row);
+  }
+
+  async listTrustPolicies(): Promise<TrustPolicyRecord[]> {
+    return (await this.db.all("SELECT * FROM trust_policies ORDER BY name ASC")).map(toTrustPolicy);
+  }
+
+  async deleteTrustPolicy(name: string): Promise<boolean> {
+    return (await this.db.all("DELETE FROM trust_policies WHERE name = ? RETURNING name", [name])).length > 0;
   }
 
   async getLabelPolicy(userIdentity: string): Promise<LabelPolicyRecord | null> {

@@ -21,6 +21,10 @@
 //   is not a hash, a limit out of range, a status not in the list) is a bug in the caller and throws
 //   a plain TypeError. Messages never carry the DATABASE_URL's password.
 
+import type { TrustPolicy, TrustPolicyRecord } from "../trust-policy.ts";
+
+export type { TrustPolicy, TrustPolicyRecord };
+
 export const RUNNER_MODES = ["jit", "registration_token"] as const;
 export type RunnerMode = (typeof RUNNER_MODES)[number];
 
@@ -343,6 +347,20 @@ export interface StorageOps {
 
   /** Removes the identity's policy; false when there was none. Its runners stay as they are. */
   deleteLabelPolicy(userIdentity: string): Promise<boolean>;
+
+  // ---- trust policies (the token exchange's rules) ------------------------------------
+
+  /** Creates or replaces the trust policy named `policy.name`; `created` says which. The definition is stored as given (the policy code validates it). */
+  putTrustPolicy(policy: TrustPolicy): Promise<{ created: boolean; policy: TrustPolicyRecord }>;
+
+  /** The trust policy of this name, or null. */
+  getTrustPolicy(name: string): Promise<TrustPolicyRecord | null>;
+
+  /** Every trust policy, ordered by name. */
+  listTrustPolicies(): Promise<TrustPolicyRecord[]>;
+
+  /** Removes the trust policy; false when there was none. */
+  deleteTrustPolicy(name: string): Promise<boolean>;
 
   // ---- audit log and security events -------------------------------------------------
 

@@ -2,6 +2,7 @@
 // Order matters: everything that can be checked locally (config, key, output folder) is checked
 // before the first request, so bad input fails fast with exit 2 and leaves no partial output.
 import type { Config } from "../config.ts";
+import { isBrokered, type BrokeredConfig } from "../broker-mode.ts";
 import { createInstallationToken, type InstallationToken } from "../../core/access-token.ts";
 import { GitHubClient, type GitHubClientOptions } from "../../core/github-client.ts";
 import { checkInstallationAccount, findInstallation } from "../../core/installation.ts";
@@ -57,18 +58,35 @@ export async function mintInstallationToken(
 export function preflight(config: Config, logger: Logger): LoadedKey {
   const key = loadKey(config);
   try {
-    checkOutputFolder(config.outputPath, "OUTPUT_PATH", config.outputPathIsDefault === true);
-    if (config.metadataPath) {
-      checkOutputFolder(config.metadataPath, "METADATA_PATH");
-      checkNotAliased(config.outputPath, config.metadataPath);
-    }
-    const removed = removeLeftoverTemps(config.outputPath) + (config.metadataPath ? removeLeftoverTemps(config.metadataPath) : 0);
-    if (removed) logger.warn("removed temporary files an interrupted run left beside the token", { count: removed });
+    checkOutputs(config, logger);
   } catch (e) {
     key.wipe();
     throw e;
   }
   return key;
+}
+
+/** The output half of preflight, shared with brokered mode (which has no key). */
+export function checkOutputs(config: Config, logger: Logger): void {
+  checkOutputFolder(config.outputPath, "OUTPUT_PATH", config.outputPathIsDefault === true);
+  if (config.metadataPath) {
+    checkOutputFolder(config.metadataPath, "METADATA_PATH");
+    checkNotAliased(config.outputPath, config.metadataPath);
+  }
+  const removed = removeLeftoverTemps(config.outputPath) + (config.metadataPath ? removeLeftoverTemps(config.metadataPath) : 0);
+  if (removed) logger.warn("removed temporary files an interrupted run left beside the token", { count: removed });
+}
+
+/**
+ * Brokered mode (broker-mode.ts): the projected token and the outputs are checked before the first
+ * request, and each call exchanges the projected token at the broker. brokered.ts is loaded only
+ * here, so a key-based mint loads none of it.
+ */
+export async function brokeredMinter(config: BrokeredConfig, logger: Logger) {
+  const { BrokerClient, brokeredPreflight } = await import("../brokered.ts");
+  brokeredPreflight(config);
+  checkOutputs(config, logger);
+  return new BrokerClient(config, logger);
 }
 
 /** What the log says about a token: the same fields, with the same values, as the metadata file. */
@@ -86,9 +104,18 @@ export function tokenSummary(token: InstallationToken): Record<string, unknown> 
 export function writeToken(config: Config, token: InstallationToken): void {
   writeTokenAtomically(config.outputPath, token.token, config.tokenFileMode);
   if (config.metadataPath) {
-    const metadata = { ...tokenSummary(token), app_id: config.appId, written_at: new Date().toISOString() };
+    // Brokered mode has no App ID; it names the broker's host and the account instead.
+    const source = isBrokered(config) ? { owner: (token as InstallationToken & { owner?: string }).owner, broker: new URL(config.broker.url).host } : { app_id: config.appId };
+    const metadata = { ...tokenSummary(token), ...source, written_at: new Date().toISOString() };
     writeFileAtomically(config.metadataPath, `${JSON.stringify(metadata, null, 2)}\n`, config.tokenFileMode, "METADATA_PATH");
   }
+}
+
+/** Key mode's one mint: the key read by preflight signs this mint's JWT. */
+function keyMinter(config: Config, logger: Logger): () => Promise<InstallationToken> {
+  const key = preflight(config, logger);
+  const client = createClient(config, logger);
+  return () => mintInstallationToken(config, client, logger, key);
 }
 
 /** 128 + the signal's number, as a shell reports a process ended by it. */
@@ -98,7 +125,7 @@ export async function runMint(config: Config, logger: Logger, deps: { onSignal?:
   const started = performance.now();
   // Fail before any request when the key is unusable or there is nowhere to write; the key read
   // there signs this mint's JWT (read once: a mint is over in milliseconds).
-  const key = preflight(config, logger);
+  const mintOnce = isBrokered(config) ? await brokeredMinter(config, logger).then((b) => () => b.exchange()) : keyMinter(config, logger);
 
   // SIGTERM/SIGINT (a pod deleted mid-mint) stop it before anything is written. Files are written
   // synchronously, so a handler never runs halfway through a write: no temporary file survives.
@@ -112,8 +139,7 @@ export async function runMint(config: Config, logger: Logger, deps: { onSignal?:
       resolve(SIGNAL_EXIT[signal] ?? 143);
     }),
   );
-  const client = createClient(config, logger);
-  const minted = mintInstallationToken(config, client, logger, key).then((token) => {
+  const minted = mintOnce().then((token) => {
     if (stoppedBy) return SIGNAL_EXIT[stoppedBy] ?? 143;
     writeToken(config, token);
     logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started) });

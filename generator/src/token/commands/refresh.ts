@@ -16,7 +16,8 @@ import { startHealthServer } from "../health-server.ts";
 import type { Logger } from "../../core/logger.ts";
 import { Metrics, type RefreshReason } from "../metrics.ts";
 import { clampDelay, isLoopAlive, nextRefreshDelayMs, refreshBudgetMs, retryDelayMs, type LoopState } from "../refresh-schedule.ts";
-import { createClient, mintInstallationToken, preflight, tokenSummary, writeToken } from "./mint.ts";
+import { brokeredMinter, createClient, mintInstallationToken, preflight, tokenSummary, writeToken } from "./mint.ts";
+import { isBrokered } from "../broker-mode.ts";
 import { revokeToken } from "./revoke.ts";
 
 const REASONS: Record<number, RefreshReason> = {
@@ -49,7 +50,12 @@ function serve(config: Config, sources: Parameters<typeof startHealthServer>[1])
 export async function runRefresh(config: Config, logger: Logger, deps: RefreshDeps): Promise<number> {
   const now = deps.now ?? Date.now;
   const monotonic = deps.monotonic ?? (() => performance.now());
-  preflight(config, logger).wipe(); // every refresh reads the key afresh (a rotated key is picked up)
+  // Brokered mode exchanges the projected token, re-read at every refresh (the kubelet rotates it),
+  // and schedules from the broker's expires_at in the broker's clock; key mode reads the key afresh
+  // at every refresh (a rotated key is picked up).
+  const broker = isBrokered(config) ? await brokeredMinter(config, logger) : undefined;
+  if (!broker) preflight(config, logger).wipe();
+  else if (config.revokeOnExit) logger.warn("REVOKE_ON_EXIT in brokered mode revokes a token the broker may have handed to other pods of the same scope too (its cache): they lose it until their next refresh; both charts leave it off in brokered mode");
 
   const metrics = new Metrics();
   // The client reports each answered attempt; metrics never see bodies or headers with secrets.
@@ -69,7 +75,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));
 
-  const githubNow = () => client.githubNow();
+  const githubNow = () => (broker ? broker.now() : client.githubNow());
   let loop: LoopState = { phase: "starting" };
   const budget = refreshBudgetMs(config.requestTimeoutMs, config.maxRetryWaitMs);
   // Before the first request: a port in use is exit 2 before any token is minted.
@@ -94,7 +100,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
     const started = performance.now();
     loop = { phase: "running", since: monotonic() };
     try {
-      const token = await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger, undefined, { checkAccount: installationId === undefined });
+      const token = broker ? await broker.exchange() : await mintInstallationToken({ ...config, ...(installationId !== undefined ? { installationId } : {}) }, client, logger, undefined, { checkAccount: installationId === undefined });
       if (stopping) return;
       writeToken(config, token);
       installationId = token.installationId;
@@ -104,7 +110,7 @@ export async function runRefresh(config: Config, logger: Logger, deps: RefreshDe
       metrics.refreshes.inc({ result: "success", reason: "ok" });
       metrics.expiry.set(Math.floor(expiresAt / 1000));
       metrics.lastSuccess.set(Math.floor(now() / 1000));
-      logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started), ...(Math.abs(client.skew) > 60_000 ? { skewSeconds: Math.round(client.skew / 1000) } : {}) });
+      logger.info("token written", { path: config.outputPath, ...tokenSummary(token), duration_ms: Math.round(performance.now() - started), ...(Math.abs(broker?.skew ?? client.skew) > 60_000 ? { skewSeconds: Math.round((broker?.skew ?? client.skew) / 1000) } : {}) });
       schedule(nextRefreshDelayMs(current, githubNow(), config.refreshIntervalMs), config.refreshIntervalMs ? "REFRESH_INTERVAL" : "80% of the token's lifetime");
     } catch (e) {
       if (stopping) return;

@@ -1,4 +1,4 @@
-// Migration 5 (issue 20, runner groups that isolate tenants): a policy may name the repositories
+// Migration 6 (issue 20, runner groups that isolate tenants): a policy may name the repositories
 // and workflows its runners serve (JSON arrays, empty when it names none), and the runner groups
 // the sync found exposed (visible to every repository or to public ones, or not restricted to the
 // policy's workflows) are recorded by the syncing replica, so that every replica's /ready says so
@@ -15,4 +15,4 @@ CREATE TABLE runner_group_exposures (
 );
 `;
 
-export const migration0005: Migration = { version: 5, name: "runner group isolation", sqlite: template("INTEGER"), postgres: template("BIGINT") };
+export const migration0006: Migration = { version: 6, name: "runner group isolation", sqlite: template("INTEGER"), postgres: template("BIGINT") };
