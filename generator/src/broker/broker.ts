@@ -12,6 +12,8 @@ import { loadPrivateKeyFile } from "../core/private-key.ts";
 import type { BrokerConfig } from "./config.ts";
 import { GitHubHookDeliveries } from "./github-hook-deliveries.ts";
 import { GitHubRunners } from "./github-runners.ts";
+import { GitHubRunnerGroups } from "./github-runner-groups.ts";
+import { GroupIsolation } from "./service/group-isolation.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
@@ -26,7 +28,7 @@ import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
 import { RunnerService } from "./service/runners.ts";
 import { openStorage } from "./storage/open.ts";
-import type { Storage } from "./storage/storage.ts";
+import type { LabelPolicy, Storage } from "./storage/storage.ts";
 import { Sync, SyncLoop } from "./sync.ts";
 import { Redelivery } from "./redelivery.ts";
 import { WebhookService } from "./service/webhooks.ts";
@@ -53,6 +55,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync;
+  /** runner groups that isolate tenants: their settings read and (MANAGE_RUNNER_GROUPS) kept */
+  isolation: GroupIsolation;
   /** the App's webhook delivery log (App JWT), for redelivery */
   hooks: GitHubHookDeliveries;
   /** installation tokens narrowed per trust policy (the token exchange) */
@@ -108,6 +112,7 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
   });
   const github = new GitHubRunners(client, tokens, config.org);
   const baseline = new Baseline(parts.storage, github);
+  const isolation = new GroupIsolation({ storage: parts.storage, groups: new GitHubRunnerGroups(client, tokens), metrics, logger, manage: config.manageRunnerGroups });
   const sync = new Sync({
     storage: parts.storage,
     github,
@@ -120,9 +125,10 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     // A provision takes at most MAX_ATTEMPTS GitHub attempts and their back-off (under 10 s in
     // all); after that a reservation without a handed-out secret is one whose broker died.
     abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
+    isolation: { groups: isolation, org: config.org, manage: config.manageRunnerGroups },
   });
   const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
-  return { github, tokens, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
+  return { github, tokens, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
 }
 
 /** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */
@@ -138,7 +144,9 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
-  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github });
+  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once.
+  const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p, {}, true) } : {};
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github, ...managedGroup });
   const readiness = new Readiness(
     [
       // A SELECT 1 on the pool costs nothing: every 2 s, so /ready follows a database restart
@@ -151,6 +159,8 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     parts.metrics,
     () => parts.storage.listSyncGroupFailures(),
+    Date.now,
+    () => parts.storage.listRunnerGroupExposures(),
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
@@ -164,7 +174,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups(), exposedGroups: () => readiness.exposedGroups() },
     exchange: {
       tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger, mintsPerMinute: config.tokenMintRatePerMinute }),
       trustPolicies: parts.trustPolicies,

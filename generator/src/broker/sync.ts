@@ -17,6 +17,7 @@ import { unexpectedLabels } from "./policy.ts";
 import type { RunnerRecord, Storage, SyncGroupFailure } from "./storage/storage.ts";
 import type { BrokerDeps } from "./service/deps.ts";
 import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
+import type { ExposureReason, GroupIsolation } from "./service/group-isolation.ts";
 
 export const SYNC_LEASE = "github-sync";
 
@@ -26,6 +27,8 @@ export interface SyncDeps extends BrokerDeps {
   /** a reservation without a handed-out secret older than this is abandoned (its provision died) */
   abandonAfterMs: number;
   now?: () => number;
+  /** runner groups that isolate tenants (issue 20): their access settings read (and, opted in, kept) each round */
+  isolation?: { groups: GroupIsolation; org: string; manage: boolean };
 }
 
 export interface SyncReport {
@@ -72,6 +75,12 @@ export class Sync {
     // The broker's runners as they were BEFORE GitHub was read: a runner provisioned while the
     // round runs is not in GitHub's list yet and must not be judged gone.
     const before = await this.liveRunners();
+    const iso = this.d.isolation;
+    // MANAGE_RUNNER_GROUPS: each policy's own group exists and is as it should be before runners are judged.
+    if (iso?.manage) await iso.groups.manageAll(iso.org, await this.d.storage.listLabelPolicies());
+    const policies = iso ? await this.d.storage.listLabelPolicies() : [];
+    const exposures = new Map<number, ExposureReason[]>();
+    const isolationCache = {};
     const groups = [...new Set([...(await this.d.policies.managedGroups()), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
     report.groups = groups;
     const listed = new Set<number>();
@@ -92,6 +101,10 @@ export class Sync {
       }
       this.groupWorks(group);
       listed.add(group);
+      if (iso) {
+        const reasons = await iso.groups.inspect(iso.org, group, policies.filter((p) => p.runnerGroupId === group), isolationCache);
+        if (reasons) exposures.set(group, reasons);
+      }
       for (const gh of runners) {
         report.seen++;
         seenIds.add(gh.id);
@@ -102,6 +115,7 @@ export class Sync {
     for (const group of [...this.failing.keys()]) if (!groups.includes(group)) this.groupWorks(group, false);
     // Every replica's /ready reads them from the database (only this one syncs).
     await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
+    if (iso) await iso.groups.record(iso.org, exposures, groups).catch(() => this.d.logger.warn("sync: cannot record the exposed runner groups in the database"));
     if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
     // runners after their job, runners removed at GitHub by hand.

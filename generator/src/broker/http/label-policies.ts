@@ -20,6 +20,19 @@ export const PolicyBody = z
       .min(1)
       .optional()
       .openapi({ example: 2, description: "the runner group of this identity's runners (give the broker a dedicated one); when absent, the operator's DEFAULT_RUNNER_GROUP_ID, and without that the policy is refused. It must exist at GitHub." }),
+    repositories: z
+      .array(z.string().max(200))
+      .max(100)
+      .default([])
+      .openapi({ example: ["acme-org/api"], description: "the repositories (owner/name) whose jobs this identity's runners serve: with MANAGE_RUNNER_GROUPS, the only repositories its runner group admits" }),
+    workflows: z
+      .array(z.string().max(500))
+      .max(100)
+      .default([])
+      .openapi({
+        example: ["acme-org/api/.github/workflows/ci.yml@refs/heads/main"],
+        description: "the workflows (owner/repo/path@ref) this identity's runner group must be restricted to; the sync reports the group when it is not (GitHub Enterprise Cloud feature)",
+      }),
   })
   .strict()
   .openapi("LabelPolicy");
@@ -35,6 +48,8 @@ export function policyFromJson(b: z.infer<typeof PolicyBody>): PolicyInput {
     maxRunners: b.max_runners,
     allowRegistrationToken: b.allow_registration_token,
     ...(b.runner_group_id !== undefined ? { runnerGroupId: b.runner_group_id } : {}),
+    repositories: b.repositories,
+    workflows: b.workflows,
   };
 }
 

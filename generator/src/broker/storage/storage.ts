@@ -126,6 +126,10 @@ export interface LabelPolicy {
   maxRunners: number;
   allowRegistrationToken: boolean;
   runnerGroupId: number;
+  /** Repositories ("owner/name") the runners serve: with MANAGE_RUNNER_GROUPS, the group's selected repositories. */
+  repositories?: string[];
+  /** Workflows ("owner/repo/.github/workflows/ci.yml@ref") the group must be restricted to. */
+  workflows?: string[];
 }
 
 export interface LabelPolicyRecord extends LabelPolicy {
@@ -196,6 +200,14 @@ export interface SyncGroupFailure {
   code: string;
   /** the broker's own message (never text from GitHub), at most 1000 characters */
   reason: string;
+  since: Date;
+}
+
+/** A runner group the broker uses that more than the policies' repositories or workflows can reach. */
+export interface RunnerGroupExposure {
+  runnerGroupId: number;
+  /** why, sorted: visibility_all, public_repositories, unrestricted_workflows, other_workflows */
+  reasons: string[];
   since: Date;
 }
 
@@ -400,6 +412,14 @@ export interface StorageOps {
 
   /** The runner groups the last sync round could not read, by id (every replica's /ready shows them). */
   listSyncGroupFailures(): Promise<SyncGroupFailure[]>;
+
+  // ---- runner groups exposed beyond the policies (issue 20) --------------------------------
+
+  /** Replaces the recorded exposures with these: the syncing replica's view after a round. */
+  setRunnerGroupExposures(exposures: RunnerGroupExposure[]): Promise<void>;
+
+  /** The runner groups the last sync round found exposed, by id. */
+  listRunnerGroupExposures(): Promise<RunnerGroupExposure[]>;
 
   // ---- lease (one sync leader among replicas) -------------------------------------------
 
