@@ -100,10 +100,23 @@ describe("policy validation", () => {
   });
 });
 
+describe("repositories and workflows", () => {
+  test("a policy may name its repositories and workflows as GitHub writes them", () => {
+    const p = policy({ repositories: ["acme-org/api"], workflows: ["acme-org/api/.github/workflows/ci.yml@refs/heads/main", "acme-org/api/.github/workflows/deploy.yaml@v1"] });
+    expect(p.source.workflows).toHaveLength(2);
+  });
+
+  test("a repository without its owner, or a workflow without a ref, is refused naming the entry", () => {
+    expect(() => policy({ repositories: ["api"] })).toThrow(expect.objectContaining({ field: "repositories[0]" }));
+    expect(() => policy({ workflows: ["acme-org/api/.github/workflows/ci.yml"] })).toThrow(expect.objectContaining({ field: "workflows[0]" }));
+    expect(() => policy({ workflows: ["ci.yml@main"] })).toThrow(PolicyError);
+  });
+});
+
 describe("policy files", () => {
   test("reads a YAML list in the API's shape with the API's defaults", () => {
     const [p] = parsePolicies("- user_identity: '*'\n  allowed_labels: [linux-small]\n  runner_group_id: 2\n", "test");
-    expect(p).toEqual({ userIdentity: "*", allowedLabels: ["linux-small"], labelPatterns: [], requiredLabels: [], maxRunners: 10, allowRegistrationToken: false, runnerGroupId: 2 });
+    expect(p).toEqual({ userIdentity: "*", allowedLabels: ["linux-small"], labelPatterns: [], requiredLabels: [], maxRunners: 10, allowRegistrationToken: false, runnerGroupId: 2, repositories: [], workflows: [] });
   });
   test("a policy without runner_group_id takes DEFAULT_RUNNER_GROUP_ID, and is refused without it (never group 1 by accident)", () => {
     expect(parsePolicies("- user_identity: a\n", "f", 7)[0]!.runnerGroupId).toBe(7);

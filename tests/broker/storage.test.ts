@@ -350,6 +350,23 @@ for (const backend of BACKENDS) {
       await expect(storage.setSyncGroupFailures([{ runnerGroupId: 1, code: "Not Found!", reason: "x", since }])).rejects.toThrow(TypeError);
     });
 
+    test("a policy keeps the repositories and workflows it names, and the exposed runner groups are read back by any handle", async () => {
+      await fresh();
+      const base = { allowedLabels: ["linux"], labelPatterns: [], requiredLabels: [], maxRunners: 2, allowRegistrationToken: false, runnerGroupId: 2 };
+      await storage.putLabelPolicy({ ...base, userIdentity: "acme", repositories: ["acme-org/api"], workflows: ["acme-org/api/.github/workflows/ci.yml@refs/heads/main"] });
+      await storage.putLabelPolicy({ ...base, userIdentity: "older" });
+      const acme = await another().getLabelPolicy("acme");
+      expect([acme!.repositories, acme!.workflows]).toEqual([["acme-org/api"], ["acme-org/api/.github/workflows/ci.yml@refs/heads/main"]]);
+      const older = await storage.getLabelPolicy("older");
+      expect([older!.repositories, older!.workflows]).toEqual([[], []]);
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      await storage.setRunnerGroupExposures([{ runnerGroupId: 5, reasons: ["public_repositories", "visibility_all"], since }]);
+      expect((await another().listRunnerGroupExposures()).map((e) => [e.runnerGroupId, e.reasons, e.since.getTime()])).toEqual([[5, ["public_repositories", "visibility_all"], since.getTime()]]);
+      await storage.setRunnerGroupExposures([]);
+      expect(await storage.listRunnerGroupExposures()).toEqual([]);
+      await expect(storage.setRunnerGroupExposures([{ runnerGroupId: 5, reasons: ["Visible!"], since }])).rejects.toThrow(TypeError);
+    });
+
     test("unauthenticated failures are added up per minute and reason, so a flood is a few rows", async () => {
       await fresh();
       for (let i = 0; i < 30; i++) await storage.addUnauthenticatedFailures([{ reason: "invalid_token", count: 100 }, { reason: "missing_token", count: 1 }]);

@@ -68,7 +68,22 @@ const RUNNER_OPERATIONS = [
   "actions/list-self-hosted-runner-groups-for-org",
   "actions/get-self-hosted-runner-group-for-org",
   "actions/list-self-hosted-runners-in-group-for-org",
+  "actions/create-self-hosted-runner-group-for-org",
+  "actions/update-self-hosted-runner-group-for-org",
+  "actions/list-repo-access-to-self-hosted-runner-group-in-org",
+  "actions/set-repo-access-to-self-hosted-runner-group-in-org",
 ];
+
+/** 422 for a selected workflow without a ref: the description's own words for selected_workflows. */
+const WORKFLOW_WITHOUT_REF = {
+  status: 422,
+  schema: "basic-error",
+  doc: "https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization",
+  reason:
+    "selected_workflows: \"Name of workflow the runner group should be allowed to run. Note that a ref, tag, or long SHA is " +
+    "required\" (the description of the field); GitHub refuses a body that breaks it with 422 Validation Failed, as it does " +
+    "for every body it cannot accept (https://docs.github.com/rest/using-the-rest-api/troubleshooting-the-rest-api#validation-failed)",
+} as const;
 
 /** 401 for a missing, expired, revoked or undecodable credential, or the wrong kind of credential. */
 const UNAUTHENTICATED = {
@@ -115,9 +130,10 @@ export const PROSE_STATUSES: ProseStatus[] = [
     ...RUNNER_OPERATIONS,
   ].map((operationId) => ({ operationId, ...UNAUTHENTICATED })),
   ...RUNNER_OPERATIONS.map((operationId) => ({ operationId, ...NOT_PERMITTED })),
+  ...["actions/create-self-hosted-runner-group-for-org", "actions/update-self-hosted-runner-group-for-org"].map((operationId) => ({ operationId, ...WORKFLOW_WITHOUT_REF })),
   // An unknown organization for all of them; an unknown runner or group for those that name one.
   // A delivery id the App's log does not hold, for redelivery.
-  ...["apps/get-org-installation", "apps/get-user-installation", "apps/redeliver-webhook-delivery", ...RUNNER_OPERATIONS.filter((o) => o !== "actions/generate-runner-jitconfig-for-org")].map(
+  ...["apps/get-org-installation", "apps/get-user-installation", "apps/redeliver-webhook-delivery", ...RUNNER_OPERATIONS.filter((o) => o !== "actions/generate-runner-jitconfig-for-org" && o !== "actions/create-self-hosted-runner-group-for-org")].map(
     (operationId) => ({ operationId, ...NOT_FOUND }),
   ),
 ];

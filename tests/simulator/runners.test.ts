@@ -289,6 +289,48 @@ describe("listing", () => {
     }
   });
 
+  test("a group's access settings: Default is open to all repositories, a dedicated group to the selected ones", async () => {
+    const s = await startSimulator({ runnerGroups: [{ id: 1, name: "Default" }, { id: 2, name: "brokered" }] });
+    try {
+      const t = await installationToken(1001, undefined, s);
+      const get = async (gid: number) => (await api("GET", `/orgs/acme-org/actions/runner-groups/${gid}`, { auth: `Bearer ${t}`, s })).body;
+      const d = await get(1);
+      expect([d.visibility, d.allows_public_repositories, d.restricted_to_workflows, "selected_repositories_url" in d]).toEqual(["all", false, false, false]);
+      const b = await get(2);
+      expect([b.visibility, b.selected_repositories_url]).toEqual(["selected", `${s.url}/orgs/acme-org/actions/runner-groups/2/repositories`]);
+      // Someone widens it (PATCH, as the org's settings page does), then narrows it again.
+      const wf = "acme-org/api/.github/workflows/ci.yml@refs/heads/main";
+      const patched = await api("PATCH", "/orgs/acme-org/actions/runner-groups/2", { auth: `Bearer ${t}`, s, body: { name: "brokered", visibility: "all", allows_public_repositories: true, restricted_to_workflows: true, selected_workflows: [wf] } });
+      expect(patched.status).toBe(200);
+      expect([patched.body.visibility, patched.body.allows_public_repositories, patched.body.restricted_to_workflows, patched.body.selected_workflows]).toEqual(["all", true, true, [wf]]);
+      expect((await get(2)).visibility).toBe("all");
+      expect((await api("PATCH", "/orgs/acme-org/actions/runner-groups/2", { auth: `Bearer ${t}`, s, body: { name: "brokered", visibility: "everyone" } })).status).toBe(422);
+      expect((await api("PATCH", "/orgs/acme-org/actions/runner-groups/2", { auth: `Bearer ${t}`, s, body: { name: "brokered", selected_workflows: ["ci.yml"] } })).status).toBe(422);
+      expect((await api("PATCH", "/orgs/acme-org/actions/runner-groups/2", { auth: `Bearer ${t}`, s, body: { visibility: "selected" } })).status).toBe(422);
+      expect((await api("PATCH", "/orgs/acme-org/actions/runner-groups/99", { auth: `Bearer ${t}`, s, body: { name: "x", visibility: "selected" } })).status).toBe(404);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("creates a group (visibility all unless told), sets and lists its repositories", async () => {
+    const s = await startSimulator({ runnerGroups: [{ id: 1, name: "Default" }] });
+    try {
+      const t = await installationToken(1001, undefined, s);
+      const call = (method: string, path: string, body?: unknown) => api(method, `/orgs/acme-org/actions/runner-groups${path}`, { auth: `Bearer ${t}`, s, ...(body !== undefined ? { body } : {}) });
+      const open = await call("POST", "", { name: "open" });
+      expect([open.status, open.body.visibility, open.body.allows_public_repositories]).toEqual([201, "all", false]);
+      const made = await call("POST", "", { name: "tenant", visibility: "selected", selected_repository_ids: [9001] });
+      expect([made.status, made.body.visibility]).toEqual([201, "selected"]);
+      const listed = await call("GET", `/${made.body.id}/repositories`);
+      expect(listed.body.repositories.map((r: Json) => r.full_name)).toEqual(["acme-org/api"]);
+      expect((await call("PUT", `/${made.body.id}/repositories`, { selected_repository_ids: [9001, 9002] })).status).toBe(204);
+      expect((await call("GET", `/${made.body.id}/repositories`)).body.total_count).toBe(2);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("refuses runner groups without a unique positive id", async () => {
     await expect(startSimulator({ runnerGroups: [{ id: 1, name: "a" }, { id: 1, name: "b" }] })).rejects.toThrow("unique positive integer id");
   });

@@ -11,11 +11,22 @@
 //   GET    /orgs/{org}/actions/runner-groups/{group_id}/runners?per_page=&page=  same shape, that group only
 //   GET    /orgs/{org}/actions/runners/{runner_id}          Runner | 404
 //   DELETE /orgs/{org}/actions/runners/{runner_id}          204 | 404 | 422 while the runner runs a job
-//   GET    /orgs/{org}/actions/runner-groups[/{group_id}]   the runner groups (not in CONTRACTS.md; GitHub has them)
+//   GET    /orgs/{org}/actions/runner-groups[/{group_id}]   the runner groups (not in CONTRACTS.md; GitHub has them),
+//            with their access settings: visibility all|selected|private, allows_public_repositories,
+//            restricted_to_workflows, selected_workflows, selected_repositories_url (only when selected)
+//   POST   /orgs/{org}/actions/runner-groups   {name, visibility? (default "all"), selected_repository_ids?,
+//            allows_public_repositories? (default false), restricted_to_workflows?, selected_workflows?}  201 group
+//   PATCH  /orgs/{org}/actions/runner-groups/{group_id}  {name (required by the description), the settings}  200 group
+//   GET    /orgs/{org}/actions/runner-groups/{group_id}/repositories  {total_count, repositories}
+//   PUT    /orgs/{org}/actions/runner-groups/{group_id}/repositories  {selected_repository_ids}  204
+//            https://docs.github.com/rest/actions/self-hosted-runner-groups (each: 422 for a body the
+//            description refuses, or a selected workflow without a ref: "a ref, tag, or long SHA is required")
 // Runner = {id, name, os, status: "online"|"offline", busy, ephemeral, runner_group_id,
 //           labels: [{id, name, type: "read-only"|"custom"}], version} (config.sh adds self-hosted, Linux, X64 as
 //           read-only; a JIT runner has exactly the labels of its generate-jitconfig call).
-// Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says.
+// Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says;
+// Default is visible to all repositories, the others to selected ones unless the option says (RunnerGroup).
+// In process, `updateGroup(id, patch)` is someone changing a group in the organisation's settings.
 //
 // Control endpoints (no authentication; answers are {message} on error):
 //   POST /_simulator/runners/register {registration_token, name, labels[], ephemeral?, runner_group_id?, status?}
@@ -68,6 +79,18 @@ export type JobListener = (action: "queued" | "in_progress" | "completed", runne
 export interface RunnerGroup {
   id: number;
   name: string;
+  /**
+   * Who may use it: "all" repositories, the "selected" ones, or every "private" one. Default: "all" for the
+   * Default group (GitHub: "By default, all repositories can use the Default group"), "selected" for the
+   * others, the dedicated group an operator makes for the broker (docs/runner-broker.md).
+   */
+  visibility?: "all" | "selected" | "private";
+  /** "Allow public repositories", off unless set (GitHub's default for a new group). */
+  allows_public_repositories?: boolean;
+  restricted_to_workflows?: boolean;
+  selected_workflows?: string[];
+  /** the repositories a `selected` group admits */
+  selected_repository_ids?: number[];
 }
 
 export interface RunnerLabel {
@@ -126,6 +149,8 @@ export interface RunnerHttp {
   paginate<T>(url: URL, items: T[]): { page: T[]; link?: string };
   now(): number;
   installations: Installation[];
+  /** a repository as GitHub's repository lists show it */
+  repositoryJson(inst: Installation, repo: Installation["repositories"][number]): unknown;
   /** the origin clients reach the simulator at (public URL), known once it listens */
   origin(): string;
 }
@@ -160,6 +185,8 @@ export interface Runners {
   /** Someone removes a runner group (not Default): its runners return to Default; false when there was none. */
   removeGroup(id: number): boolean;
   groups: readonly RunnerGroup[];
+  /** Someone changes a group's settings in the org's settings (or through the API): the group as it is now. */
+  updateGroup(id: number, patch: Partial<Omit<RunnerGroup, "id">>): RunnerGroup;
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
   /** Control endpoints; undefined when the path is not one of them. */
@@ -344,6 +371,13 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       return true;
     },
 
+    updateGroup(id, patch) {
+      const g = groups.find((x) => x.id === id);
+      if (!g) throw new Error(`runner group ${id} does not exist`);
+      Object.assign(g, patch);
+      return { ...g };
+    },
+
     route({ method, path, url, body, rl, caller }) {
       const m = path.match(/^\/orgs\/([^/]+)\/actions\/(runners|runner-groups)(?:\/([^/]+))?(?:\/([^/]+))?$/);
       if (!m) return undefined;
@@ -367,27 +401,64 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
         const { page, link } = http.paginate(url, items);
         return http.json(200, { total_count: items.length, runners: page.map(visible) }, link ? { ...rl, link } : rl);
       };
+      const groupsUrl = `${http.origin()}${url.pathname.replace(/\/actions\/.*$/, "")}/actions/runner-groups`;
+      // https://docs.github.com/rest/actions/self-hosted-runner-groups#get-a-self-hosted-runner-group-for-an-organization:
+      // selected_repositories_url is "not present unless visibility was set to selected".
       const groupJson = (g: RunnerGroup) => ({
         id: g.id,
         name: g.name,
-        visibility: "all",
-        default: g.id === 1,
-        runners_url: `${http.origin()}${url.pathname.replace(/\/actions\/.*$/, "")}/actions/runner-groups/${g.id}/runners`,
+        visibility: visibilityOf(g),
+        default: g.id === DEFAULT_GROUP_ID,
+        ...(visibilityOf(g) === "selected" ? { selected_repositories_url: `${groupsUrl}/${g.id}/repositories` } : {}),
+        runners_url: `${groupsUrl}/${g.id}/runners`,
         inherited: false,
-        allows_public_repositories: false,
-        restricted_to_workflows: false,
-        selected_workflows: [],
+        allows_public_repositories: g.allows_public_repositories ?? false,
+        restricted_to_workflows: g.restricted_to_workflows ?? false,
+        selected_workflows: [...(g.selected_workflows ?? [])],
         workflow_restrictions_read_only: false,
       });
+      const groupDocs = (anchor: string) => `https://docs.github.com/rest/actions/self-hosted-runner-groups#${anchor}`;
 
       if (kind === "runner-groups") {
+        // https://docs.github.com/rest/actions/self-hosted-runner-groups#create-a-self-hosted-runner-group-for-an-organization
+        if (a === undefined && method === "POST") {
+          const input = checkGroupBody(body, true);
+          if (typeof input === "string") return http.error(422, input, rl, groupDocs("create-a-self-hosted-runner-group-for-an-organization"));
+          // The documented defaults: visibility "all", public repositories not allowed, no workflow restriction.
+          const g: RunnerGroup = { visibility: "all", allows_public_repositories: false, restricted_to_workflows: false, selected_workflows: [], selected_repository_ids: [], ...input, id: Math.max(0, ...groups.map((x) => x.id)) + 1, name: input.name! };
+          groups.push(g);
+          return http.json(201, groupJson(g), rl);
+        }
         if (a === undefined && method === "GET") {
           const { page, link } = http.paginate(url, [...groups]);
           return http.json(200, { total_count: groups.length, runner_groups: page.map(groupJson) }, link ? { ...rl, link } : rl);
         }
         const group = a !== undefined && /^\d+$/.test(a) ? groups.find((g) => g.id === Number(a)) : undefined;
-        if (method !== "GET" || (b !== undefined && b !== "runners")) return http.error(404, "Not Found", rl);
+        const writes = (method === "PATCH" && b === undefined) || (method === "PUT" && b === "repositories");
+        if ((method !== "GET" && !writes) || (b !== undefined && b !== "runners" && b !== "repositories")) return http.error(404, "Not Found", rl);
         if (!group) return http.error(404, "Not Found", rl, docs("list-self-hosted-runners-in-a-group-for-an-organization"));
+        // https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization
+        if (method === "PATCH") {
+          // The description requires name in an update too.
+          const input = checkGroupBody(body, true);
+          if (typeof input === "string") return http.error(422, input, rl, groupDocs("update-a-self-hosted-runner-group-for-an-organization"));
+          // The Default group's name cannot change (GitHub's settings page offers no rename for it).
+          Object.assign(group, input, group.id === DEFAULT_GROUP_ID ? { name: group.name } : {});
+          return http.json(200, groupJson(group), rl);
+        }
+        if (b === "repositories") {
+          // https://docs.github.com/rest/actions/self-hosted-runner-groups#set-repository-access-for-a-self-hosted-runner-group-in-an-organization
+          if (method === "PUT") {
+            const ids = isObject(body) ? body.selected_repository_ids : undefined;
+            if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id))) return http.error(422, "Invalid request.\n\nselected_repository_ids is missing or not a list of integers.", rl, groupDocs("set-repository-access-for-a-self-hosted-runner-group-in-an-organization"));
+            group.selected_repository_ids = [...new Set(ids as number[])];
+            return http.json(204, null, rl);
+          }
+          // https://docs.github.com/rest/actions/self-hosted-runner-groups#list-repository-access-to-a-self-hosted-runner-group-in-an-organization
+          const repos = inst.repositories.filter((r) => (group.selected_repository_ids ?? []).includes(r.id));
+          const { page, link } = http.paginate(url, repos);
+          return http.json(200, { total_count: repos.length, repositories: page.map((r) => http.repositoryJson(inst, r)) }, link ? { ...rl, link } : rl);
+        }
         if (b === undefined) return http.json(200, groupJson(group), rl);
         return listed(inOrg().filter((r) => r.runner_group_id === group.id));
       }
@@ -495,6 +566,41 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
 
 /** Every organization has one Default runner group, id 1; it cannot be removed. */
 const DEFAULT_GROUP_ID = 1;
+
+function visibilityOf(g: RunnerGroup): "all" | "selected" | "private" {
+  return g.visibility ?? (g.id === DEFAULT_GROUP_ID ? "all" : "selected");
+}
+
+/** A create (POST) or update (PATCH) body, as the OpenAPI description has it; a message when it is not one. */
+function checkGroupBody(body: unknown, create: boolean): Partial<Omit<RunnerGroup, "id">> | string {
+  if (!isObject(body)) return "Invalid request.\n\nthe body must be a JSON object.";
+  const out: Partial<Omit<RunnerGroup, "id">> = {};
+  if (body.name !== undefined || create) {
+    if (typeof body.name !== "string" || !body.name.trim()) return "Invalid request.\n\nname must be a non-empty string.";
+    out.name = body.name;
+  }
+  if (body.visibility !== undefined) {
+    if (body.visibility !== "all" && body.visibility !== "selected" && body.visibility !== "private") return "Invalid request.\n\nvisibility must be one of all, selected, private.";
+    out.visibility = body.visibility;
+  }
+  for (const key of ["allows_public_repositories", "restricted_to_workflows"] as const) {
+    if (body[key] === undefined) continue;
+    if (typeof body[key] !== "boolean") return `Invalid request.\n\n${key} must be a boolean.`;
+    out[key] = body[key] as boolean;
+  }
+  if (body.selected_workflows !== undefined) {
+    // "Note that a ref, tag, or long SHA is required" (the OpenAPI description of selected_workflows).
+    if (!Array.isArray(body.selected_workflows) || !body.selected_workflows.every((w) => typeof w === "string" && /^[^/\s]+\/[^/\s]+\/\S+@\S+$/.test(w))) {
+      return "Invalid request.\n\nselected_workflows must be workflow paths with a ref, e.g. octo-org/octo-repo/.github/workflows/deploy.yaml@main.";
+    }
+    out.selected_workflows = [...(body.selected_workflows as string[])];
+  }
+  if (body.selected_repository_ids !== undefined) {
+    if (!Array.isArray(body.selected_repository_ids) || !body.selected_repository_ids.every((id) => Number.isInteger(id))) return "Invalid request.\n\nselected_repository_ids must be a list of integers.";
+    out.selected_repository_ids = [...(body.selected_repository_ids as number[])];
+  }
+  return out;
+}
 
 function checkGroups(groups: readonly RunnerGroup[]): readonly RunnerGroup[] {
   const ids = new Set<number>();

@@ -528,7 +528,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   let origin = "";
   const DROP = Symbol("drop");
-  const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin }, opts.runnerGroups);
+  const runners = createRunners({ json, error, paginate, now, installations, origin: () => origin, repositoryJson: (inst, r) => repositoryJson(r, inst.account, urls()) }, opts.runnerGroups);
   const oidc = createOidcIssuer({ origin: () => origin, now });
   // Each delivery is logged for the conformance check against @octokit/openapi-webhooks (exchanges.ts).
   const webhooks = createWebhooks({ json, error, now, origin: () => origin, appId: () => appId, installations, sent: (event, payload) => recorder?.record({ kind: "delivery", event, payload }) });

@@ -154,6 +154,10 @@ a PostgreSQL DATABASE_URL from Secrets. The private key and policies are files.
 - name: DEFAULT_RUNNER_GROUP_ID
   value: {{ . | quote }}
 {{- end }}
+{{- if .Values.github.manageRunnerGroups }}
+- name: MANAGE_RUNNER_GROUPS
+  value: "true"
+{{- end }}
 {{- if eq .Values.database.type "postgres" }}
 - name: DATABASE_URL
   valueFrom:

@@ -12,6 +12,8 @@ import { loadPrivateKeyFile } from "../core/private-key.ts";
 import type { BrokerConfig } from "./config.ts";
 import { GitHubHookDeliveries } from "./github-hook-deliveries.ts";
 import { GitHubRunners } from "./github-runners.ts";
+import { GitHubRunnerGroups } from "./github-runner-groups.ts";
+import { GroupIsolation } from "./service/group-isolation.ts";
 import { createApp } from "./http/app.ts";
 import { BrokerMetrics } from "./metrics.ts";
 import { OidcVerifier } from "./oidc.ts";
@@ -26,7 +28,7 @@ import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
 import { RunnerService } from "./service/runners.ts";
 import { openStorage } from "./storage/open.ts";
-import type { Storage } from "./storage/storage.ts";
+import type { LabelPolicy, Storage } from "./storage/storage.ts";
 import { OrgsSync, Sync, SyncLoop } from "./sync.ts";
 import type { OrgGitHub } from "./service/runners.ts";
 import { Redelivery } from "./redelivery.ts";
@@ -44,7 +46,7 @@ export interface BrokerParts {
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
-  // Rows from before several organisations (migration 6) belong to the organisation the broker
+  // Rows from before several organisations (migration 7) belong to the organisation the broker
   // served then: GITHUB_ORG, or the first of GITHUB_ORGS (docs/runner-broker.md).
   if (config.org) await storage.assignOrg(config.org);
   return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
@@ -62,6 +64,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync | OrgsSync;
+  /** runner groups that isolate tenants: their settings read and (MANAGE_RUNNER_GROUPS) kept */
+  isolation: GroupIsolation;
   /** the App's webhook delivery log (App JWT), for redelivery */
   hooks: GitHubHookDeliveries;
   /** installation tokens narrowed per trust policy (the token exchange) */
@@ -124,6 +128,10 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
   });
   const first = perOrg[0]!;
   const { github, tokens, baseline } = first;
+  // Runner group isolation (reading groups' visibility and restrictions, MANAGE_RUNNER_GROUPS) is
+  // written against one organisation and records its findings by group id: it serves the first
+  // organisation, so that two organisations' groups with one id never overwrite each other.
+  const isolation = new GroupIsolation({ storage: parts.storage, groups: new GitHubRunnerGroups(client, tokens), metrics, logger, manage: config.manageRunnerGroups });
   const orgs = new Map<string, OrgGitHub>(perOrg.map((o) => [o.org.toLowerCase(), { org: o.org, github: o.github, baseline: o.baseline }]));
   const syncFor = (o: (typeof perOrg)[number], several: boolean) =>
     new Sync({
@@ -140,10 +148,11 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
       abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
       // One organisation: every runner, as before GITHUB_ORGS; several: each its own.
       ...(several ? { org: o.org, defaultOrg: config.org, recordFailures: false } : {}),
+      ...(o === first ? { isolation: { groups: isolation, org: o.org, manage: config.manageRunnerGroups } } : {}),
     });
   const sync = perOrg.length === 1 ? syncFor(first, false) : new OrgsSync(perOrg.map((o) => syncFor(o, true)), parts.storage, logger);
   const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
-  return { github, tokens, orgs, perOrg, owners, baseline, sync, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
+  return { github, tokens, orgs, perOrg, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
 }
 
 /** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */
@@ -159,7 +168,10 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org, orgs: gh.orgs });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org, orgs: config.orgs, githubFor: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
-  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github, orgs: config.orgs });
+  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once (runner
+  // group isolation serves the first organisation; see GroupIsolation below).
+  const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p, {}, true) } : {};
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github, orgs: config.orgs, ...managedGroup });
   const readiness = new Readiness(
     [
       // A SELECT 1 on the pool costs nothing: every 2 s, so /ready follows a database restart
@@ -172,6 +184,8 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     parts.metrics,
     () => parts.storage.listSyncGroupFailures(),
+    Date.now,
+    () => parts.storage.listRunnerGroupExposures(),
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
@@ -185,7 +199,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups(), exposedGroups: () => readiness.exposedGroups() },
     exchange: {
       tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger, mintsPerMinute: config.tokenMintRatePerMinute }),
       trustPolicies: parts.trustPolicies,

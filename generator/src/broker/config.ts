@@ -40,6 +40,7 @@ export const BROKER_OPTIONS = [
   { flag: "allowed-repository-owners", env: "ALLOWED_REPOSITORY_OWNERS", description: "other GitHub owners (logins, comma or blank separated) whose repositories' tokens are accepted (repository_owner); the broker's organisation always is" },
   { flag: "policy-file", env: "POLICY_FILE", description: "YAML list of label policies applied at start (GitOps)" },
   { flag: "default-runner-group-id", env: "DEFAULT_RUNNER_GROUP_ID", description: "runner group of a policy that names none; unset: such a policy is refused" },
+  { flag: "manage-runner-groups", env: "MANAGE_RUNNER_GROUPS", description: "true: the broker creates and keeps one runner group per policy (visibility selected, the policy's repositories and workflows) and sets it back when someone widens it", default: "false" },
   { flag: "ready-check-interval", env: "READY_CHECK_INTERVAL", description: "how often /ready's checks of GitHub, the issuer and the database run, whatever the number of callers", default: "10s" },
   { flag: "pending-runner-ttl", env: "PENDING_RUNNER_TTL", description: "remove runners that never connected after this long", default: "15m" },
   { flag: "offline-runner-ttl", env: "OFFLINE_RUNNER_TTL", description: "remove broker runners offline for this long; unset: never" },
@@ -100,6 +101,8 @@ export interface BrokerConfig {
   policyFile?: string;
   /** DEFAULT_RUNNER_GROUP_ID: the group of a policy that names none; unset: such a policy is refused */
   defaultRunnerGroupId?: number;
+  /** MANAGE_RUNNER_GROUPS: one runner group per policy, created and kept by the broker */
+  manageRunnerGroups: boolean;
   readyCheckIntervalMs: number;
   pendingRunnerTtlMs: number;
   offlineRunnerTtlMs?: number;
@@ -227,6 +230,8 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const syncIntervalMs = duration("SYNC_INTERVAL", o["sync-interval"] ?? "1m", 1_000, 3_600_000, "1m");
   const readyCheckIntervalMs = duration("READY_CHECK_INTERVAL", o["ready-check-interval"] ?? "10s", 1_000, 3_600_000, "10s");
   const defaultRunnerGroupId = o["default-runner-group-id"] ? positiveInt("DEFAULT_RUNNER_GROUP_ID", o["default-runner-group-id"], "the id of the runner group dedicated to the broker (its settings URL ends with it), or leave it unset so that every policy names its own") : undefined;
+  const manageRaw = (o["manage-runner-groups"] ?? "false").trim().toLowerCase();
+  if (manageRaw !== "true" && manageRaw !== "false") throw configError(`MANAGE_RUNNER_GROUPS "${manageRaw.slice(0, 20)}" is not true or false: set it to true to let the broker create and keep one runner group per policy, or false (the default)`);
   const callerRatePerMinute = positiveInt("CALLER_RATE_LIMIT", o["caller-rate-limit"] ?? "120", "requests per minute per identity, e.g. 120");
   const tokenRatePerMinute = positiveInt("TOKEN_RATE_LIMIT", o["token-rate-limit"] ?? "600", "token exchanges per minute per identity, e.g. 600");
   const tokenMintRatePerMinute = positiveInt("TOKEN_MINT_RATE_LIMIT", o["token-mint-rate-limit"] ?? "10", "installation tokens per minute per identity, e.g. 10");
@@ -250,6 +255,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     allowedRepositoryOwners,
     ...(o["policy-file"] ? { policyFile: o["policy-file"] } : {}),
     ...(defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId } : {}),
+    manageRunnerGroups: manageRaw === "true",
     readyCheckIntervalMs,
     pendingRunnerTtlMs,
     ...(offlineRunnerTtlMs !== undefined ? { offlineRunnerTtlMs } : {}),

@@ -105,6 +105,12 @@ export class BrokerMetrics {
     labelNames: ["org", "runner_group_id"] as const,
     registers: [this.registry],
   });
+  readonly runnerGroupExposed = new Gauge({
+    name: "ghapp_broker_runner_group_exposed",
+    help: "1 while a runner group the broker uses reaches more than its policies name (reason: visibility_all, visibility_private, public_repositories, other_repositories, unrestricted_workflows, other_workflows), 0 once fixed; by runner_group_id and reason.",
+    labelNames: ["runner_group_id", "reason"] as const,
+    registers: [this.registry],
+  });
   readonly tokenExchanges = new Counter({
     name: "ghapp_broker_token_exchanges_total",
     help: "POST /api/v1/tokens by result (success, or the refusal or failure code) and cache (hit: no GitHub call, miss: one GitHub call, none: refused before).",

@@ -17,6 +17,13 @@ export const IMPLICIT_LABEL = "self-hosted";
 export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,99}$/;
 export const RUNNER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const IDENTITY_MAX = 256;
+/** "owner/name", as GitHub spells them (owner up to 39, name up to 100 characters). */
+export const REPOSITORY_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+/**
+ * A runner group's selected workflow, as GitHub's API takes it: "owner/repo/.github/workflows/x.yml@ref"
+ * https://docs.github.com/actions/hosting-your-own-runners/managing-self-hosted-runners/managing-access-to-self-hosted-runners-using-groups#changing-which-workflows-can-access-a-runner-group
+ */
+export const WORKFLOW_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}\/\.github\/workflows\/[A-Za-z0-9._\/-]{1,200}\.ya?ml@[A-Za-z0-9._\/*-]{1,200}$/;
 export const MAX_PATTERNS = 50;
 /** RE2 instructions a policy's patterns may compile to together: every label is checked against each. */
 export const MAX_PATTERNS_PROGRAM_SIZE = 1000;
@@ -66,6 +73,12 @@ export function compilePolicy(policy: LabelPolicy): CompiledPolicy {
   }
   if (!Number.isInteger(policy.maxRunners) || policy.maxRunners < 0) throw new PolicyError("max_runners", "must be a whole number >= 0");
   if (!Number.isInteger(policy.runnerGroupId) || policy.runnerGroupId < 1) throw new PolicyError("runner_group_id", "must be a runner group id (>= 1)");
+  (policy.repositories ?? []).forEach((r, i) => {
+    if (!REPOSITORY_RE.test(r)) throw new PolicyError(`repositories[${i}]`, 'is not a repository: write it as "owner/name" (e.g. "acme-org/api")');
+  });
+  (policy.workflows ?? []).forEach((w, i) => {
+    if (!WORKFLOW_RE.test(w)) throw new PolicyError(`workflows[${i}]`, 'is not a workflow reference: write it as GitHub does, "owner/repo/.github/workflows/ci.yml@refs/heads/main" (the ref may be a branch, tag or SHA, or "*")');
+  });
   if (policy.userIdentity.length === 0 || policy.userIdentity.length > IDENTITY_MAX) throw new PolicyError("user_identity", `must be 1..${IDENTITY_MAX} characters`);
   const compiled: CompiledPolicy = {
     source: policy,
@@ -91,6 +104,8 @@ export function policyAsJson(p: LabelPolicy) {
     allow_registration_token: p.allowRegistrationToken,
     runner_group_id: p.runnerGroupId,
     ...(p.org ? { org: p.org } : {}),
+    repositories: p.repositories ?? [],
+    workflows: p.workflows ?? [],
   };
 }
 

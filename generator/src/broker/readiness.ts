@@ -5,7 +5,7 @@
 // or back, is one log line and a metric; while it stays failing, nothing more is written.
 import type { Logger } from "../core/logger.ts";
 import type { BrokerMetrics } from "./metrics.ts";
-import type { SyncGroupFailure } from "./storage/storage.ts";
+import type { RunnerGroupExposure, SyncGroupFailure } from "./storage/storage.ts";
 
 export interface Dependency {
   name: "database" | "github" | "issuer";
@@ -37,6 +37,7 @@ export class Readiness {
   private readonly checking = new Map<string, Promise<void>>();
   private refreshing: Promise<void> | undefined;
   private groups: SyncGroupFailure[] = [];
+  private exposures: RunnerGroupExposure[] = [];
 
   constructor(
     private readonly deps: readonly Dependency[],
@@ -46,11 +47,19 @@ export class Readiness {
     /** the runner groups the last sync round could not read (recorded in the database by the syncing replica) */
     private readonly groupFailures: () => Promise<SyncGroupFailure[]> = async () => [],
     private readonly now: () => number = Date.now,
+    /** the runner groups the last sync round found exposed (issue 20), recorded in the database likewise */
+    private readonly groupExposures: () => Promise<RunnerGroupExposure[]> = async () => [],
   ) {}
 
   /** Re-reads the failing runner groups; on a database error, the last known ones stay. */
   async refreshGroups(): Promise<void> {
     this.groups = await this.groupFailures().catch(() => this.groups);
+    this.exposures = await this.groupExposures().catch(() => this.exposures);
+  }
+
+  /** The runner groups that reach more than their policies name, as last read. */
+  exposedGroups(): RunnerGroupExposure[] {
+    return this.exposures;
   }
 
   /** The runner groups the sync cannot read, as last read. */

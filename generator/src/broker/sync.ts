@@ -17,6 +17,7 @@ import { unexpectedLabels } from "./policy.ts";
 import type { RunnerRecord, Storage, SyncGroupFailure } from "./storage/storage.ts";
 import type { BrokerDeps } from "./service/deps.ts";
 import { removeAtGitHub, statusFromGitHub } from "./service/runners.ts";
+import type { ExposureReason, GroupIsolation } from "./service/group-isolation.ts";
 
 export const SYNC_LEASE = "github-sync";
 
@@ -32,6 +33,8 @@ export interface SyncDeps extends BrokerDeps {
   defaultOrg?: string;
   /** false when OrgsSync records every organisation's failing groups at once */
   recordFailures?: boolean;
+  /** runner groups that isolate tenants (issue 20): their access settings read (and, opted in, kept) each round */
+  isolation?: { groups: GroupIsolation; org: string; manage: boolean };
 }
 
 export interface SyncReport {
@@ -78,6 +81,12 @@ export class Sync {
     // The broker's runners as they were BEFORE GitHub was read: a runner provisioned while the
     // round runs is not in GitHub's list yet and must not be judged gone.
     const before = await this.liveRunners();
+    const iso = this.d.isolation;
+    // MANAGE_RUNNER_GROUPS: each policy's own group exists and is as it should be before runners are judged.
+    if (iso?.manage) await iso.groups.manageAll(iso.org, (await this.d.storage.listLabelPolicies()).filter((p) => this.ownsPolicy(p)));
+    const policies = iso ? (await this.d.storage.listLabelPolicies()).filter((p) => this.ownsPolicy(p)) : [];
+    const exposures = new Map<number, ExposureReason[]>();
+    const isolationCache = {};
     const groups = [...new Set([...(await this.d.policies.managedGroups(this.d.org, this.d.defaultOrg)), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
     report.groups = groups;
     const listed = new Set<number>();
@@ -98,6 +107,10 @@ export class Sync {
       }
       this.groupWorks(group);
       listed.add(group);
+      if (iso) {
+        const reasons = await iso.groups.inspect(iso.org, group, policies.filter((p) => p.runnerGroupId === group), isolationCache);
+        if (reasons) exposures.set(group, reasons);
+      }
       for (const gh of runners) {
         report.seen++;
         seenIds.add(gh.id);
@@ -108,6 +121,7 @@ export class Sync {
     for (const group of [...this.failing.keys()]) if (!groups.includes(group)) this.groupWorks(group, false);
     // Every replica's /ready reads them from the database (only this one syncs).
     if (this.d.recordFailures !== false) await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
+    if (iso) await iso.groups.record(iso.org, exposures, groups).catch(() => this.d.logger.warn("sync: cannot record the exposed runner groups in the database"));
     if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
     // runners after their job, runners removed at GitHub by hand.
@@ -137,6 +151,11 @@ export class Sync {
     if (before && before.code === f.code && before.reason === f.reason) return;
     this.failing.set(group, { ...(this.d.org ? { org: this.d.org } : {}), runnerGroupId: group, ...f, since: before?.since ?? new Date(this.now()) });
     this.d.logger.warn("sync: a runner group cannot be synced; the other groups still are", { ...this.orgField(), runner_group_id: group, code: f.code, reason: f.reason });
+  }
+
+  /** Whether a policy is this sync's organisation's (every policy when the sync serves one organisation). */
+  private ownsPolicy(p: { org?: string }): boolean {
+    return !this.d.org || (p.org ?? this.d.defaultOrg ?? "").toLowerCase() === this.d.org.toLowerCase();
   }
 
   private orgField(): { org?: string } {

@@ -116,7 +116,8 @@ export class GitHubClient {
       retry: {
         limit: MAX_ATTEMPTS - 1,
         // POST access_tokens is safe to repeat: a retried call only mints another short-lived token.
-        methods: ["get", "post", "delete"],
+        // PATCH and PUT (a runner group's settings and repositories) set absolute values: idempotent.
+        methods: ["get", "post", "delete", "patch", "put"],
         statusCodes: [500, 502, 503, 504],
         afterStatusCodes: [],
         retryOnTimeout: true,
@@ -204,7 +205,7 @@ export class GitHubClient {
   }
 
   /** Sends one request (with ky's retries); on a clock-skew 401 re-signs the JWT once. */
-  async request<T>(method: "GET" | "POST" | "DELETE", path: string, auth: Auth, body?: unknown): Promise<GitHubResponse<T>> {
+  async request<T>(method: "GET" | "POST" | "DELETE" | "PATCH" | "PUT", path: string, auth: Auth, body?: unknown): Promise<GitHubResponse<T>> {
     const sign = () => ("token" in auth ? `token ${auth.token}` : `Bearer ${signAppJwt(auth.app.appId, auth.app.key, this.githubNow())}`);
     // Each retry gets a JWT signed afresh in GitHub's time (learnt from the answer that caused
     // it): a rate-limit wait may outlast the JWT's 9 minutes, and the first answer may have

@@ -25,6 +25,19 @@ export const PolicyBody = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "an organisation login: letters, digits and hyphens")
       .optional()
       .openapi({ example: "acme-org", description: "the organisation of runner_group_id, one of the broker's (GITHUB_ORGS); optional while the broker serves one organisation" }),
+    repositories: z
+      .array(z.string().max(200))
+      .max(100)
+      .default([])
+      .openapi({ example: ["acme-org/api"], description: "the repositories (owner/name) whose jobs this identity's runners serve: with MANAGE_RUNNER_GROUPS, the only repositories its runner group admits" }),
+    workflows: z
+      .array(z.string().max(500))
+      .max(100)
+      .default([])
+      .openapi({
+        example: ["acme-org/api/.github/workflows/ci.yml@refs/heads/main"],
+        description: "the workflows (owner/repo/path@ref) this identity's runner group must be restricted to; the sync reports the group when it is not (GitHub Enterprise Cloud feature)",
+      }),
   })
   .strict()
   .openapi("LabelPolicy");
@@ -41,6 +54,8 @@ export function policyFromJson(b: z.infer<typeof PolicyBody>): PolicyInput {
     allowRegistrationToken: b.allow_registration_token,
     ...(b.runner_group_id !== undefined ? { runnerGroupId: b.runner_group_id } : {}),
     ...(b.org !== undefined ? { org: b.org } : {}),
+    repositories: b.repositories,
+    workflows: b.workflows,
   };
 }
 

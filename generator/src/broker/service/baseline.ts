@@ -10,7 +10,7 @@ export class Baseline {
   constructor(
     private readonly storage: Storage,
     private readonly github: GitHubRunnerApi,
-    /** the organisation whose groups these are (runner group ids repeat across organisations); "" for one organisation before migration 6 */
+    /** the organisation whose groups these are (runner group ids repeat across organisations); "" for one organisation before migration 7 */
     private readonly org = "",
   ) {}
 

@@ -26,6 +26,8 @@ export interface PolicyServiceOptions {
    * one is refused; with several, a policy must name one. Unset: no check, no default.
    */
   orgs?: readonly string[];
+  /** MANAGE_RUNNER_GROUPS: the id of the policy's own group, created or set back as needed; runner_group_id is then not asked for */
+  managedGroup?: (policy: LabelPolicy) => Promise<number>;
 }
 
 /** Why a policy names no runner group, and the two fixes; null when it has one (or a default applies). */
@@ -49,6 +51,7 @@ export class PolicyService {
    * GitHub (422 naming runner_group_id when GitHub answers 404), then stores and audits.
    */
   async put(actor: string, input: PolicyInput): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
+    if (this.options.managedGroup) return this.putManaged(actor, input, this.options.managedGroup);
     const missing = missingRunnerGroup(input, this.options.defaultRunnerGroupId);
     if (missing) throw new BrokerError("invalid_request", `runner_group_id ${missing}`, { extensions: { field: "runner_group_id" } });
     const org = this.orgOf(input);
@@ -82,6 +85,25 @@ export class PolicyService {
     return known;
   }
 
+  /** MANAGE_RUNNER_GROUPS: the policy is checked, its own group made (or set back), then it is stored with that group. */
+  private async putManaged(actor: string, input: PolicyInput, managedGroup: (policy: LabelPolicy) => Promise<number>): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
+    // A placeholder group for the checks; the policy is stored with its own group only.
+    const org = this.orgOf(input);
+    const draft: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? 1, ...(org ? { org } : {}) };
+    try {
+      compilePolicy(draft);
+    } catch (e) {
+      if (e instanceof PolicyError) throw new BrokerError("invalid_request", `${e.field}: ${e.message}`, { extensions: { field: e.field } });
+      throw e;
+    }
+    const policy: LabelPolicy = { ...draft, runnerGroupId: await managedGroup(draft) };
+    return this.storage.transaction(async (tx) => {
+      const r = await tx.putLabelPolicy(policy);
+      await tx.appendAudit({ actor, action: "policy.put", result: "success", details: { user_identity: policy.userIdentity, created: r.created, policy: policyAsJson(policy), managed_runner_group: true } });
+      return r;
+    });
+  }
+
   list(): Promise<LabelPolicyRecord[]> {
     return this.storage.listLabelPolicies();
   }
@@ -109,7 +131,7 @@ export class PolicyService {
   }
 
   compile(record: LabelPolicy): CompiledPolicy {
-    const key = JSON.stringify([record.userIdentity, record.allowedLabels, record.labelPatterns, record.requiredLabels, record.maxRunners, record.allowRegistrationToken, record.runnerGroupId, record.org]);
+    const key = JSON.stringify([record.userIdentity, record.allowedLabels, record.labelPatterns, record.requiredLabels, record.maxRunners, record.allowRegistrationToken, record.runnerGroupId, record.repositories ?? [], record.workflows ?? [], record.org]);
     let c = this.compiled.get(key);
     if (!c) {
       c = compilePolicy(record);

@@ -29,6 +29,7 @@ import {
   type SecurityEventRecord,
   type StorageOps,
   type SyncGroupFailure,
+  type RunnerGroupExposure,
   type TrustPolicy,
   type TrustPolicyRecord,
   type UnauthenticatedFailureBucket,
@@ -66,6 +67,7 @@ export const WRITE_METHODS = [
   "recordBaseline",
   "assignOrg",
   "setSyncGroupFailures",
+  "setRunnerGroupExposures",
   "acquireLease",
   "renewLease",
   "releaseLease",
@@ -92,6 +94,7 @@ export const READ_METHODS = [
   "isPreexistingRunner",
   "listPreexistingRunners",
   "listSyncGroupFailures",
+  "listRunnerGroupExposures",
   "getLease",
   "getWebhookDelivery",
   "listUnprocessedWebhookDeliveries",
@@ -189,6 +192,8 @@ function toPolicy(r: Row): LabelPolicyRecord {
     allowRegistrationToken: bool(r.allow_registration_token),
     runnerGroupId: num(r.runner_group_id),
     ...(r.org !== null && r.org !== undefined && r.org !== "" ? { org: String(r.org) } : {}),
+    repositories: json<string[]>(r.repositories ?? "[]"),
+    workflows: json<string[]>(r.workflows ?? "[]"),
     createdAt: date(r.created_at),
     updatedAt: date(r.updated_at),
   };
@@ -391,15 +396,18 @@ export class SqlOps implements StorageOps {
       checkInt(p.maxRunners, "maxRunners"),
       Boolean(p.allowRegistrationToken),
       checkInt(p.runnerGroupId, "runnerGroupId", 1),
+      checkStrings(p.repositories ?? [], "repositories"),
+      checkStrings(p.workflows ?? [], "workflows"),
       p.org ?? null,
     ];
     const existed = (await this.one("SELECT user_identity FROM label_policies WHERE user_identity = ?", [p.userIdentity])) !== null;
     const row = await this.one(
-      `INSERT INTO label_policies (user_identity, allowed_labels, label_patterns, required_labels, max_runners, allow_registration_token, runner_group_id, org, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO label_policies (user_identity, allowed_labels, label_patterns, required_labels, max_runners, allow_registration_token, runner_group_id, repositories, workflows, org, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_identity) DO UPDATE SET allowed_labels = excluded.allowed_labels, label_patterns = excluded.label_patterns,
          required_labels = excluded.required_labels, max_runners = excluded.max_runners,
-         allow_registration_token = excluded.allow_registration_token, runner_group_id = excluded.runner_group_id, org = excluded.org, updated_at = excluded.updated_at
+         allow_registration_token = excluded.allow_registration_token, runner_group_id = excluded.runner_group_id,
+         repositories = excluded.repositories, workflows = excluded.workflows, org = excluded.org, updated_at = excluded.updated_at
        RETURNING *`,
       [...values, now, now],
     );
@@ -588,6 +596,25 @@ export class SqlOps implements StorageOps {
   async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
     const rows = await this.db.all("SELECT * FROM sync_group_failures_by_org ORDER BY org ASC, runner_group_id ASC");
     return rows.map((r) => ({ ...(r.org ? { org: String(r.org) } : {}), runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
+  }
+
+  // ---- runner groups exposed beyond the policies ---------------------------------------------
+
+  async setRunnerGroupExposures(exposures: RunnerGroupExposure[]): Promise<void> {
+    await this.db.all("DELETE FROM runner_group_exposures RETURNING runner_group_id");
+    for (const e of exposures) {
+      if (!e.reasons.every((r) => /^[a-z_]{1,64}$/.test(r))) fail("reasons must be codes of [a-z_]{1,64}");
+      await this.db.all("INSERT INTO runner_group_exposures (runner_group_id, reasons, since) VALUES (?, ?, ?) RETURNING runner_group_id", [
+        checkInt(e.runnerGroupId, "runnerGroupId", 1),
+        JSON.stringify(e.reasons),
+        e.since.getTime(),
+      ]);
+    }
+  }
+
+  async listRunnerGroupExposures(): Promise<RunnerGroupExposure[]> {
+    const rows = await this.db.all("SELECT * FROM runner_group_exposures ORDER BY runner_group_id ASC");
+    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), reasons: json<string[]>(r.reasons), since: date(r.since) }));
   }
 
   // ---- lease ------------------------------------------------------------------------------

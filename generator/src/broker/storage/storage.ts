@@ -62,7 +62,7 @@ export interface RunnerRecord {
   /** The caller's identity (the OIDC_IDENTITY_CLAIM value) that provisioned it. */
   provisionedBy: string;
   runnerGroupId: number;
-  /** The organisation (login, as configured) the runner is in; "" only for a row written before migration 6 and not yet assigned. */
+  /** The organisation (login, as configured) the runner is in; "" only for a row written before migration 7 and not yet assigned. */
   org: string;
   /** SHA-256 (hex) of the JIT config or registration token handed out; null until handed out. Never the secret itself. */
   secretSha256: string | null;
@@ -134,6 +134,10 @@ export interface LabelPolicy {
   runnerGroupId: number;
   /** The organisation whose runner group this is; optional while the broker serves one organisation. */
   org?: string;
+  /** Repositories ("owner/name") the runners serve: with MANAGE_RUNNER_GROUPS, the group's selected repositories. */
+  repositories?: string[];
+  /** Workflows ("owner/repo/.github/workflows/ci.yml@ref") the group must be restricted to. */
+  workflows?: string[];
 }
 
 export interface LabelPolicyRecord extends LabelPolicy {
@@ -206,6 +210,14 @@ export interface SyncGroupFailure {
   code: string;
   /** the broker's own message (never text from GitHub), at most 1000 characters */
   reason: string;
+  since: Date;
+}
+
+/** A runner group the broker uses that more than the policies' repositories or workflows can reach. */
+export interface RunnerGroupExposure {
+  runnerGroupId: number;
+  /** why, sorted: visibility_all, public_repositories, unrestricted_workflows, other_workflows */
+  reasons: string[];
   since: Date;
 }
 
@@ -398,7 +410,7 @@ export interface StorageOps {
   listBaselineGroups(org?: string): Promise<number[]>;
 
   /**
-   * Gives every runner, label policy and baseline group written before migration 6 (no
+   * Gives every runner, label policy and baseline group written before migration 7 (no
    * organisation) the organisation `org`: the one the broker served then. Idempotent.
    */
   assignOrg(org: string): Promise<void>;
@@ -416,6 +428,14 @@ export interface StorageOps {
 
   /** The runner groups the last sync round could not read, by id (every replica's /ready shows them). */
   listSyncGroupFailures(): Promise<SyncGroupFailure[]>;
+
+  // ---- runner groups exposed beyond the policies (issue 20) --------------------------------
+
+  /** Replaces the recorded exposures with these: the syncing replica's view after a round. */
+  setRunnerGroupExposures(exposures: RunnerGroupExposure[]): Promise<void>;
+
+  /** The runner groups the last sync round found exposed, by id. */
+  listRunnerGroupExposures(): Promise<RunnerGroupExposure[]>;
 
   // ---- lease (one sync leader among replicas) -------------------------------------------
 

@@ -1,4 +1,4 @@
-// Migration 6: several organisations (issue 20). Runners and label policies name their
+// Migration 7: several organisations (issue 20). Runners and label policies name their
 // organisation; the baseline and the sync's failing groups are kept per organisation, because
 // runner group ids are not unique across organisations (the Default group is 1 in every one).
 // Rows written before this migration have no organisation (NULL, or '' in the new tables): the
@@ -7,7 +7,7 @@
 // Add only, never drop or rename (docs/runner-broker-storage.md): the previous release keeps
 // serving on this schema during a rolling upgrade, so baseline_groups and sync_group_failures stay
 // (unused by this release; a later one may drop them) and their per-organisation successors are new
-// tables. Released with this broker: never edit this file; add 0007-….ts.
+// tables. Released with this broker: never edit this file; add 0008-….ts.
 import type { Migration } from "./index.ts";
 
 const template = (int: string) => `
@@ -34,4 +34,4 @@ CREATE TABLE sync_group_failures_by_org (
 );
 `;
 
-export const migration0006: Migration = { version: 6, name: "organisations", sqlite: template("INTEGER"), postgres: template("BIGINT") };
+export const migration0007: Migration = { version: 7, name: "organisations", sqlite: template("INTEGER"), postgres: template("BIGINT") };
