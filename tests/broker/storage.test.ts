@@ -507,6 +507,57 @@ for (const backend of BACKENDS) {
       expect(await storage.listBaselineGroups()).toEqual([2, 3]);
     });
 
+    // ---- several organisations ---------------------------------------------------------
+
+    test("runners and policies carry their organisation, and runners are listed by organisation", async () => {
+      await fresh();
+      await storage.reserveRunner(reservation({ name: "in-a", org: "acme-org" }));
+      await storage.reserveRunner(reservation({ name: "in-b", org: "acme-labs" }));
+      expect((await storage.getRunnerByName("in-b"))?.org).toBe("acme-labs");
+      expect((await another().listRunners({ org: "acme-org" })).map((r) => r.name)).toEqual(["in-a"]);
+      expect((await storage.listRunners({ org: "acme-labs" })).map((r) => r.name)).toEqual(["in-b"]);
+      await storage.putLabelPolicy(policy({ org: "acme-labs" }));
+      expect((await storage.getLabelPolicy("team-a"))?.org).toBe("acme-labs");
+    });
+
+    test("rows from before several organisations get the organisation the broker served, once, and keep an organisation they have", async () => {
+      await fresh();
+      await storage.reserveRunner(reservation({ name: "old" }));
+      await storage.reserveRunner(reservation({ name: "new", org: "acme-labs" }));
+      await storage.putLabelPolicy(policy());
+      await storage.recordBaseline(2, [{ githubRunnerId: 11, name: "pre" }]);
+      expect((await storage.getRunnerByName("old"))?.org).toBe("");
+      await storage.assignOrg("acme-org");
+      await another().assignOrg("someone-else");
+      expect((await storage.getRunnerByName("old"))?.org).toBe("acme-org");
+      expect((await storage.getRunnerByName("new"))?.org).toBe("acme-labs");
+      expect((await storage.getLabelPolicy("team-a"))?.org).toBe("acme-org");
+      expect(await storage.listBaselineGroups("acme-org")).toEqual([2]);
+      expect(await storage.listBaselineGroups("someone-else")).toEqual([]);
+    });
+
+    test("a runner group's baseline is per organisation: group 2 of one is not group 2 of another", async () => {
+      await fresh();
+      expect(await storage.recordBaseline(2, [{ githubRunnerId: 21, name: "pre-a" }], "acme-org")).toBe(true);
+      expect(await storage.recordBaseline(2, [{ githubRunnerId: 22, name: "pre-b" }], "acme-labs")).toBe(true);
+      expect(await storage.recordBaseline(2, [], "acme-labs")).toBe(false);
+      expect(await storage.listBaselineGroups("acme-labs")).toEqual([2]);
+      expect(await storage.isPreexistingRunner(22)).toBe(true);
+    });
+
+    test("failing runner groups of two organisations with the same group id are both kept", async () => {
+      await fresh();
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      await storage.setSyncGroupFailures([
+        { org: "acme-org", runnerGroupId: 2, code: "not_found", reason: "GitHub has no runner group 2", since },
+        { org: "acme-labs", runnerGroupId: 2, code: "github_misconfigured", reason: "the installation is gone", since },
+      ]);
+      expect((await another().listSyncGroupFailures()).map((f) => [f.org, f.runnerGroupId, f.code])).toEqual([
+        ["acme-labs", 2, "github_misconfigured"],
+        ["acme-org", 2, "not_found"],
+      ]);
+    });
+
     // ---- lease -------------------------------------------------------------------------
 
     test("a lease has one holder at a time: the holder renews, another is refused until it expires", async () => {

@@ -155,6 +155,24 @@ describe("installation tokens", () => {
   });
 });
 
+describe("uninstalling the App", () => {
+  test("the installation is gone (404 for its lookup and new tokens) and its tokens stop working (401)", async () => {
+    const other = await startSimulator();
+    try {
+      const j = jwt.sign({ iat: nowS() - 60, exp: nowS() + 540, iss: String(other.app.id) }, other.app.privateKeyPem, { algorithm: "RS256" });
+      const auth = { authorization: `Bearer ${j}` };
+      const { token } = await json(await fetch(`${other.url}/app/installations/1001/access_tokens`, { method: "POST", headers: auth }));
+      other.uninstall(1001);
+      expect((await fetch(`${other.url}/orgs/acme-org/installation`, { headers: auth })).status).toBe(404);
+      expect((await fetch(`${other.url}/app/installations/1001/access_tokens`, { method: "POST", headers: auth })).status).toBe(404);
+      const used = await fetch(`${other.url}/orgs/acme-org/actions/runners`, { headers: { authorization: `token ${token}` } });
+      expect(used.status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe("pagination", () => {
   test("pages through 250 installations with a Link header", async () => {
     const big = await startSimulator({ installations: manyInstallations(250) });

@@ -115,6 +115,12 @@ export interface Simulator {
   /** Replace the app's key pair (as when a key is rotated on GitHub); the old key stops working. */
   rotateKey(): string;
   suspend(installationId: number): void;
+  /**
+   * Someone uninstalls the App from the account: the installation is gone (its lookups answer 404)
+   * and the tokens issued for it stop working (401), as GitHub revokes them on uninstall
+   * (https://docs.github.com/apps/using-github-apps/reviewing-and-modifying-installed-github-apps#blocking-access).
+   */
+  uninstall(installationId: number): void;
   /** self-hosted runners (runners.ts) and the OIDC issuer at `${origin}/oidc` (oidc-issuer.ts) */
   runners: Runners;
   oidc: OidcIssuer;
@@ -678,6 +684,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       key = generateAppKey();
       publicKey = createPublicKey(key.publicKeyPem);
       return key.privateKeyPem;
+    },
+    uninstall(installationId) {
+      const i = installations.findIndex((x) => x.id === installationId);
+      if (i >= 0) installations.splice(i, 1);
+      for (const t of tokens.values()) if (t.installationId === installationId) t.revoked = true;
     },
     suspend(installationId) {
       const inst = installations.find((i) => i.id === installationId);

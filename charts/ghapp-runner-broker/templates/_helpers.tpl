@@ -131,8 +131,13 @@ a PostgreSQL DATABASE_URL from Secrets. The private key and policies are files.
       key: appId
 - name: GITHUB_APP_PRIVATE_KEY_FILE
   value: {{ printf "%s/privateKey" $p.keyDir | quote }}
+{{- if .Values.github.orgs }}
+- name: GITHUB_ORGS
+  value: {{ join "," .Values.github.orgs | quote }}
+{{- else }}
 - name: GITHUB_ORG
   value: {{ .Values.github.org | quote }}
+{{- end }}
 {{- with .Values.github.installationId }}
 - name: GITHUB_APP_INSTALLATION_ID
   value: {{ . | quote }}
@@ -264,10 +269,22 @@ audience: {pattern: '^[^,\s\x00-\x1f\x7f]+$', max: 256, says: "one audience with
 {{- end -}}
 {{- with $v.image.digest }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "image.digest" "value" . "rule" "digest") }}{{ end -}}
 {{- /* GitHub */ -}}
+{{- if and $v.github.org $v.github.orgs -}}
+{{- fail "github.org and github.orgs are both set: keep github.org for one organisation, or list every organisation in github.orgs and empty github.org" -}}
+{{- end -}}
+{{- if $v.github.orgs -}}
+{{- range $i, $org := $v.github.orgs -}}
+{{- include "ghapp-runner-broker.check" (dict "root" $ "path" (printf "github.orgs[%d]" $i) "value" $org "rule" "login") -}}
+{{- end -}}
+{{- if and (gt (len $v.github.orgs) 1) $v.github.installationId -}}
+{{- fail "github.installationId is set with several organisations in github.orgs: empty it, the broker finds each organisation's installation" -}}
+{{- end -}}
+{{- else -}}
 {{- if not $v.github.org -}}
-{{- fail "github.org is empty: give the login of the organisation whose runners the broker manages, e.g. --set github.org=acme-org" -}}
+{{- fail "github.org is empty: give the login of the organisation whose runners the broker manages, e.g. --set github.org=acme-org (or list several in github.orgs)" -}}
 {{- end -}}
 {{- include "ghapp-runner-broker.check" (dict "root" $ "path" "github.org" "value" $v.github.org "rule" "login") -}}
+{{- end -}}
 {{- with $v.github.installationId }}{{ include "ghapp-runner-broker.check" (dict "root" $ "path" "github.installationId" "value" . "rule" "digits" "fix" ": copy it from the installation's settings URL, or leave it empty") }}{{ end -}}
 {{- include "ghapp-runner-broker.check" (dict "root" $ "path" "github.apiUrl" "value" $v.github.apiUrl "rule" "url") -}}
 {{- include "ghapp-runner-broker.check" (dict "root" $ "path" "github.url" "value" $v.github.url "rule" "url") -}}

@@ -29,7 +29,8 @@ import { PolicyService } from "./service/policies.ts";
 import { RunnerService } from "./service/runners.ts";
 import { openStorage } from "./storage/open.ts";
 import type { LabelPolicy, Storage } from "./storage/storage.ts";
-import { Sync, SyncLoop } from "./sync.ts";
+import { OrgsSync, Sync, SyncLoop } from "./sync.ts";
+import type { OrgGitHub } from "./service/runners.ts";
 import { Redelivery } from "./redelivery.ts";
 import { WebhookService } from "./service/webhooks.ts";
 
@@ -45,16 +46,24 @@ export interface BrokerParts {
 export async function openDatabase(config: BrokerConfig): Promise<BrokerParts> {
   const storage = openStorage(config.databaseUrl);
   await storage.migrate();
+  // Rows from before several organisations (migration 7) belong to the organisation the broker
+  // served then: GITHUB_ORG, or the first of GITHUB_ORGS (docs/runner-broker.md).
+  if (config.org) await storage.assignOrg(config.org);
   return { storage, metrics: new BrokerMetrics(), policies: new PolicyService(storage, config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), journal: new Journal(storage), trustPolicies: new TrustPolicyService(storage) };
 }
 
 export interface GitHubParts {
+  /** the first organisation's runners and token (GITHUB_ORG's; the start checks use them) */
   github: GitHubRunners;
   tokens: InstallationTokenCache;
+  /** every organisation's GitHub and baseline, by lower-case login */
+  orgs: Map<string, OrgGitHub>;
+  /** every organisation's token and runners, in GITHUB_ORGS' order (the start checks) */
+  perOrg: { org: string; tokens: InstallationTokenCache; github: GitHubRunners }[];
   /** whose repositories' tokens are accepted; learns the organisation's id from GitHub */
   owners: OwnerBinding;
   baseline: Baseline;
-  sync: Sync;
+  sync: Sync | OrgsSync;
   /** runner groups that isolate tenants: their settings read and (MANAGE_RUNNER_GROUPS) kept */
   isolation: GroupIsolation;
   /** the App's webhook delivery log (App JWT), for redelivery */
@@ -79,56 +88,71 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
     },
   });
   const appAuth = { app: { appId: config.appId, key } };
-  const owners = new OwnerBinding({ orgs: [config.org], allowedOwners: config.allowedRepositoryOwners });
-  // The organisation's id, for repository_owner_id: from the installation's account, once, beside
-  // the installation lookup. Until GitHub has answered, tokens are checked by login alone.
-  let orgIdKnown = false;
-  const learnOrgId = async (id: number) => {
-    if (orgIdKnown) return;
-    const res = await client.request<{ account?: { login?: unknown; id?: unknown } | null }>("GET", `/app/installations/${id}`, appAuth).catch(() => undefined);
-    const account = res?.data?.account;
-    if (account && typeof account.login === "string" && typeof account.id === "number" && Number.isSafeInteger(account.id)) {
-      owners.learnOrgId(account.login, account.id);
-      orgIdKnown = true;
-    }
-  };
-  let installationId: Promise<number> | undefined;
-  const tokens = new InstallationTokenCache({
-    client,
-    appAuth,
-    installationId: () => {
-      installationId ??= findInstallation(client, appAuth, { ...(config.installationId ? { installationId: config.installationId } : {}), owner: config.org, repositories: [] })
-        .then(async (id) => {
-          await learnOrgId(id);
-          return id;
-        })
-        .catch((e) => {
-          installationId = undefined;
-          throw e;
-        });
-      return installationId;
-    },
-    onMint: (at) => metrics.installationTokenExpiry.set(Math.floor(at / 1000)),
+  const owners = new OwnerBinding({ orgs: config.orgs, allowedOwners: config.allowedRepositoryOwners });
+  // Each organisation has its own installation and installation token (GitHub: one installation
+  // per account; https://docs.github.com/rest/apps/apps#get-an-organization-installation-for-the-authenticated-app).
+  const perOrg = config.orgs.map((org) => {
+    // The organisation's id, for repository_owner_id: from the installation's account, once, beside
+    // the installation lookup. Until GitHub has answered, tokens are checked by login alone.
+    let orgIdKnown = false;
+    const learnOrgId = async (id: number) => {
+      if (orgIdKnown) return;
+      const res = await client.request<{ account?: { login?: unknown; id?: unknown } | null }>("GET", `/app/installations/${id}`, appAuth).catch(() => undefined);
+      const account = res?.data?.account;
+      if (account && typeof account.login === "string" && typeof account.id === "number" && Number.isSafeInteger(account.id)) {
+        owners.learnOrgId(account.login, account.id);
+        orgIdKnown = true;
+      }
+    };
+    let installationId: Promise<number> | undefined;
+    const tokens = new InstallationTokenCache({
+      client,
+      appAuth,
+      installationId: () => {
+        installationId ??= findInstallation(client, appAuth, { ...(config.installationId ? { installationId: config.installationId } : {}), owner: org, repositories: [] })
+          .then(async (id) => {
+            await learnOrgId(id);
+            return id;
+          })
+          .catch((e) => {
+            installationId = undefined;
+            throw e;
+          });
+        return installationId;
+      },
+      onMint: (at) => metrics.installationTokenExpiry.set({ org }, Math.floor(at / 1000)),
+    });
+    const github = new GitHubRunners(client, tokens, org);
+    const baseline = new Baseline(parts.storage, github, org);
+    return { org, github, tokens, baseline };
   });
-  const github = new GitHubRunners(client, tokens, config.org);
-  const baseline = new Baseline(parts.storage, github);
+  const first = perOrg[0]!;
+  const { github, tokens, baseline } = first;
+  // Runner group isolation (reading groups' visibility and restrictions, MANAGE_RUNNER_GROUPS) is
+  // written against one organisation and records its findings by group id: it serves the first
+  // organisation, so that two organisations' groups with one id never overwrite each other.
   const isolation = new GroupIsolation({ storage: parts.storage, groups: new GitHubRunnerGroups(client, tokens), metrics, logger, manage: config.manageRunnerGroups });
-  const sync = new Sync({
-    storage: parts.storage,
-    github,
-    policies: parts.policies,
-    baseline,
-    metrics,
-    logger,
-    pendingTtlMs: config.pendingRunnerTtlMs,
-    ...(config.offlineRunnerTtlMs !== undefined ? { offlineTtlMs: config.offlineRunnerTtlMs } : {}),
-    // A provision takes at most MAX_ATTEMPTS GitHub attempts and their back-off (under 10 s in
-    // all); after that a reservation without a handed-out secret is one whose broker died.
-    abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
-    isolation: { groups: isolation, org: config.org, manage: config.manageRunnerGroups },
-  });
+  const orgs = new Map<string, OrgGitHub>(perOrg.map((o) => [o.org.toLowerCase(), { org: o.org, github: o.github, baseline: o.baseline }]));
+  const syncFor = (o: (typeof perOrg)[number], several: boolean) =>
+    new Sync({
+      storage: parts.storage,
+      github: o.github,
+      policies: parts.policies,
+      baseline: o.baseline,
+      metrics,
+      logger,
+      pendingTtlMs: config.pendingRunnerTtlMs,
+      ...(config.offlineRunnerTtlMs !== undefined ? { offlineTtlMs: config.offlineRunnerTtlMs } : {}),
+      // A provision takes at most MAX_ATTEMPTS GitHub attempts and their back-off (under 10 s in
+      // all); after that a reservation without a handed-out secret is one whose broker died.
+      abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
+      // One organisation: every runner, as before GITHUB_ORGS; several: each its own.
+      ...(several ? { org: o.org, defaultOrg: config.org, recordFailures: false } : {}),
+      ...(o === first ? { isolation: { groups: isolation, org: o.org, manage: config.manageRunnerGroups } } : {}),
+    });
+  const sync = perOrg.length === 1 ? syncFor(first, false) : new OrgsSync(perOrg.map((o) => syncFor(o, true)), parts.storage, logger);
   const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
-  return { github, tokens, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
+  return { github, tokens, orgs, perOrg, owners, baseline, sync, isolation, hooks: new GitHubHookDeliveries(client, appAuth, config.apiUrl), minter };
 }
 
 /** How often /ready re-checks the database (when READY_CHECK_INTERVAL is longer). */
@@ -141,12 +165,13 @@ export function replicaId(): string {
 /** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. */
 export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
-  const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
-  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
+  const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org, orgs: gh.orgs });
+  const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org, orgs: config.orgs, githubFor: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
-  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once.
+  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once (runner
+  // group isolation serves the first organisation; see GroupIsolation below).
   const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p, {}, true) } : {};
-  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: gh.github, ...managedGroup });
+  const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github, orgs: config.orgs, ...managedGroup });
   const readiness = new Readiness(
     [
       // A SELECT 1 on the pool costs nothing: every 2 s, so /ready follows a database restart

@@ -24,7 +24,8 @@ export interface BrokerOptionSpec {
 export const BROKER_OPTIONS = [
   { flag: "app-id", env: "GITHUB_APP_ID", otherNames: ["APP_ID"], description: "GitHub App ID, or its Client ID (Iv23…)" },
   { flag: "private-key-file", env: "GITHUB_APP_PRIVATE_KEY_FILE", aliases: ["GITHUB_APP_PRIVATE_KEY_PATH"], otherNames: ["PRIVATE_KEY_FILE", "PRIVATE_KEY"], description: "path to the App's private key (PEM)" },
-  { flag: "org", env: "GITHUB_ORG", otherNames: ["OWNER"], description: "the organisation whose runners the broker manages" },
+  { flag: "org", env: "GITHUB_ORG", otherNames: ["OWNER"], description: "the organisation whose runners the broker manages (a list of one; GITHUB_ORGS for several)" },
+  { flag: "orgs", env: "GITHUB_ORGS", description: "the organisations (logins, comma or blank separated) whose runners the broker manages; the App must be installed on each" },
   { flag: "installation-id", env: "GITHUB_APP_INSTALLATION_ID", otherNames: ["INSTALLATION_ID"], description: "the App's installation on the org; found from the org when absent" },
   { flag: "github-api-url", env: "GITHUB_API_URL", description: "GitHub API URL; GitHub Enterprise Server: https://HOST/api/v3", default: "https://api.github.com" },
   { flag: "github-url", env: "GITHUB_URL", description: "GitHub's web URL, which runners register against (config.sh --url)", default: "https://github.com" },
@@ -81,7 +82,10 @@ export function mergeBrokerOptions(flags: Record<string, unknown>, env: Record<s
 export interface BrokerConfig {
   appId: string;
   privateKeyFile: string;
+  /** the first of `orgs`: the organisation of a policy that names none while there is only one */
   org: string;
+  /** GITHUB_ORGS, or GITHUB_ORG as a list of one; never empty for serve */
+  orgs: string[];
   installationId?: number;
   apiUrl: string;
   githubUrl: string;
@@ -161,7 +165,9 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   if (!LOG_LEVELS.has(logLevel)) throw configError(`LOG_LEVEL "${logLevel.slice(0, 20)}" is not one of debug, info, warn, error`);
 
   const appId = o["app-id"] ?? "";
-  const org = o.org ?? "";
+  if (o.org && o.orgs) throw configError("GITHUB_ORG and GITHUB_ORGS are both set: keep one (GITHUB_ORG=acme-org for one organisation, GITHUB_ORGS=acme-org,acme-labs for several)");
+  const orgs = o.orgs ? [...new Set(o.orgs.split(/[\s,]+/).filter(Boolean))] : o.org ? [o.org] : [];
+  const org = orgs[0] ?? "";
   const privateKeyFile = o["private-key-file"] ?? "";
   if (needs !== "database") {
     // ghapp-token's names (APP_ID, OWNER, ...) set for the broker: say which name it reads
@@ -172,8 +178,14 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     if (!appId) throw configError("GITHUB_APP_ID is not set: give the GitHub App's ID (a number) or its Client ID (Iv23…)");
     if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z.]+$/.test(appId)) throw configError("GITHUB_APP_ID is neither a numeric App ID nor a Client ID (Iv…): copy it from the App's settings page");
     if (!privateKeyFile) throw configError("GITHUB_APP_PRIVATE_KEY_FILE is not set: mount the App's private key and give its path (GITHUB_APP_PRIVATE_KEY_PATH is accepted too)");
-    if (!org) throw configError("GITHUB_ORG is not set: give the login of the organisation whose runners the broker manages");
-    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(org)) throw configError(`GITHUB_ORG "${org.slice(0, 60)}" is not an organisation login: letters, digits and hyphens, e.g. acme-org`);
+    if (!org) throw configError("GITHUB_ORG is not set: give the login of the organisation whose runners the broker manages (or GITHUB_ORGS, a comma list, for several)");
+    const name = o.orgs ? "GITHUB_ORGS" : "GITHUB_ORG";
+    for (const one of orgs) {
+      if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(one)) throw configError(`${name} has "${one.slice(0, 60)}", which is not an organisation login: letters, digits and hyphens, e.g. acme-org${o.orgs ? " (list logins separated by commas)" : ""}`);
+    }
+    const lower = orgs.map((x) => x.toLowerCase());
+    if (new Set(lower).size !== lower.length) throw configError(`${name} names an organisation twice (logins are case-insensitive): list each once`);
+    if (orgs.length > 1 && o["installation-id"]) throw configError("GITHUB_APP_INSTALLATION_ID is set with several organisations in GITHUB_ORGS: leave it unset, the broker finds each organisation's installation");
   }
   const installationId = o["installation-id"] ? positiveInt("GITHUB_APP_INSTALLATION_ID", o["installation-id"], "copy it from the installation's settings URL, or leave it unset to find it from GITHUB_ORG") : undefined;
   const apiUrl = httpUrl("GITHUB_API_URL", o["github-api-url"] ?? "https://api.github.com", "https://api.github.com or https://HOST/api/v3");
@@ -231,6 +243,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     appId,
     privateKeyFile,
     org,
+    orgs,
     ...(installationId !== undefined ? { installationId } : {}),
     apiUrl,
     githubUrl,

@@ -13,8 +13,8 @@ export class BrokerMetrics {
   });
   readonly provisions = new Counter({
     name: "ghapp_broker_provisions_total",
-    help: "Provision requests by mode and result (success, or the refusal or failure code).",
-    labelNames: ["mode", "result"] as const,
+    help: "Provision requests by mode, result (success, or the refusal or failure code) and organisation (once the policy named one).",
+    labelNames: ["mode", "result", "org"] as const,
     registers: [this.registry],
   });
   readonly authFailures = new Counter({
@@ -48,7 +48,8 @@ export class BrokerMetrics {
   });
   readonly installationTokenExpiry = new Gauge({
     name: "ghapp_broker_installation_token_expiry_timestamp_seconds",
-    help: "When the cached installation token expires (unix seconds).",
+    help: "When the cached installation token of each organisation expires (unix seconds).",
+    labelNames: ["org"] as const,
     registers: [this.registry],
   });
   readonly syncRuns = new Counter({
@@ -65,7 +66,7 @@ export class BrokerMetrics {
   readonly syncActions = new Counter({
     name: "ghapp_broker_sync_actions_total",
     help: "What the sync did: status changes, runners removed (unprovisioned, label drift, pending or offline TTL).",
-    labelNames: ["action"] as const,
+    labelNames: ["action", "org"] as const,
     registers: [this.registry],
   });
   readonly rateLimitedCallers = new Counter({
@@ -100,8 +101,8 @@ export class BrokerMetrics {
   });
   readonly syncGroupFailing = new Gauge({
     name: "ghapp_broker_sync_group_failing",
-    help: "1 while the sync cannot read a runner group the policies name (deleted at GitHub, no permission, GitHub down), 0 once it can; by runner_group_id.",
-    labelNames: ["runner_group_id"] as const,
+    help: "1 while the sync cannot read a runner group the policies name (deleted at GitHub, no permission, GitHub down), 0 once it can; by organisation and runner_group_id.",
+    labelNames: ["org", "runner_group_id"] as const,
     registers: [this.registry],
   });
   readonly runnerGroupExposed = new Gauge({

@@ -103,6 +103,7 @@ export function policyAsJson(p: LabelPolicy) {
     max_runners: p.maxRunners,
     allow_registration_token: p.allowRegistrationToken,
     runner_group_id: p.runnerGroupId,
+    ...(p.org ? { org: p.org } : {}),
     repositories: p.repositories ?? [],
     workflows: p.workflows ?? [],
   };

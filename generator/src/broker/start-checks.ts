@@ -23,7 +23,11 @@ export interface StartCheckParts {
   logger: Logger;
   /** the policies POLICY_FILE is about to apply */
   policies: readonly LabelPolicy[];
+  /** GITHUB_ORGS: every organisation's token and runners (the first is `tokens` and `github`); unset: the first alone */
+  orgs?: readonly { org: string; tokens: InstallationTokenCache; github: GitHubRunnerApi }[];
 }
+
+const orgsOf = (p: StartCheckParts) => p.orgs ?? [{ org: p.config.org, tokens: p.tokens, github: p.github }];
 
 export async function runStartChecks(p: StartCheckParts): Promise<void> {
   const [issuer, github] = await Promise.allSettled([checkIssuer(p), checkGitHub(p)]);
@@ -44,26 +48,44 @@ async function checkIssuer(p: StartCheckParts): Promise<void> {
 
 /** true when GitHub answered with an installation token (so runner groups can be checked). */
 async function checkGitHub(p: StartCheckParts): Promise<boolean> {
-  try {
-    await p.tokens.token();
-    p.readiness.record("github", { ok: true });
-    return true;
-  } catch (e) {
-    // The installation lookup by org answered 404: the App is not installed there (or GITHUB_ORG
-    // is misspelt). Retrying will not install it.
-    if (e instanceof GhappError && e.exitCode === ExitCode.notFound && e.details.owner !== undefined) {
-      const org = p.config.org;
-      throw configError(`the App is not installed on the organisation GITHUB_ORG=${org} (GitHub answers 404 for its installation): install it there (the App's settings → Install App) with "Self-hosted runners: read and write", or fix GITHUB_ORG`);
+  const several = orgsOf(p).length > 1;
+  for (const { org, tokens } of orgsOf(p)) {
+    try {
+      await tokens.token();
+    } catch (e) {
+      // The installation lookup by org answered 404: the App is not installed there (or the org
+      // is misspelt). Retrying will not install it.
+      if (e instanceof GhappError && e.exitCode === ExitCode.notFound && e.details.owner !== undefined) {
+        if (!several) throw configError(`the App is not installed on the organisation GITHUB_ORG=${org} (GitHub answers 404 for its installation): install it there (the App's settings → Install App) with "Self-hosted runners: read and write", or fix GITHUB_ORG`);
+        // One of several: the others are served. An organisation that uninstalls the App must not
+        // take the broker down for every other one at the next restart; the sync names its groups
+        // in /ready (degraded) until the App is installed again or the list fixed.
+        p.logger.error("the App is not installed on an organisation in GITHUB_ORGS (GitHub answers 404 for its installation); the other organisations are served: install it there (the App's settings → Install App) with \"Self-hosted runners: read and write\", or remove it from GITHUB_ORGS", { org });
+        continue;
+      }
+      const mapped = mapError(e, "minting an installation token");
+      const reason = mapped instanceof Error ? mapped.message : "GitHub failed";
+      p.readiness.record("github", { ok: false, reason: several ? `${org}: ${reason}` : reason });
+      return false;
     }
-    const mapped = mapError(e, "minting an installation token");
-    p.readiness.record("github", { ok: false, reason: mapped instanceof Error ? mapped.message : "GitHub failed" });
-    return false;
   }
+  p.readiness.record("github", { ok: true });
+  return true;
 }
 
 /** Every group POLICY_FILE names, and DEFAULT_RUNNER_GROUP_ID, must exist at GitHub. */
 async function checkRunnerGroups(p: StartCheckParts): Promise<void> {
-  await checkPolicyRunnerGroups({ github: p.github, logger: p.logger, org: p.config.org, policies: p.policies, where: "POLICY_FILE", ...(p.config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: p.config.defaultRunnerGroupId } : {}) });
+  const orgs = orgsOf(p);
+  p.policies.forEach((policy, i) => {
+    if (policy.org !== undefined && !orgs.some((o) => o.org.toLowerCase() === policy.org!.toLowerCase())) {
+      throw configError(`POLICY_FILE: ${i}.org (the policy for "${policy.userIdentity.slice(0, 256)}") is ${policy.org}, which the broker does not serve: name one of ${orgs.map((o) => o.org).join(", ")}, or add it to GITHUB_ORGS`);
+    }
+  });
+  for (const [n, { org, github }] of orgs.entries()) {
+    // A policy naming no organisation is the first's, as is DEFAULT_RUNNER_GROUP_ID's check.
+    const mine = p.policies.filter((policy) => (policy.org ?? p.config.org).toLowerCase() === org.toLowerCase());
+    await checkPolicyRunnerGroups({ github, logger: p.logger, org, policies: mine, where: "POLICY_FILE", ...(n === 0 && p.config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: p.config.defaultRunnerGroupId } : {}) });
+  }
 }
 
 /**

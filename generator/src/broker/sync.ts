@@ -27,6 +27,12 @@ export interface SyncDeps extends BrokerDeps {
   /** a reservation without a handed-out secret older than this is abandoned (its provision died) */
   abandonAfterMs: number;
   now?: () => number;
+  /** The organisation this sync reads (GITHUB_ORGS: one Sync each, see OrgsSync); unset: every runner, one organisation. */
+  org?: string;
+  /** The organisation of a policy that names none (the first of GITHUB_ORGS). */
+  defaultOrg?: string;
+  /** false when OrgsSync records every organisation's failing groups at once */
+  recordFailures?: boolean;
   /** runner groups that isolate tenants (issue 20): their access settings read (and, opted in, kept) each round */
   isolation?: { groups: GroupIsolation; org: string; manage: boolean };
 }
@@ -34,7 +40,7 @@ export interface SyncDeps extends BrokerDeps {
 export interface SyncReport {
   groups: number[];
   /** groups that could not be read this round, with why */
-  failedGroups: { runnerGroupId: number; reason: string }[];
+  failedGroups: { runnerGroupId: number; reason: string; org?: string }[];
   seen: number;
   statusChanges: number;
   removed: { name: string; reason: string }[];
@@ -57,7 +63,7 @@ export class Sync {
   private async liveRunners(): Promise<RunnerRecord[]> {
     const out: RunnerRecord[] = [];
     for (let afterId = 0; ; ) {
-      const page = await this.d.storage.listRunners({ order: "asc", afterId, limit: 1000 });
+      const page = await this.d.storage.listRunners({ order: "asc", afterId, limit: 1000, ...(this.d.org ? { org: this.d.org } : {}) });
       out.push(...page);
       if (page.length < 1000) return out;
       afterId = page[page.length - 1]!.id;
@@ -77,11 +83,11 @@ export class Sync {
     const before = await this.liveRunners();
     const iso = this.d.isolation;
     // MANAGE_RUNNER_GROUPS: each policy's own group exists and is as it should be before runners are judged.
-    if (iso?.manage) await iso.groups.manageAll(iso.org, await this.d.storage.listLabelPolicies());
-    const policies = iso ? await this.d.storage.listLabelPolicies() : [];
+    if (iso?.manage) await iso.groups.manageAll(iso.org, (await this.d.storage.listLabelPolicies()).filter((p) => this.ownsPolicy(p)));
+    const policies = iso ? (await this.d.storage.listLabelPolicies()).filter((p) => this.ownsPolicy(p)) : [];
     const exposures = new Map<number, ExposureReason[]>();
     const isolationCache = {};
-    const groups = [...new Set([...(await this.d.policies.managedGroups()), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
+    const groups = [...new Set([...(await this.d.policies.managedGroups(this.d.org, this.d.defaultOrg)), ...before.map((r) => r.runnerGroupId)])].sort((a, b) => a - b);
     report.groups = groups;
     const listed = new Set<number>();
     const seenIds = new Set<number>();
@@ -96,7 +102,7 @@ export class Sync {
         // A group that cannot be read is left alone this round: nothing in it is judged gone.
         const failure = { code: e instanceof BrokerError ? e.code : "error", reason: e instanceof BrokerError ? e.message : "the sync failed unexpectedly on this group" };
         this.groupFailed(group, failure);
-        report.failedGroups.push({ runnerGroupId: group, reason: failure.reason });
+        report.failedGroups.push({ runnerGroupId: group, reason: failure.reason, ...this.orgField() });
         continue;
       }
       this.groupWorks(group);
@@ -114,7 +120,7 @@ export class Sync {
     // A group no policy or runner names any more is no longer the sync's concern.
     for (const group of [...this.failing.keys()]) if (!groups.includes(group)) this.groupWorks(group, false);
     // Every replica's /ready reads them from the database (only this one syncs).
-    await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
+    if (this.d.recordFailures !== false) await this.d.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.d.logger.warn("sync: cannot record the failing runner groups in the database"));
     if (iso) await iso.groups.record(iso.org, exposures, groups).catch(() => this.d.logger.warn("sync: cannot record the exposed runner groups in the database"));
     if (!(await stillLeader())) return report;
     // Broker runners GitHub no longer has (in groups listed this round) are gone: ephemeral
@@ -141,10 +147,23 @@ export class Sync {
   /** One log line when a group starts failing (or fails for another reason), none while it stays so. */
   private groupFailed(group: number, f: { code: string; reason: string }): void {
     const before = this.failing.get(group);
-    this.d.metrics.syncGroupFailing.set({ runner_group_id: String(group) }, 1);
+    this.d.metrics.syncGroupFailing.set(this.groupLabels(group), 1);
     if (before && before.code === f.code && before.reason === f.reason) return;
-    this.failing.set(group, { runnerGroupId: group, ...f, since: before?.since ?? new Date(this.now()) });
-    this.d.logger.warn("sync: a runner group cannot be synced; the other groups still are", { runner_group_id: group, code: f.code, reason: f.reason });
+    this.failing.set(group, { ...(this.d.org ? { org: this.d.org } : {}), runnerGroupId: group, ...f, since: before?.since ?? new Date(this.now()) });
+    this.d.logger.warn("sync: a runner group cannot be synced; the other groups still are", { ...this.orgField(), runner_group_id: group, code: f.code, reason: f.reason });
+  }
+
+  /** Whether a policy is this sync's organisation's (every policy when the sync serves one organisation). */
+  private ownsPolicy(p: { org?: string }): boolean {
+    return !this.d.org || (p.org ?? this.d.defaultOrg ?? "").toLowerCase() === this.d.org.toLowerCase();
+  }
+
+  private orgField(): { org?: string } {
+    return this.d.org ? { org: this.d.org } : {};
+  }
+
+  private groupLabels(group: number): { runner_group_id: string; org?: string } {
+    return { runner_group_id: String(group), ...this.orgField() };
   }
 
   private groupWorks(group: number, log = true): void {
@@ -152,9 +171,9 @@ export class Sync {
     if (!before) return;
     this.failing.delete(group);
     if (log) {
-      this.d.metrics.syncGroupFailing.set({ runner_group_id: String(group) }, 0);
-      this.d.logger.info("sync: a runner group syncs again", { runner_group_id: group, failing_since: before.since.toISOString() });
-    } else this.d.metrics.syncGroupFailing.remove({ runner_group_id: String(group) });
+      this.d.metrics.syncGroupFailing.set(this.groupLabels(group), 0);
+      this.d.logger.info("sync: a runner group syncs again", { ...this.orgField(), runner_group_id: group, failing_since: before.since.toISOString() });
+    } else this.d.metrics.syncGroupFailing.remove(this.groupLabels(group));
   }
 
   private async judge(gh: GitHubRunner, group: number, report: SyncReport): Promise<void> {
@@ -164,7 +183,7 @@ export class Sync {
     if (record && record.status === "deleted") record = null;
     if (!record) {
       const byName = await storage.getRunnerByName(gh.name);
-      if (byName && byName.githubRunnerId === null && byName.runnerGroupId === group) {
+      if (byName && byName.githubRunnerId === null && byName.runnerGroupId === group && (!this.d.org || byName.org === this.d.org)) {
         if (byName.secretSha256 === null) {
           // Reserved, GitHub created it, but the broker never recorded handing the config out.
           if (this.now() - byName.createdAt.getTime() < this.d.abandonAfterMs) return;
@@ -173,7 +192,7 @@ export class Sync {
         }
         // A registration-token runner registering: link it.
         record = (await storage.updateRunner(byName.id, { githubRunnerId: gh.id })) ?? byName;
-        await storage.appendAudit({ actor: SYSTEM, action: "sync.link", result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { provisioned_by: byName.provisionedBy } });
+        await storage.appendAudit({ actor: SYSTEM, action: "sync.link", result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { provisioned_by: byName.provisionedBy, ...this.orgField() } });
       }
     }
     if (!record) {
@@ -237,7 +256,7 @@ export class Sync {
       return;
     }
     await this.change(r, { status: "deleted" }, action, { from: r.status });
-    this.d.metrics.syncActions.inc({ action });
+    this.d.metrics.syncActions.inc({ action, ...this.orgField() });
     report.removed.push({ name: r.name, reason: action });
   }
 
@@ -250,23 +269,70 @@ export class Sync {
     }
     await this.d.storage.transaction(async (tx) => {
       if (record) await tx.updateRunner(record.id, { status: "deleted" });
-      await tx.appendAudit({ actor: SYSTEM, action: `verify.${reason}`, result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { labels: gh.labels, ...details } });
+      await tx.appendAudit({ actor: SYSTEM, action: `verify.${reason}`, result: "success", runnerName: gh.name, githubRunnerId: gh.id, details: { labels: gh.labels, ...details, ...this.orgField() } });
       if (securityEvent) {
-        await tx.recordSecurityEvent({ eventType: reason, severity: "high", userIdentity: record?.provisionedBy ?? null, runnerName: gh.name, githubRunnerId: gh.id, actionTaken: "runner_removed", details: { labels: gh.labels, ...details } });
+        await tx.recordSecurityEvent({ eventType: reason, severity: "high", userIdentity: record?.provisionedBy ?? null, runnerName: gh.name, githubRunnerId: gh.id, actionTaken: "runner_removed", details: { labels: gh.labels, ...details, ...this.orgField() } });
       }
     });
-    this.d.metrics.syncActions.inc({ action: reason });
+    this.d.metrics.syncActions.inc({ action: reason, ...this.orgField() });
     report.removed.push({ name: gh.name, reason });
   }
 
   private async change(r: RunnerRecord, patch: Parameters<Storage["updateRunner"]>[1], action: string, details: Record<string, unknown>): Promise<void> {
     await this.d.storage.transaction(async (tx) => {
       await tx.updateRunner(r.id, patch);
-      await tx.appendAudit({ actor: SYSTEM, action, result: "success", runnerName: r.name, githubRunnerId: r.githubRunnerId, details });
+      await tx.appendAudit({ actor: SYSTEM, action, result: "success", runnerName: r.name, githubRunnerId: r.githubRunnerId, details: { ...details, ...this.orgField() } });
     });
-    this.d.metrics.syncActions.inc({ action: action === "sync.status_change" ? `to_${String(patch.status ?? r.status)}` : action });
+    this.d.metrics.syncActions.inc({ action: action === "sync.status_change" ? `to_${String(patch.status ?? r.status)}` : action, ...this.orgField() });
   }
 }
+
+/**
+ * Several organisations (GITHUB_ORGS): one Sync per organisation, each with its own installation,
+ * run one after the other in a round. One organisation failing (its installation removed, GitHub
+ * refusing its token) does not stop the others, as one failing runner group does not stop the
+ * other groups; the failing groups of all organisations are recorded together for /ready.
+ */
+export class OrgsSync {
+  constructor(
+    private readonly syncs: readonly Sync[],
+    private readonly storage: Storage,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(stillLeader: () => Promise<boolean> = async () => true): Promise<SyncReport> {
+    const total: SyncReport = { groups: [], failedGroups: [], seen: 0, statusChanges: 0, removed: [], deleted: 0 };
+    for (const sync of this.syncs) {
+      if (!(await stillLeader())) return total;
+      const r = await sync.run(stillLeader).catch((e) => {
+        this.logger.warn("sync: an organisation could not be synced; the others still are", { reason: e instanceof BrokerError ? e.code : "error" });
+        return null;
+      });
+      if (!r) continue;
+      total.groups.push(...r.groups);
+      total.failedGroups.push(...r.failedGroups);
+      total.seen += r.seen;
+      total.statusChanges += r.statusChanges;
+      total.removed.push(...r.removed);
+      total.deleted += r.deleted;
+    }
+    await this.storage.setSyncGroupFailures(this.failingGroups()).catch(() => this.logger.warn("sync: cannot record the failing runner groups in the database"));
+    return total;
+  }
+
+  failingGroups(): FailingGroup[] {
+    return this.syncs.flatMap((s) => s.failingGroups());
+  }
+
+  async cleanupStale(dryRun: boolean): Promise<{ name: string; reason: string; provisionedBy: string }[]> {
+    const out: { name: string; reason: string; provisionedBy: string }[] = [];
+    for (const sync of this.syncs) out.push(...(await sync.cleanupStale(dryRun)));
+    return out;
+  }
+}
+
+/** What SyncLoop runs each round: one organisation's Sync, or OrgsSync over several. */
+export type SyncRound = Pick<Sync, "run">;
 
 /** How long the sync lease lives without a renewal: a dead holder is replaced this fast. */
 export const LEASE_TTL_MIN_MS = 5_000;
@@ -295,7 +361,7 @@ export class SyncLoop {
   private lastRoundAt = -Infinity;
 
   constructor(
-    private readonly sync: Sync,
+    private readonly sync: SyncRound,
     private readonly storage: Storage,
     private readonly holder: string,
     private readonly intervalMs: number,

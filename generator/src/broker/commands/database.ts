@@ -112,14 +112,24 @@ export async function runExportAuditLog(config: BrokerConfig, flags: Flags, out:
 export async function runPoliciesApply(config: BrokerConfig, file: string, out: Out, logger?: Logger): Promise<number> {
   const document = readPolicyDocument(file, "the policy file", config.defaultRunnerGroupId);
   const policies = document.labelPolicies;
+  // A policy of an organisation the broker does not serve would give runners nowhere.
+  policies.forEach((p, i) => {
+    if (p.org !== undefined && config.orgs.length && !config.orgs.some((o) => o.toLowerCase() === p.org!.toLowerCase())) {
+      throw configError(`the policy file ${file}: ${i}.org (the policy for "${p.userIdentity.slice(0, 256)}") is ${p.org}, which the broker does not serve: name one of ${config.orgs.join(", ")}, or add it to GITHUB_ORGS`);
+    }
+  });
   const parts = await openDatabase(config);
   const { storage, policies: service, trustPolicies } = parts;
   try {
     // With the App's credentials at hand, the file's runner groups are checked at GitHub as the
     // API checks a policy it writes; without them the command works on the database alone.
     if (logger && config.appId && config.privateKeyFile && config.org) {
-      const { github } = connectGitHub(config, parts, logger);
-      await checkPolicyRunnerGroups({ github, logger, org: config.org, policies, where: `the policy file ${file}`, ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}) });
+      const { perOrg } = connectGitHub(config, parts, logger);
+      // Each policy's group in its own organisation (one naming none: the first of GITHUB_ORGS).
+      for (const [n, { org, github }] of perOrg.entries()) {
+        const mine = policies.filter((p) => (p.org ?? config.org).toLowerCase() === org.toLowerCase());
+        await checkPolicyRunnerGroups({ github, logger, org, policies: mine, where: `the policy file ${file}`, ...(n === 0 && config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}) });
+      }
     } else logger?.warn("runner groups not checked at GitHub (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and GITHUB_ORG are not all set): the sync reports a group that does not exist");
     for (const p of policies) {
       const r = await service.put("cli", p);

@@ -22,7 +22,7 @@ export async function runSyncGithub(config: BrokerConfig, logger: Logger, out: O
     const r = await sync.run();
     out(`synced runner groups [${r.groups.filter((g) => !r.failedGroups.some((f) => f.runnerGroupId === g)).join(", ")}]: ${r.seen} runners seen, ${r.statusChanges} status changes, ${r.deleted} marked deleted, ${r.removed.length} removed${r.removed.map((x) => `\n  removed ${x.name} (${x.reason})`).join("")}\n`);
     // A group that cannot be read fails alone; the others were synced.
-    for (const f of r.failedGroups) out(`runner group ${f.runnerGroupId} failed: ${f.reason}\n`);
+    for (const f of r.failedGroups) out(`runner group ${f.org ? `${f.org}/` : ""}${f.runnerGroupId} failed: ${f.reason}\n`);
     await parts.storage.releaseLease(SYNC_LEASE, holder);
   } finally {
     await parts.storage.close();

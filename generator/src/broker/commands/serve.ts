@@ -30,7 +30,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     svc.readiness.record("database", { ok: true });
     await svc.readiness.refreshGroups();
     // Misconfigurations stop here with exit 2; a dependency that is down leaves /ready at 503.
-    await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies });
+    await runStartChecks({ config, verifier: svc.verifier, tokens: gh.tokens, github: gh.github, readiness: svc.readiness, logger, policies, orgs: gh.perOrg });
     for (const p of policies) await parts.policies.put("policy-file", p);
     if (policies.length) logger.info("policies applied from POLICY_FILE", { count: policies.length });
     for (const p of document.trustPolicies) await parts.trustPolicies.put("policy-file", p);
@@ -42,7 +42,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     } catch {
       throw configError(`LISTEN_ADDR ${config.listen.hostname}:${config.listen.port} cannot be listened on (in use, or not an address of this host): choose another port or address`);
     }
-    logger.info("listening", { address: `${server.hostname}:${server.port}`, port: server.port, database: parts.storage.kind, org: config.org, issuer: config.oidc.issuer, ready: svc.readiness.snapshot().ready });
+    logger.info("listening", { address: `${server.hostname}:${server.port}`, port: server.port, database: parts.storage.kind, org: config.org, ...(config.orgs.length > 1 ? { orgs: config.orgs } : {}), issuer: config.oidc.issuer, ready: svc.readiness.snapshot().ready });
     if (svc.webhooks) logger.info("GitHub webhooks enabled", { route: "/api/v1/webhooks/github" });
     svc.readiness.start();
     svc.loop.start();

@@ -20,6 +20,11 @@ export const PolicyBody = z
       .min(1)
       .optional()
       .openapi({ example: 2, description: "the runner group of this identity's runners (give the broker a dedicated one); when absent, the operator's DEFAULT_RUNNER_GROUP_ID, and without that the policy is refused. It must exist at GitHub." }),
+    org: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "an organisation login: letters, digits and hyphens")
+      .optional()
+      .openapi({ example: "acme-org", description: "the organisation of runner_group_id, one of the broker's (GITHUB_ORGS); optional while the broker serves one organisation" }),
     repositories: z
       .array(z.string().max(200))
       .max(100)
@@ -48,6 +53,7 @@ export function policyFromJson(b: z.infer<typeof PolicyBody>): PolicyInput {
     maxRunners: b.max_runners,
     allowRegistrationToken: b.allow_registration_token,
     ...(b.runner_group_id !== undefined ? { runnerGroupId: b.runner_group_id } : {}),
+    ...(b.org !== undefined ? { org: b.org } : {}),
     repositories: b.repositories,
     workflows: b.workflows,
   };

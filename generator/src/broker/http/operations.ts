@@ -60,7 +60,7 @@ export function operationsRouter(metrics: BrokerMetrics, checks: ReadinessChecks
       const groups = checks.failingGroups();
       const exposed = checks.exposedGroups?.() ?? [];
       const runnerGroups = {
-        ...(groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {}),
+        ...(groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [g.org ? `${g.org}/${g.runnerGroupId}` : String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {}),
         ...(exposed.length ? { runner_group_exposures: Object.fromEntries(exposed.map((e) => [String(e.runnerGroupId), { reasons: e.reasons, detail: explainExposure(e.reasons), since: e.since.toISOString() }])) } : {}),
       };
       c.header("cache-control", "no-store");

@@ -9,6 +9,10 @@ import { router } from "./router.ts";
 const RunnerName = z.string().regex(RUNNER_NAME_RE, "1 to 64 of letters, digits, '.', '_' and '-', starting with a letter or digit").openapi({ example: "build-7f3a" });
 const Label = z.string().regex(LABEL_RE, "a runner label: 1 to 100 of letters, digits and ._:+/=@-, starting with a letter or digit");
 
+const Org = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, "an organisation login: letters, digits and hyphens").openapi({ example: "acme-org" });
+/** ?org=: only what is in that organisation; a runner in another one is "not found". */
+const OrgQuery = z.object({ org: Org.optional().openapi({ description: "the organisation (one of the broker's): a runner in another organisation answers 404, as a missing one" }) });
+
 // Room for the suffix the broker appends ("-" and NAME_SUFFIX_LENGTH characters) within 64.
 const PREFIX_MAX = 64 - 1 - NAME_SUFFIX_LENGTH;
 const RunnerNamePrefix = z
@@ -23,6 +27,7 @@ export const ProvisionBody = z
     labels: z.array(Label).min(1).max(100).openapi({ example: ["self-hosted", "linux", "team-a"], description: "registered exactly as given: a JIT runner gets no label GitHub would add (self-hosted, OS, architecture) unless asked for" }),
     ephemeral: z.boolean().default(true),
     mode: z.enum(["jit", "registration_token"]).default("jit"),
+    org: Org.optional().openapi({ description: "the organisation the runner is for; when given, it must be the one the identity's policy names (else 403)" }),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -42,6 +47,7 @@ export const RunnerSchema = z
     busy: z.boolean(),
     github_runner_id: z.number().int().nullable(),
     runner_group_id: z.number().int(),
+    org: z.string().openapi({ description: "the organisation the runner is in" }),
     provisioned_by: z.string(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -77,6 +83,7 @@ export function runnerJson(r: RunnerRecord): z.infer<typeof RunnerSchema> {
     busy: r.status === "busy",
     github_runner_id: r.githubRunnerId,
     runner_group_id: r.runnerGroupId,
+    org: r.org,
     provisioned_by: r.provisionedBy,
     created_at: r.createdAt.toISOString(),
     updated_at: r.updatedAt.toISOString(),
@@ -114,7 +121,7 @@ const list = createRoute({
   tags: ["runners"],
   summary: "The caller's runners",
   security,
-  request: { query: z.object({ status: z.enum(RUNNER_STATUSES).optional() }) },
+  request: { query: OrgQuery.extend({ status: z.enum(RUNNER_STATUSES).optional() }) },
   responses: { 200: json(z.object({ runners: z.array(RunnerSchema) }), "the caller's runners only"), ...common },
 });
 const get = createRoute({
@@ -123,7 +130,7 @@ const get = createRoute({
   tags: ["runners"],
   summary: "One of the caller's runners",
   security,
-  request: { params: NameParam },
+  request: { params: NameParam, query: OrgQuery },
   responses: { 200: json(RunnerSchema, "the runner"), ...common, 404: problemResponse("no such runner of this caller") },
 });
 const refresh = createRoute({
@@ -132,7 +139,7 @@ const refresh = createRoute({
   tags: ["runners"],
   summary: "Re-read the runner from GitHub",
   security,
-  request: { params: NameParam },
+  request: { params: NameParam, query: OrgQuery },
   responses: { 200: json(RunnerSchema, "the runner as GitHub has it now"), ...common, 404: problemResponse("no such runner of this caller"), 503: problemResponse("GitHub unavailable") },
 });
 const remove = createRoute({
@@ -141,7 +148,7 @@ const remove = createRoute({
   tags: ["runners"],
   summary: "Remove the runner at GitHub, then mark it deleted",
   security,
-  request: { params: NameParam },
+  request: { params: NameParam, query: OrgQuery },
   responses: { 204: { description: "removed" }, ...common, 404: problemResponse("no such runner of this caller"), 409: problemResponse("the runner is running a job"), 503: problemResponse("GitHub unavailable") },
 });
 
@@ -149,20 +156,20 @@ export function runnersRouter(service: RunnerService) {
   return router()
     .openapi(provision, async (c) => {
       const b = c.req.valid("json");
-      const r = await service.provision(c.get("identity"), { runnerName: b.runner_name ?? "", ...(b.runner_name_prefix !== undefined ? { runnerNamePrefix: b.runner_name_prefix } : {}), labels: b.labels, ephemeral: b.ephemeral, mode: b.mode });
+      const r = await service.provision(c.get("identity"), { runnerName: b.runner_name ?? "", ...(b.runner_name_prefix !== undefined ? { runnerNamePrefix: b.runner_name_prefix } : {}), labels: b.labels, ephemeral: b.ephemeral, mode: b.mode, ...(b.org !== undefined ? { org: b.org } : {}) });
       const base = { runner_name: r.runner.name, labels: r.runner.labels, ephemeral: r.runner.ephemeral, mode: r.runner.mode, status: "pending" as const, runner_url: r.runnerUrl, provisioned_by: r.runner.provisionedBy, created_at: r.runner.createdAt.toISOString() };
       c.header("cache-control", "no-store");
       if (r.mode === "jit") return c.json({ ...base, encoded_jit_config: r.encodedJitConfig, github_runner_id: r.runner.githubRunnerId ?? undefined }, 201);
       return c.json({ ...base, registration_token: r.registrationToken, expires_at: r.expiresAt }, 201);
     })
     .openapi(list, async (c) => {
-      const { status } = c.req.valid("query");
-      return c.json({ runners: (await service.list(c.get("identity"), status)).map(runnerJson) }, 200);
+      const { status, org } = c.req.valid("query");
+      return c.json({ runners: (await service.list(c.get("identity"), status, org)).map(runnerJson) }, 200);
     })
-    .openapi(get, async (c) => c.json(runnerJson(await service.get(c.get("identity"), c.req.valid("param").name)), 200))
-    .openapi(refresh, async (c) => c.json(runnerJson(await service.refresh(c.get("identity"), c.req.valid("param").name)), 200))
+    .openapi(get, async (c) => c.json(runnerJson(await service.get(c.get("identity"), c.req.valid("param").name, "runner.get", c.req.valid("query").org)), 200))
+    .openapi(refresh, async (c) => c.json(runnerJson(await service.refresh(c.get("identity"), c.req.valid("param").name, c.req.valid("query").org)), 200))
     .openapi(remove, async (c) => {
-      await service.remove(c.get("identity"), c.req.valid("param").name);
+      await service.remove(c.get("identity"), c.req.valid("param").name, c.req.valid("query").org);
       return c.body(null, 204);
     });
 }

@@ -10,6 +10,8 @@ export class Baseline {
   constructor(
     private readonly storage: Storage,
     private readonly github: GitHubRunnerApi,
+    /** the organisation whose groups these are (runner group ids repeat across organisations); "" for one organisation before migration 7 */
+    private readonly org = "",
   ) {}
 
   /**
@@ -18,7 +20,7 @@ export class Baseline {
    */
   async ensure(runnerGroupId: number): Promise<void> {
     if (this.known.has(runnerGroupId)) return;
-    if ((await this.storage.listBaselineGroups()).includes(runnerGroupId)) {
+    if ((await this.storage.listBaselineGroups(this.org)).includes(runnerGroupId)) {
       this.known.add(runnerGroupId);
       return;
     }
@@ -29,7 +31,7 @@ export class Baseline {
       const byName = byId ?? (await this.storage.getRunnerByName(r.name));
       if (!byName) foreign.push({ githubRunnerId: r.id, name: r.name });
     }
-    await this.storage.recordBaseline(runnerGroupId, foreign);
+    await this.storage.recordBaseline(runnerGroupId, foreign, this.org);
     this.known.add(runnerGroupId);
   }
 }

@@ -19,8 +19,13 @@ export interface RunnerGroupLookup {
 export interface PolicyServiceOptions {
   /** DEFAULT_RUNNER_GROUP_ID: the group of a policy that names none; unset: such a policy is refused. */
   defaultRunnerGroupId?: number;
-  /** When given, a policy naming a group GitHub does not have is refused (the API; `policies apply` has no GitHub). */
-  groups?: RunnerGroupLookup;
+  /** When given, a policy naming a group GitHub does not have is refused (the API; `policies apply` has no GitHub); by organisation. */
+  groups?: (org: string) => RunnerGroupLookup;
+  /**
+   * The broker's organisations (GITHUB_ORGS; the first is the default). A policy naming another
+   * one is refused; with several, a policy must name one. Unset: no check, no default.
+   */
+  orgs?: readonly string[];
   /** MANAGE_RUNNER_GROUPS: the id of the policy's own group, created or set back as needed; runner_group_id is then not asked for */
   managedGroup?: (policy: LabelPolicy) => Promise<number>;
 }
@@ -49,15 +54,16 @@ export class PolicyService {
     if (this.options.managedGroup) return this.putManaged(actor, input, this.options.managedGroup);
     const missing = missingRunnerGroup(input, this.options.defaultRunnerGroupId);
     if (missing) throw new BrokerError("invalid_request", `runner_group_id ${missing}`, { extensions: { field: "runner_group_id" } });
-    const policy: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? this.options.defaultRunnerGroupId! };
+    const org = this.orgOf(input);
+    const policy: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? this.options.defaultRunnerGroupId!, ...(org ? { org } : {}) };
     try {
       compilePolicy(policy);
     } catch (e) {
       if (e instanceof PolicyError) throw new BrokerError("invalid_request", `${e.field}: ${e.message}`, { extensions: { field: e.field } });
       throw e;
     }
-    if (this.options.groups && !(await this.options.groups.runnerGroupExists(policy.runnerGroupId))) {
-      throw new BrokerError("invalid_request", `runner_group_id: GitHub has no runner group ${policy.runnerGroupId} in the organisation: create it (organisation settings → Actions → Runner groups) or name an existing group`, { extensions: { field: "runner_group_id" } });
+    if (this.options.groups && org && !(await this.options.groups(org).runnerGroupExists(policy.runnerGroupId))) {
+      throw new BrokerError("invalid_request", `runner_group_id: GitHub has no runner group ${policy.runnerGroupId} in the organisation ${org}: create it (organisation settings → Actions → Runner groups) or name an existing group`, { extensions: { field: "runner_group_id" } });
     }
     return this.storage.transaction(async (tx) => {
       const r = await tx.putLabelPolicy(policy);
@@ -66,10 +72,24 @@ export class PolicyService {
     });
   }
 
+  /** The policy's organisation as the operator spells it: its own (one of GITHUB_ORGS), else the only one; 422 otherwise. */
+  private orgOf(input: PolicyInput): string | undefined {
+    const orgs = this.options.orgs;
+    if (!orgs || orgs.length === 0) return input.org;
+    if (input.org === undefined) {
+      if (orgs.length === 1) return orgs[0];
+      throw new BrokerError("invalid_request", `org is required: the broker serves several organisations (${orgs.join(", ")}); name the one whose runner group this policy gives`, { extensions: { field: "org" } });
+    }
+    const known = orgs.find((o) => o.toLowerCase() === input.org!.toLowerCase());
+    if (!known) throw new BrokerError("invalid_request", `org: the broker does not serve organisation ${input.org.slice(0, 60)}: name one of ${orgs.join(", ")} (GITHUB_ORGS)`, { extensions: { field: "org" } });
+    return known;
+  }
+
   /** MANAGE_RUNNER_GROUPS: the policy is checked, its own group made (or set back), then it is stored with that group. */
   private async putManaged(actor: string, input: PolicyInput, managedGroup: (policy: LabelPolicy) => Promise<number>): Promise<{ created: boolean; policy: LabelPolicyRecord }> {
     // A placeholder group for the checks; the policy is stored with its own group only.
-    const draft: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? 1 };
+    const org = this.orgOf(input);
+    const draft: LabelPolicy = { ...input, runnerGroupId: input.runnerGroupId ?? 1, ...(org ? { org } : {}) };
     try {
       compilePolicy(draft);
     } catch (e) {
@@ -111,7 +131,7 @@ export class PolicyService {
   }
 
   compile(record: LabelPolicy): CompiledPolicy {
-    const key = JSON.stringify([record.userIdentity, record.allowedLabels, record.labelPatterns, record.requiredLabels, record.maxRunners, record.allowRegistrationToken, record.runnerGroupId, record.repositories ?? [], record.workflows ?? []]);
+    const key = JSON.stringify([record.userIdentity, record.allowedLabels, record.labelPatterns, record.requiredLabels, record.maxRunners, record.allowRegistrationToken, record.runnerGroupId, record.repositories ?? [], record.workflows ?? [], record.org]);
     let c = this.compiled.get(key);
     if (!c) {
       c = compilePolicy(record);
@@ -121,8 +141,12 @@ export class PolicyService {
     return c;
   }
 
-  /** Runner groups any policy names: the only groups the broker ever touches. */
-  async managedGroups(): Promise<number[]> {
-    return [...new Set((await this.storage.listLabelPolicies()).map((p) => p.runnerGroupId))].sort((a, b) => a - b);
+  /**
+   * Runner groups any policy names: the only groups the broker ever touches. With `org`, those of
+   * that organisation (a policy naming none counts as `defaultOrg`'s, the only one's).
+   */
+  async managedGroups(org?: string, defaultOrg?: string): Promise<number[]> {
+    const mine = (p: LabelPolicyRecord) => org === undefined || (p.org ?? defaultOrg ?? "").toLowerCase() === org.toLowerCase();
+    return [...new Set((await this.storage.listLabelPolicies()).filter(mine).map((p) => p.runnerGroupId))].sort((a, b) => a - b);
   }
 }

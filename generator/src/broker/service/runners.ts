@@ -18,6 +18,8 @@ export interface ProvisionRequest {
   labels: string[];
   ephemeral: boolean;
   mode: RunnerMode;
+  /** the organisation the caller means; must be its policy's */
+  org?: string;
 }
 
 export type ProvisionResult = {
@@ -57,13 +59,38 @@ export function statusFromGitHub(r: GitHubRunner, current: RunnerStatus): Runner
 
 export interface RunnerServiceDeps extends BrokerDeps {
   githubUrl: string;
+  /** the organisation of a policy that names none (the only one, or the first of GITHUB_ORGS) */
   org: string;
+  /**
+   * GitHub and the baseline of each organisation (GITHUB_ORGS), by lower-case login; without it
+   * every runner is in `org` and goes through `github`.
+   */
+  orgs?: ReadonlyMap<string, OrgGitHub>;
   /** the suffix appended to a runner_name_prefix (injectable: tests make names collide) */
   nameSuffix?: () => string;
 }
 
+/** One organisation's side of GitHub: its runners (its own installation token) and its baseline. */
+export interface OrgGitHub {
+  org: string;
+  github: GitHubRunnerApi;
+  baseline: BrokerDeps["baseline"];
+}
+
 export class RunnerService {
   constructor(private readonly d: RunnerServiceDeps) {}
+
+  /** The organisation a policy or runner belongs to ("" or unnamed: the default one), and its GitHub. */
+  private at(org: string | undefined): OrgGitHub & { storage: Storage } {
+    const name = org || this.d.org;
+    const one = this.d.orgs?.get(name.toLowerCase());
+    if (one) return { ...one, storage: this.d.storage };
+    if (this.d.orgs && name.toLowerCase() !== this.d.org.toLowerCase()) {
+      // A policy or runner of an organisation the broker no longer serves (removed from GITHUB_ORGS).
+      throw new BrokerError("github_misconfigured", `organisation ${name} is not in GITHUB_ORGS: add it back, or move the policy to a listed organisation`);
+    }
+    return { org: name, github: this.d.github, baseline: this.d.baseline, storage: this.d.storage };
+  }
 
   /**
    * Records a refusal (audit + security event, one transaction) and returns the error to throw.
@@ -111,10 +138,15 @@ export class RunnerService {
       throw await this.refuse(identity, req, "label_not_allowed", new BrokerError("policy_denied", `labels not allowed by this identity's policy: ${decision.refused.join(", ")}`, { extensions: { refused_labels: decision.refused } }), { refused_labels: decision.refused });
     }
     const groupId = policy.source.runnerGroupId;
-    await this.d.baseline.ensure(groupId);
+    const at = this.at(policy.source.org);
+    const org = at.org;
+    if (req.org !== undefined && req.org.toLowerCase() !== org.toLowerCase()) {
+      throw await this.refuse(identity, req, "org_not_allowed", new BrokerError("policy_denied", `this identity's policy gives runners in organisation ${org}, not ${req.org}: leave org out, or ask an administrator for a policy in ${req.org}`));
+    }
+    await at.baseline.ensure(groupId);
 
     const reserved = await this.d.storage.transaction(async (tx) => {
-      const r = await tx.reserveRunner({ name: req.runnerName, provisionedBy: identity, labels: decision.labels, ephemeral: req.ephemeral, mode: req.mode, runnerGroupId: groupId, maxRunners: policy.source.maxRunners });
+      const r = await tx.reserveRunner({ name: req.runnerName, provisionedBy: identity, labels: decision.labels, ephemeral: req.ephemeral, mode: req.mode, runnerGroupId: groupId, org, maxRunners: policy.source.maxRunners });
       if (!r.ok && r.reason === "quota_exceeded") {
         const details = { reason: "quota_exceeded", held: r.held, max_runners: policy.source.maxRunners, labels: req.labels, mode: req.mode };
         await tx.appendAudit({ actor: identity, action: "runner.provision", result: "denied", runnerName: req.runnerName, details });
@@ -130,38 +162,38 @@ export class RunnerService {
       throw nameNotAvailable(req.runnerName);
     }
     const runner = reserved.runner;
-    const runnerUrl = `${this.d.githubUrl}/${this.d.org}`;
+    const runnerUrl = `${this.d.githubUrl}/${org}`;
     try {
       if (req.mode === "jit") {
         // GitHub registers a JIT runner with exactly these labels and adds none of its read-only
         // ones (self-hosted, OS, architecture), so they are sent as the caller asked, spelling kept:
         // https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization
         const input = { name: req.runnerName, runnerGroupId: groupId, labels: decision.labels };
-        const answer = await this.d.github.generateJitConfig(input).catch(async (e) => {
+        const answer = await at.github.generateJitConfig(input).catch(async (e) => {
           if (!(e instanceof BrokerError && e.code === "name_taken") || !(await this.removeOwnOrphan(identity, runner))) throw e;
-          return this.d.github.generateJitConfig(input);
+          return at.github.generateJitConfig(input);
         });
         const secretSha256 = sha256(answer.encodedJitConfig);
         const updated = await this.d.storage.transaction(async (tx) => {
           const u = await tx.updateRunner(runner.id, { githubRunnerId: answer.runner.id, labels: answer.runner.labels, secretSha256 });
-          await tx.appendAudit({ actor: identity, action: "runner.provision", result: "success", runnerName: req.runnerName, githubRunnerId: answer.runner.id, details: { mode: "jit", labels: answer.runner.labels, runner_group_id: groupId, secret_sha256: secretSha256 } });
+          await tx.appendAudit({ actor: identity, action: "runner.provision", result: "success", runnerName: req.runnerName, githubRunnerId: answer.runner.id, details: { mode: "jit", labels: answer.runner.labels, runner_group_id: groupId, org, secret_sha256: secretSha256 } });
           return u!;
         });
-        this.d.metrics.provisions.inc({ mode: req.mode, result: "success" });
+        this.d.metrics.provisions.inc({ mode: req.mode, result: "success", org });
         return { mode: "jit", runner: updated, runnerUrl, encodedJitConfig: answer.encodedJitConfig };
       }
       // Runner names are unique in the org at GitHub. A JIT call meets a taken name itself (409); a
       // registration token does not, so the name is checked here: a record under the name of a
       // runner that exists would otherwise be a handle on someone else's runner.
-      if (await this.d.github.findRunnerByName(req.runnerName)) throw nameNotAvailable(req.runnerName);
-      const answer = await this.d.github.createRegistrationToken();
+      if (await at.github.findRunnerByName(req.runnerName)) throw nameNotAvailable(req.runnerName);
+      const answer = await at.github.createRegistrationToken();
       const secretSha256 = sha256(answer.token);
       const updated = await this.d.storage.transaction(async (tx) => {
         const u = await tx.updateRunner(runner.id, { secretSha256 });
-        await tx.appendAudit({ actor: identity, action: "runner.provision", result: "success", runnerName: req.runnerName, details: { mode: "registration_token", labels: decision.labels, ephemeral: req.ephemeral, runner_group_id: groupId, secret_sha256: secretSha256, expires_at: answer.expiresAt } });
+        await tx.appendAudit({ actor: identity, action: "runner.provision", result: "success", runnerName: req.runnerName, details: { mode: "registration_token", labels: decision.labels, ephemeral: req.ephemeral, runner_group_id: groupId, org, secret_sha256: secretSha256, expires_at: answer.expiresAt } });
         return u!;
       });
-      this.d.metrics.provisions.inc({ mode: req.mode, result: "success" });
+      this.d.metrics.provisions.inc({ mode: req.mode, result: "success", org });
       return { mode: "registration_token", runner: updated, runnerUrl, registrationToken: answer.token, expiresAt: answer.expiresAt };
     } catch (e) {
       // Nothing was handed out: free the name and the quota again.
@@ -169,7 +201,7 @@ export class RunnerService {
         await tx.updateRunner(runner.id, { status: "deleted" });
         await tx.appendAudit({ actor: identity, action: "runner.provision", result: "failure", runnerName: req.runnerName, details: { reason: e instanceof BrokerError ? e.code : "error", mode: req.mode } });
       });
-      this.d.metrics.provisions.inc({ mode: req.mode, result: e instanceof BrokerError ? e.code : "error" });
+      this.d.metrics.provisions.inc({ mode: req.mode, result: e instanceof BrokerError ? e.code : "error", org });
       throw e;
     }
   }
@@ -182,20 +214,32 @@ export class RunnerService {
    * handed out, so it is removed and the provision tried once more. Returns whether it was.
    */
   private async removeOwnOrphan(identity: string, record: RunnerRecord): Promise<boolean> {
-    const gh = await linkableRunner(this.d, record);
+    const at = this.at(record.org);
+    const gh = await linkableRunner(at, record);
     if (!gh || gh.online) return false;
-    await this.d.github.deleteRunner(gh.id);
+    await at.github.deleteRunner(gh.id);
     await this.d.storage.appendAudit({ actor: identity, action: "runner.provision_retry", result: "success", runnerName: record.name, githubRunnerId: gh.id, details: { reason: "answer_lost_runner_removed" } });
     return true;
   }
 
-  list(identity: string, status?: RunnerStatus): Promise<RunnerRecord[]> {
-    return this.d.storage.listRunners({ provisionedBy: identity, ...(status ? { status } : {}), ...(status === "deleted" ? { includeDeleted: true } : {}), limit: 1000 });
+  /** The caller's runners; with `org`, those in that organisation only. */
+  list(identity: string, status?: RunnerStatus, org?: string): Promise<RunnerRecord[]> {
+    return this.d.storage.listRunners({ provisionedBy: identity, ...(status ? { status } : {}), ...(status === "deleted" ? { includeDeleted: true } : {}), ...(org ? { org: this.orgName(org) } : {}), limit: 1000 });
   }
 
-  /** The caller's runner by name; anyone else's is "not found", exactly like a missing one. */
-  async get(identity: string, name: string, action = "runner.get"): Promise<RunnerRecord> {
-    const r = await this.d.storage.getRunnerByName(name);
+  /** An organisation as the broker spells it (GITHUB_ORGS), or the caller's text when it serves no such organisation. */
+  private orgName(org: string): string {
+    return this.d.orgs?.get(org.toLowerCase())?.org ?? (org.toLowerCase() === this.d.org.toLowerCase() ? this.d.org : org);
+  }
+
+  /**
+   * The caller's runner by name; anyone else's is "not found", exactly like a missing one. With
+   * `org`, a runner in another organisation is "not found" too: a caller's runner in org A is never
+   * reached through org B.
+   */
+  async get(identity: string, name: string, action = "runner.get", org?: string): Promise<RunnerRecord> {
+    const found = await this.d.storage.getRunnerByName(name);
+    const r = found && org && (found.org || this.d.org).toLowerCase() !== org.toLowerCase() ? null : found;
     if (r && r.provisionedBy !== identity) {
       // Someone else's runner: recorded, and answered exactly as a missing one.
       await this.d.storage.transaction(async (tx) => {
@@ -207,9 +251,10 @@ export class RunnerService {
     return r;
   }
 
-  async refresh(identity: string, name: string): Promise<RunnerRecord> {
-    const r = await this.get(identity, name, "runner.refresh");
-    const gh = r.githubRunnerId !== null ? await this.d.github.getRunner(r.githubRunnerId) : await linkableRunner(this.d, r);
+  async refresh(identity: string, name: string, org?: string): Promise<RunnerRecord> {
+    const r = await this.get(identity, name, "runner.refresh", org);
+    const at = this.at(r.org);
+    const gh = r.githubRunnerId !== null ? await at.github.getRunner(r.githubRunnerId) : await linkableRunner(at, r);
     const patch = gh
       ? { githubRunnerId: gh.id, labels: gh.labels, status: statusFromGitHub(gh, r.status), lastSeenAt: new Date() }
       : r.githubRunnerId !== null
@@ -222,10 +267,10 @@ export class RunnerService {
     });
   }
 
-  async remove(identity: string, name: string): Promise<void> {
-    const r = await this.get(identity, name, "runner.deprovision");
+  async remove(identity: string, name: string, org?: string): Promise<void> {
+    const r = await this.get(identity, name, "runner.deprovision", org);
     try {
-      await removeAtGitHub(this.d, r);
+      await removeAtGitHub(this.at(r.org), r);
     } catch (e) {
       await this.d.storage.appendAudit({ actor: identity, action: "runner.deprovision", result: e instanceof BrokerError && e.code === "runner_busy" ? "denied" : "failure", runnerName: r.name, githubRunnerId: r.githubRunnerId, details: { reason: e instanceof BrokerError ? e.code : "error" } });
       throw e;

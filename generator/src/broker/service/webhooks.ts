@@ -60,6 +60,10 @@ export interface WebhookServiceDeps {
   /** The webhook secret, read from GITHUB_WEBHOOK_SECRET_FILE. Never logged, stored or answered. */
   secret: string;
   org: string;
+  /** GITHUB_ORGS: jobs in any of them are the broker's; unset: `org` alone */
+  orgs?: readonly string[];
+  /** each organisation's GitHub (its own installation token); unset: `github` */
+  githubFor?: (org: string) => GitHubRunnerApi;
   now?: () => number;
 }
 
@@ -125,9 +129,10 @@ export class WebhookService {
         this.d.journal.countWebhookRefusal("webhook_replayed");
         throw new BrokerError("webhook_replayed", "the delivery reports a job event older than the 7 days the broker remembers delivery GUIDs for");
       }
-      if (p.data.organization && p.data.organization.login.toLowerCase() !== this.d.org.toLowerCase()) {
+      const orgs = (this.d.orgs ?? [this.d.org]).map((o) => o.toLowerCase());
+      if (p.data.organization && !orgs.includes(p.data.organization.login.toLowerCase())) {
         this.d.metrics.webhookDeliveries.inc({ event: label, result: "ignored" });
-        return { status: 202, body: { status: "ignored", detail: "the job is not in GITHUB_ORG" } };
+        return { status: 202, body: { status: "ignored", detail: "the job is not in GITHUB_ORG (or GITHUB_ORGS)" } };
       }
       const j = p.data.workflow_job;
       entry = { ...entry, action: p.data.action, workflowJobId: j.id, runnerId: j.runner_id || null, runnerName: j.runner_name || null, runnerGroupId: j.runner_group_id ?? null };
@@ -174,7 +179,7 @@ export class WebhookService {
   /** Acts on one accepted workflow_job delivery, exactly once across replicas. */
   async process(entry: WebhookDeliveryEntry): Promise<string> {
     const { storage } = this.d;
-    const { outcome, confirmGone } = await storage.transaction(async (tx): Promise<{ outcome: string; confirmGone: { id: number; githubRunnerId: number; name: string } | null }> => {
+    const { outcome, confirmGone } = await storage.transaction(async (tx): Promise<{ outcome: string; confirmGone: { id: number; githubRunnerId: number; name: string; org: string } | null }> => {
       let outcome = "no_change";
       let target: RunnerStatus | null = null;
       let record = entry.runnerId ? await tx.getRunnerByGithubId(entry.runnerId) : null;
@@ -200,7 +205,7 @@ export class WebhookService {
         await tx.appendAudit({ actor: SYSTEM, action: "webhook.status_change", result: "success", runnerName: record.name, githubRunnerId: entry.runnerId ?? null, details: { from: record.status, to: target, delivery: entry.guid, workflow_job_id: entry.workflowJobId, ...(link ? { linked: true } : {}) } });
       }
       const confirm = entry.action === "completed" && record && record.ephemeral && outcome !== "runner_mismatch" && outcome !== "unknown_runner";
-      return { outcome, confirmGone: confirm && record ? { id: record.id, githubRunnerId: entry.runnerId!, name: record.name } : null };
+      return { outcome, confirmGone: confirm && record ? { id: record.id, githubRunnerId: entry.runnerId!, name: record.name, org: record.org } : null };
     });
     if (outcome === "already_processed") return outcome;
     this.d.metrics.webhookProcessed.inc({ outcome });
@@ -215,8 +220,9 @@ export class WebhookService {
    * GitHub removes an ephemeral runner after its one job: asking GitHub now frees the runner's
    * place in max_runners at once instead of at the next sync. Still there: the sync decides later.
    */
-  private async confirmGone(r: { id: number; githubRunnerId: number; name: string }): Promise<void> {
-    const gh = await this.d.github.getRunner(r.githubRunnerId);
+  private async confirmGone(r: { id: number; githubRunnerId: number; name: string; org: string }): Promise<void> {
+    const github = r.org && this.d.githubFor ? this.d.githubFor(r.org) : this.d.github;
+    const gh = await github.getRunner(r.githubRunnerId);
     if (gh) return;
     await this.d.storage.transaction(async (tx) => {
       const before = await tx.getRunnerById(r.id);

@@ -65,6 +65,7 @@ export const WRITE_METHODS = [
   "recordSecurityEvent",
   "addUnauthenticatedFailures",
   "recordBaseline",
+  "assignOrg",
   "setSyncGroupFailures",
   "setRunnerGroupExposures",
   "acquireLease",
@@ -172,6 +173,7 @@ function toRunner(r: Row): RunnerRecord {
     status: r.status as RunnerStatus,
     provisionedBy: String(r.provisioned_by),
     runnerGroupId: num(r.runner_group_id),
+    org: r.org === null || r.org === undefined ? "" : String(r.org),
     secretSha256: strOrNull(r.secret_sha256),
     createdAt: date(r.created_at),
     updatedAt: date(r.updated_at),
@@ -189,6 +191,7 @@ function toPolicy(r: Row): LabelPolicyRecord {
     maxRunners: num(r.max_runners),
     allowRegistrationToken: bool(r.allow_registration_token),
     runnerGroupId: num(r.runner_group_id),
+    ...(r.org !== null && r.org !== undefined && r.org !== "" ? { org: String(r.org) } : {}),
     repositories: json<string[]>(r.repositories ?? "[]"),
     workflows: json<string[]>(r.workflows ?? "[]"),
     createdAt: date(r.created_at),
@@ -304,10 +307,10 @@ export class SqlOps implements StorageOps {
     // The partial unique index on the live name decides a race for the same name between
     // identities (they hold different locks): the loser inserts nothing.
     const row = await this.one(
-      `INSERT INTO runners (name, github_runner_id, labels, ephemeral, mode, status, provisioned_by, runner_group_id, secret_sha256, created_at, updated_at)
-       VALUES (?, NULL, ?, ?, ?, 'pending', ?, ?, NULL, ?, ?)
+      `INSERT INTO runners (name, github_runner_id, labels, ephemeral, mode, status, provisioned_by, runner_group_id, org, secret_sha256, created_at, updated_at)
+       VALUES (?, NULL, ?, ?, ?, 'pending', ?, ?, ?, NULL, ?, ?)
        ON CONFLICT (name) WHERE status <> 'deleted' DO NOTHING RETURNING *`,
-      [r.name, labels, r.ephemeral, r.mode, r.provisionedBy, r.runnerGroupId, now, now],
+      [r.name, labels, r.ephemeral, r.mode, r.provisionedBy, r.runnerGroupId, r.org ?? null, now, now],
     );
     if (!row) return { ok: false, reason: "name_taken", held };
     return { ok: true, runner: toRunner(row) };
@@ -343,6 +346,7 @@ export class SqlOps implements StorageOps {
       where.add("status <> 'deleted'");
     }
     if (filter.runnerGroupId !== undefined) where.add("runner_group_id = ?", checkInt(filter.runnerGroupId, "runnerGroupId"));
+    if (filter.org !== undefined) where.add("org = ?", String(filter.org));
     if (filter.since !== undefined) where.add("created_at >= ?", filter.since.getTime());
     if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
     const rows = await this.db.all(`SELECT * FROM runners${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
@@ -394,15 +398,16 @@ export class SqlOps implements StorageOps {
       checkInt(p.runnerGroupId, "runnerGroupId", 1),
       checkStrings(p.repositories ?? [], "repositories"),
       checkStrings(p.workflows ?? [], "workflows"),
+      p.org ?? null,
     ];
     const existed = (await this.one("SELECT user_identity FROM label_policies WHERE user_identity = ?", [p.userIdentity])) !== null;
     const row = await this.one(
-      `INSERT INTO label_policies (user_identity, allowed_labels, label_patterns, required_labels, max_runners, allow_registration_token, runner_group_id, repositories, workflows, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO label_policies (user_identity, allowed_labels, label_patterns, required_labels, max_runners, allow_registration_token, runner_group_id, repositories, workflows, org, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_identity) DO UPDATE SET allowed_labels = excluded.allowed_labels, label_patterns = excluded.label_patterns,
          required_labels = excluded.required_labels, max_runners = excluded.max_runners,
          allow_registration_token = excluded.allow_registration_token, runner_group_id = excluded.runner_group_id,
-         repositories = excluded.repositories, workflows = excluded.workflows, updated_at = excluded.updated_at
+         repositories = excluded.repositories, workflows = excluded.workflows, org = excluded.org, updated_at = excluded.updated_at
        RETURNING *`,
       [...values, now, now],
     );
@@ -531,26 +536,36 @@ export class SqlOps implements StorageOps {
 
   // ---- runners that were there before the broker ---------------------------------------
 
-  async recordBaseline(runnerGroupId: number, runners: { githubRunnerId: number; name: string }[]): Promise<boolean> {
+  async recordBaseline(runnerGroupId: number, runners: { githubRunnerId: number; name: string }[], org = ""): Promise<boolean> {
     checkInt(runnerGroupId, "runnerGroupId", 1);
     const now = this.ms();
     // A concurrent replica inserting the same group waits on the primary key until this commits,
     // then inserts nothing: only one baseline per group is ever recorded.
-    const first = await this.db.all("INSERT INTO baseline_groups (runner_group_id, recorded_at) VALUES (?, ?) ON CONFLICT (runner_group_id) DO NOTHING RETURNING runner_group_id", [runnerGroupId, now]);
+    const first = await this.db.all("INSERT INTO baseline_groups_by_org (org, runner_group_id, recorded_at) VALUES (?, ?, ?) ON CONFLICT (org, runner_group_id) DO NOTHING RETURNING runner_group_id", [org, runnerGroupId, now]);
     if (first.length === 0) return false;
     for (const r of runners) {
-      await this.db.all("INSERT INTO preexisting_runners (github_runner_id, name, runner_group_id, recorded_at) VALUES (?, ?, ?, ?) ON CONFLICT (github_runner_id) DO NOTHING RETURNING github_runner_id", [
+      await this.db.all("INSERT INTO preexisting_runners (github_runner_id, name, runner_group_id, recorded_at, org) VALUES (?, ?, ?, ?, ?) ON CONFLICT (github_runner_id) DO NOTHING RETURNING github_runner_id", [
         checkInt(r.githubRunnerId, "githubRunnerId"),
         String(r.name),
         runnerGroupId,
         now,
+        org,
       ]);
     }
     return true;
   }
 
-  async listBaselineGroups(): Promise<number[]> {
-    return (await this.db.all("SELECT runner_group_id FROM baseline_groups ORDER BY runner_group_id ASC")).map((r) => num(r.runner_group_id));
+  async listBaselineGroups(org = ""): Promise<number[]> {
+    return (await this.db.all("SELECT runner_group_id FROM baseline_groups_by_org WHERE org = ? ORDER BY runner_group_id ASC", [org])).map((r) => num(r.runner_group_id));
+  }
+
+  async assignOrg(org: string): Promise<void> {
+    await this.db.all("UPDATE runners SET org = ? WHERE org IS NULL OR org = '' RETURNING id", [org]);
+    await this.db.all("UPDATE label_policies SET org = ? WHERE org IS NULL OR org = '' RETURNING user_identity", [org]);
+    await this.db.all("UPDATE preexisting_runners SET org = ? WHERE org IS NULL OR org = '' RETURNING github_runner_id", [org]);
+    // A group recorded under both '' and org (a race at first start) keeps org's row.
+    await this.db.all("DELETE FROM baseline_groups_by_org WHERE org = '' AND runner_group_id IN (SELECT runner_group_id FROM baseline_groups_by_org WHERE org = ?) RETURNING runner_group_id", [org]);
+    await this.db.all("UPDATE baseline_groups_by_org SET org = ? WHERE org = '' RETURNING runner_group_id", [org]);
   }
 
   async isPreexistingRunner(githubRunnerId: number): Promise<boolean> {
@@ -565,10 +580,11 @@ export class SqlOps implements StorageOps {
   // ---- runner groups the sync cannot read ------------------------------------------------
 
   async setSyncGroupFailures(failures: SyncGroupFailure[]): Promise<void> {
-    await this.db.all("DELETE FROM sync_group_failures RETURNING runner_group_id");
+    await this.db.all("DELETE FROM sync_group_failures_by_org RETURNING runner_group_id");
     for (const f of failures) {
       if (!/^[a-z_]{1,64}$/.test(f.code)) fail("code must be an error code of [a-z_]{1,64}");
-      await this.db.all("INSERT INTO sync_group_failures (runner_group_id, code, reason, since) VALUES (?, ?, ?, ?) RETURNING runner_group_id", [
+      await this.db.all("INSERT INTO sync_group_failures_by_org (org, runner_group_id, code, reason, since) VALUES (?, ?, ?, ?, ?) RETURNING runner_group_id", [
+        f.org ?? "",
         checkInt(f.runnerGroupId, "runnerGroupId", 1),
         f.code,
         String(f.reason).slice(0, 1000),
@@ -578,8 +594,8 @@ export class SqlOps implements StorageOps {
   }
 
   async listSyncGroupFailures(): Promise<SyncGroupFailure[]> {
-    const rows = await this.db.all("SELECT * FROM sync_group_failures ORDER BY runner_group_id ASC");
-    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
+    const rows = await this.db.all("SELECT * FROM sync_group_failures_by_org ORDER BY org ASC, runner_group_id ASC");
+    return rows.map((r) => ({ ...(r.org ? { org: String(r.org) } : {}), runnerGroupId: num(r.runner_group_id), code: String(r.code), reason: String(r.reason), since: date(r.since) }));
   }
 
   // ---- runner groups exposed beyond the policies ---------------------------------------------

@@ -62,6 +62,8 @@ export interface RunnerRecord {
   /** The caller's identity (the OIDC_IDENTITY_CLAIM value) that provisioned it. */
   provisionedBy: string;
   runnerGroupId: number;
+  /** The organisation (login, as configured) the runner is in; "" only for a row written before migration 7 and not yet assigned. */
+  org: string;
   /** SHA-256 (hex) of the JIT config or registration token handed out; null until handed out. Never the secret itself. */
   secretSha256: string | null;
   createdAt: Date;
@@ -81,6 +83,8 @@ export interface RunnerReservation {
   ephemeral: boolean;
   mode: RunnerMode;
   runnerGroupId: number;
+  /** The organisation the runner goes to (its policy's). */
+  org?: string;
   /** The identity's policy limit: the reservation is refused when it already holds this many runners not deleted. */
   maxRunners: number;
 }
@@ -105,6 +109,8 @@ export interface RunnerFilter {
   status?: RunnerStatus | RunnerStatus[];
   includeDeleted?: boolean;
   runnerGroupId?: number;
+  /** Runners of this organisation only. */
+  org?: string;
   /** Created at or after. */
   since?: Date;
   /** Runners with id greater than this: page through every runner with `order: "asc"` (the sync does, past MAX_LIST_LIMIT). */
@@ -126,6 +132,8 @@ export interface LabelPolicy {
   maxRunners: number;
   allowRegistrationToken: boolean;
   runnerGroupId: number;
+  /** The organisation whose runner group this is; optional while the broker serves one organisation. */
+  org?: string;
   /** Repositories ("owner/name") the runners serve: with MANAGE_RUNNER_GROUPS, the group's selected repositories. */
   repositories?: string[];
   /** Workflows ("owner/repo/.github/workflows/ci.yml@ref") the group must be restricted to. */
@@ -195,6 +203,8 @@ export interface SecurityEventRecord extends Required<Omit<SecurityEventEntry, "
 
 /** A runner group the sync could not read: the broker's error code, why (its own words), since when. */
 export interface SyncGroupFailure {
+  /** the organisation of the group ("" for a single-organisation caller that does not say) */
+  org?: string;
   runnerGroupId: number;
   /** the broker's error code: not_found, github_unavailable, github_misconfigured, ... ([a-z_]{1,64}) */
   code: string;
@@ -394,10 +404,16 @@ export interface StorageOps {
    * returns true when this call recorded the group's baseline, false (and records nothing) when
    * a baseline for the group exists already (another replica, or an earlier start, was first).
    */
-  recordBaseline(runnerGroupId: number, runners: { githubRunnerId: number; name: string }[]): Promise<boolean>;
+  recordBaseline(runnerGroupId: number, runners: { githubRunnerId: number; name: string }[], org?: string): Promise<boolean>;
 
   /** The runner groups whose baseline has been recorded. */
-  listBaselineGroups(): Promise<number[]>;
+  listBaselineGroups(org?: string): Promise<number[]>;
+
+  /**
+   * Gives every runner, label policy and baseline group written before migration 7 (no
+   * organisation) the organisation `org`: the one the broker served then. Idempotent.
+   */
+  assignOrg(org: string): Promise<void>;
 
   /** True when this GitHub runner id was present before the broker first looked at its group. */
   isPreexistingRunner(githubRunnerId: number): Promise<boolean>;
