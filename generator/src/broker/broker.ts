@@ -132,8 +132,8 @@ export function replicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. */
-export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
+/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. `dashboardSecrets`: DASHBOARD_CLIENT_SECRET_FILE's and DASHBOARD_SESSION_KEY_FILE's contents. */
+export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string, dashboardSecrets: { clientSecret?: string; sessionKey?: string } = {}) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org }) : undefined;
@@ -154,6 +154,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
+    ...(config.dashboard ? { dashboard: { config: config.dashboard, ...dashboardSecrets, org: config.org, timeoutMs: config.requestTimeoutMs } } : {}),
     runners,
     policies,
     journal: parts.journal,

@@ -1,0 +1,221 @@
+// /ui: the broker's web dashboard (docs/dashboard.md), another client of the services the API calls
+// (RunnerService, PolicyService), with the same authorization: a caller's pages show only its own
+// runners, and anyone else's runner answers like a missing one, by link or by URL.
+//
+// Sessions: a sealed cookie (sealed-cookie.ts) holding the session id, the identity (the claim the
+// API uses) and a CSRF token, HttpOnly, SameSite=Lax, Secure when DASHBOARD_URL is https, Path=/ui,
+// for DASHBOARD_SESSION_TTL. Stateless, so every replica with the same DASHBOARD_SESSION_KEY_FILE
+// accepts it and no session table is needed; sign-out clears the cookie and refuses its id on this
+// replica until it expires. Whether an identity is an administrator is decided at each request
+// (ADMIN_IDENTITIES), never remembered in the cookie.
+//
+// Every POST needs the session's CSRF token in `_csrf` (a synchronizer token) and, when the
+// browser sends Origin, DASHBOARD_URL's origin: 403 otherwise. Pages are server-rendered HTML
+// with no script, under a Content-Security-Policy that allows only the broker's own stylesheet.
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { BrokerError } from "../errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { OidcVerifier } from "../oidc.ts";
+import { isGitHubActionsIssuer, type OwnerBinding } from "../owner-binding.ts";
+import { checkLabels } from "../policy.ts";
+import type { Journal } from "../service/journal.ts";
+import { DEFAULT_POLICY_IDENTITY, type PolicyService } from "../service/policies.ts";
+import type { RunnerService } from "../service/runners.ts";
+import type { DashboardConfig } from "./settings.ts";
+import { CookieSealer } from "./sealed-cookie.ts";
+import { SignIn, SignInError, type PendingSignIn } from "./sign-in.ts";
+import { h } from "./html.ts";
+import { layout, messagePage, policyPage, runnerPage, runnersPage, signInPage, type Viewer } from "./pages.ts";
+import { STYLE } from "./style.ts";
+import { filterRunners, runnerFilters, runnerRow } from "./views.ts";
+
+export interface DashboardDeps {
+  config: DashboardConfig;
+  /** DASHBOARD_CLIENT_SECRET_FILE's content */
+  clientSecret?: string;
+  /** DASHBOARD_SESSION_KEY_FILE's content */
+  sessionKey?: string;
+  issuer: string;
+  org: string;
+  verifier: OidcVerifier;
+  owners: OwnerBinding;
+  admins: Set<string>;
+  runners: RunnerService;
+  policies: PolicyService;
+  journal: Journal;
+  logger: Logger;
+  timeoutMs: number;
+  now?: () => number;
+  fetchImpl?: typeof fetch;
+}
+
+interface Session {
+  sid: string;
+  identity: string;
+  csrf: string;
+  exp: number;
+}
+
+type Env = { Variables: { session: Session; viewer: Viewer } };
+
+const SESSION_COOKIE = "ghapp_session";
+const SIGN_IN_COOKIE = "ghapp_sign_in";
+export const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export function dashboardRouter(d: DashboardDeps) {
+  const now = d.now ?? Date.now;
+  const sealer = new CookieSealer(d.sessionKey);
+  const secure = d.config.url.startsWith("https:");
+  const origin = new URL(d.config.url).origin;
+  const signIn = new SignIn({ issuer: d.issuer, clientId: d.config.clientId, ...(d.clientSecret ? { clientSecret: d.clientSecret } : {}), redirectUri: `${d.config.url}/ui/callback`, timeoutMs: d.timeoutMs }, d.verifier, d.fetchImpl);
+  /** signed-out session ids, until their cookie would have expired anyway (this replica) */
+  const revoked = new Map<string, number>();
+  const ui = new Hono<Env>();
+
+  const page = (c: Context, html: string, status: 200 | 400 | 401 | 403 | 404 | 409 | 422 | 503 = 200) => c.html(html, status);
+  const sessionOf = (c: Context): Session | undefined => {
+    const s = sealer.open<Session>("session", getCookie(c, SESSION_COOKIE), now());
+    return s && !revoked.has(s.sid) ? s : undefined;
+  };
+
+  ui.use("*", async (c, next) => {
+    await next();
+    c.header("content-security-policy", CSP);
+    c.header("cache-control", "no-store");
+    c.header("referrer-policy", "same-origin");
+    c.header("x-frame-options", "DENY");
+  });
+  ui.onError((e, c) => {
+    const viewer = c.get("viewer");
+    if (e instanceof BrokerError) {
+      const status = e.status === 404 || e.status === 409 || e.status === 403 || e.status === 422 || e.status === 503 ? e.status : 400;
+      return page(c, messagePage(e.status === 404 ? "Not found" : "Refused", viewer, e.message), status);
+    }
+    d.logger.error("unexpected error rendering a dashboard page; please report it", { error: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
+    return page(c, messagePage("Something went wrong", viewer, "the broker could not render this page: try again, and tell the operator if it persists"), 503);
+  });
+  ui.use("*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => page(c, messagePage("Refused", undefined, "the form is too large"), 400) }));
+
+  ui.get("/style.css", (c) => {
+    c.header("content-type", "text/css; charset=utf-8");
+    return c.body(STYLE);
+  });
+
+  ui.get("/", (c) => (sessionOf(c) ? c.redirect("/ui/runners", 303) : page(c, signInPage())));
+
+  ui.get("/login", async (c) => {
+    let started;
+    try {
+      started = await signIn.start(now(), c.req.query("login_hint"));
+    } catch (e) {
+      if (e instanceof SignInError) return page(c, signInPage(e.message), 503);
+      throw e;
+    }
+    setCookie(c, SIGN_IN_COOKIE, sealer.seal("sign-in", started.pending), { path: "/ui/callback", httpOnly: true, secure, sameSite: "Lax", maxAge: 600 });
+    return c.redirect(started.location, 302);
+  });
+
+  ui.get("/callback", async (c) => {
+    const pending = sealer.open<PendingSignIn>("sign-in", getCookie(c, SIGN_IN_COOKIE), now());
+    deleteCookie(c, SIGN_IN_COOKIE, { path: "/ui/callback", secure });
+    let caller;
+    try {
+      caller = await signIn.finish(pending, { ...(c.req.query("state") ? { state: c.req.query("state")! } : {}), ...(c.req.query("code") ? { code: c.req.query("code")! } : {}), ...(c.req.query("error") ? { error: c.req.query("error")! } : {}) });
+    } catch (e) {
+      if (e instanceof SignInError) {
+        d.logger.warn("dashboard sign-in refused", { reason: e.message });
+        return page(c, signInPage(e.message), 400);
+      }
+      throw e;
+    }
+    // The owner binding the API applies to every token applies to a person's too.
+    const refusal = d.owners.check(caller.claims, isGitHubActionsIssuer(d.issuer, d.verifier.claimsSupported));
+    if (refusal) {
+      await d.journal.ownerRefused(caller.identity, refusal);
+      return page(c, signInPage("this identity's repository owner is not the broker's organisation: only people of the broker's own organisations may sign in"), 403);
+    }
+    const session: Session = { sid: randomBytes(16).toString("base64url"), identity: caller.identity, csrf: randomBytes(24).toString("base64url"), exp: now() + d.config.sessionTtlMs };
+    setCookie(c, SESSION_COOKIE, sealer.seal("session", session), { path: "/ui", httpOnly: true, secure, sameSite: "Lax", maxAge: Math.floor(d.config.sessionTtlMs / 1000) });
+    d.logger.info("dashboard sign-in", { identity: caller.identity });
+    return c.redirect("/ui/runners", 303);
+  });
+
+  ui.get("/signed-out", (c) => page(c, layout("Signed out", undefined, h`<p role="status">You are signed out.</p><p><a href="/ui/login">Sign in again</a></p>`)));
+
+  // Everything below needs a session; a POST also its CSRF token.
+  const requireSession: MiddlewareHandler<Env> = async (c, next) => {
+    const s = sessionOf(c);
+    if (!s) {
+      if (c.req.method === "GET") return c.redirect("/ui", 303);
+      return page(c, signInPage("your session has ended: sign in again"), 401);
+    }
+    c.set("session", s);
+    c.set("viewer", { identity: s.identity, isAdmin: d.admins.has(s.identity), csrf: s.csrf });
+    if (c.req.method === "POST") {
+      const sentOrigin = c.req.header("origin");
+      const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+      const token = typeof form._csrf === "string" ? form._csrf : "";
+      const same = token.length === s.csrf.length && timingSafeEqual(Buffer.from(token), Buffer.from(s.csrf));
+      if (!same || (sentOrigin !== undefined && sentOrigin !== origin)) {
+        d.logger.warn("dashboard request refused: no valid CSRF token", { identity: s.identity, path: c.req.path.slice(0, 200) });
+        return page(c, messagePage("Refused", c.get("viewer"), "this form is not from this dashboard (its CSRF token is missing or wrong): reload the page and try again"), 403);
+      }
+    }
+    await next();
+  };
+  for (const path of ["/logout", "/runners", "/runners/*", "/policy", "/admin/*"]) ui.use(path, requireSession);
+
+  ui.post("/logout", (c) => {
+    const s = c.get("session");
+    revoked.set(s.sid, s.exp);
+    for (const [sid, exp] of revoked) if (exp <= now()) revoked.delete(sid);
+    deleteCookie(c, SESSION_COOKIE, { path: "/ui", secure });
+    return c.redirect("/ui/signed-out", 303);
+  });
+
+  ui.get("/runners", async (c) => {
+    const v = c.get("viewer");
+    const f = runnerFilters(c.req.query());
+    const records = filterRunners(await d.runners.list(v.identity, f.status), f);
+    const removed = c.req.query("removed");
+    return page(c, runnersPage(v, records.map((r) => runnerRow(r, d.org, now())), f, removed ? { ok: true, text: `Runner ${removed.slice(0, 64)} removed.` } : undefined));
+  });
+
+  ui.get("/runners/:name", async (c) => {
+    const v = c.get("viewer");
+    const r = await d.runners.get(v.identity, c.req.param("name").slice(0, 200));
+    return page(c, runnerPage(v, runnerRow(r, d.org, now())));
+  });
+
+  ui.post("/runners/:name/remove", async (c) => {
+    const v = c.get("viewer");
+    const name = c.req.param("name").slice(0, 200);
+    await d.runners.remove(v.identity, name);
+    return c.redirect(`/ui/runners?removed=${encodeURIComponent(name)}`, 303);
+  });
+
+  ui.get("/policy", async (c) => {
+    const v = c.get("viewer");
+    const p = await d.policies.effective(v.identity);
+    if (!p) return page(c, policyPage(v, undefined));
+    const asked = (c.req.query("labels") ?? "").slice(0, 2000);
+    const wanted = asked.split(/[\s,]+/).filter(Boolean).slice(0, 100);
+    const decision = wanted.length ? checkLabels(p, wanted) : undefined;
+    const held = (await d.runners.list(v.identity)).length;
+    const s = p.source;
+    return page(
+      c,
+      policyPage(
+        v,
+        { applies: s.userIdentity === DEFAULT_POLICY_IDENTITY ? "default" : "own", allowedLabels: s.allowedLabels, labelPatterns: s.labelPatterns, requiredLabels: s.requiredLabels, maxRunners: s.maxRunners, allowRegistrationToken: s.allowRegistrationToken, runnerGroupId: s.runnerGroupId, held },
+        decision ? { asked, refused: decision.ok ? [] : decision.refused, registered: decision.ok ? decision.labels : [] } : undefined,
+      ),
+    );
+  });
+
+  return ui;
+}
+

@@ -1,0 +1,175 @@
+// The dashboard (/ui) in a real browser: Playwright driving Debian's Chromium against the compiled
+// broker, signing in through the simulator's OIDC issuer (authorization code with PKCE). What a
+// person notices: who they are signed in as, their runners and no one else's, a removal that
+// reaches GitHub, a forged form refused, sign-out that sticks, and no secret on any page.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { ADMIN, ALICE, BOB, policy, startBroker, startWorld, type Broker, type World } from "./harness.ts";
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(existsSync);
+const CLIENT = "broker-dashboard";
+let w: World;
+let b: Broker;
+let browser: Browser;
+/** every secret handed out by the API in this file: none may appear on any page */
+const secrets: string[] = [];
+/** every page's HTML the tests saw */
+const seen: string[] = [];
+
+async function freePort(): Promise<number> {
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = s.port!;
+  await s.stop(true);
+  return port;
+}
+
+async function provision(sub: string, name: string) {
+  const r = await b.call("POST", "/api/v1/runners/provision", { token: await w.token(sub), body: { runner_name: name, labels: ["team-a"] } });
+  if (r.status !== 201) throw new Error(`provision ${name}: ${r.status} ${r.text}`);
+  secrets.push(r.json.encoded_jit_config);
+}
+
+async function signedIn(sub: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("load", async () => seen.push(await page.content().catch(() => "")));
+  await page.goto(`${b.url}/ui/login?login_hint=${encodeURIComponent(sub)}`);
+  expect(new URL(page.url()).pathname).toBe("/ui/runners");
+  return { context, page };
+}
+
+beforeAll(async () => {
+  if (!CHROMIUM) throw new Error("Chromium is not installed: run `bash ci/install-system-deps.sh` (Debian's chromium package)");
+  w = await startWorld();
+  const port = await freePort();
+  b = await startBroker(w.env({ LISTEN_ADDR: `127.0.0.1:${port}`, DASHBOARD_CLIENT_ID: CLIENT, DASHBOARD_URL: `http://127.0.0.1:${port}` }));
+  const admin = await w.token(ADMIN);
+  for (const who of [ALICE, BOB]) expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(who) })).status).toBe(201);
+  for (const name of ["alice-build-1", "alice-build-2", "alice-test-1"]) await provision(ALICE, name);
+  await provision(BOB, "bob-secret-runner");
+  // --no-sandbox: the tests run as root (CI too), where Chromium's sandbox refuses to start.
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--headless=new"] });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await b?.stop();
+  await w?.close();
+});
+
+describe("sign-in", () => {
+  test("signing in through the OIDC provider shows whom the dashboard knows, in a session cookie scripts cannot read", async () => {
+    const { context, page } = await signedIn(ALICE);
+    expect(await page.locator("header .who").textContent()).toContain(ALICE);
+    const cookie = (await context.cookies()).find((c) => c.name === "ghapp_session")!;
+    expect({ httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, path: cookie.path }).toEqual({ httpOnly: true, sameSite: "Lax", path: "/ui" });
+    expect(cookie.expires * 1000 - Date.now()).toBeLessThan(31 * 60_000);
+    const res = await page.request.get(`${b.url}/ui/runners`);
+    expect(res.headers()["content-security-policy"]).toStartWith("default-src 'none'; style-src 'self'");
+    await context.close();
+  }, 30_000);
+
+  test("without a session the pages send the person to sign in, and a forged callback is refused", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${b.url}/ui/runners`);
+    expect(new URL(page.url()).pathname).toBe("/ui");
+    expect(await page.getByRole("link", { name: "Sign in with your OIDC provider" }).isVisible()).toBe(true);
+    const forged = await page.goto(`${b.url}/ui/callback?code=stolen&state=guess`);
+    expect(forged!.status()).toBe(400);
+    expect(await page.getByRole("alert").textContent()).toContain("state does not match");
+    expect((await context.cookies()).some((c) => c.name === "ghapp_session")).toBe(false);
+    await context.close();
+  }, 30_000);
+
+  test("signing out ends the session: the pages ask for sign-in again, and the old cookie is refused", async () => {
+    const { context, page } = await signedIn(ALICE);
+    const old = (await context.cookies()).find((c) => c.name === "ghapp_session")!;
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/ui\/signed-out$/);
+    expect(await page.getByRole("status").textContent()).toContain("signed out");
+    await context.addCookies([old]);
+    await page.goto(`${b.url}/ui/runners`);
+    expect(new URL(page.url()).pathname).toBe("/ui");
+    await context.close();
+  }, 30_000);
+});
+
+describe("a caller's runners", () => {
+  test("the list shows the caller's runners with their details and filters them, and never another caller's", async () => {
+    const { context, page } = await signedIn(ALICE);
+    const names = async () => page.locator("tbody tr td:first-child").allTextContents();
+    expect((await names()).sort()).toEqual(["alice-build-1", "alice-build-2", "alice-test-1"]);
+    const row = page.locator("tbody tr", { hasText: "alice-build-1" });
+    expect(await row.locator("td").allTextContents()).toEqual(["alice-build-1", "pending", "no", "team-a", "2", "acme-org", expect.stringMatching(/^\d+ s$/), "never", "Remove"]);
+    expect(await page.content()).not.toContain("bob-secret-runner");
+    await page.getByLabel("Name contains").fill("build");
+    await page.getByRole("button", { name: "Filter" }).click();
+    expect((await names()).sort()).toEqual(["alice-build-1", "alice-build-2"]);
+    await context.close();
+  }, 30_000);
+
+  test("removing a runner removes it at GitHub and says so", async () => {
+    const { context, page } = await signedIn(ALICE);
+    await page.getByRole("button", { name: "Remove alice-build-2" }).click();
+    expect(await page.getByRole("status").textContent()).toContain("Runner alice-build-2 removed.");
+    expect(await page.locator("tbody tr td:first-child").allTextContents()).not.toContain("alice-build-2");
+    expect(w.sim.runners.list().some((r) => r.name === "alice-build-2")).toBe(false);
+    await context.close();
+  }, 30_000);
+
+  test("another caller's runner answers like a missing one, by URL and by a crafted removal", async () => {
+    const { context, page } = await signedIn(ALICE);
+    const csrf = await page.locator("input[name=_csrf]").first().inputValue();
+    const byUrl = await page.goto(`${b.url}/ui/runners/bob-secret-runner`);
+    expect(byUrl!.status()).toBe(404);
+    const missing = await page.goto(`${b.url}/ui/runners/no-such-runner`);
+    expect(missing!.status()).toBe(404);
+    const text = (s: string) => s.replace(/bob-secret-runner|no-such-runner/g, "NAME");
+    expect(text(await page.getByRole("alert").textContent() ?? "")).toBe('no runner named "NAME"');
+    const removal = await page.request.post(`${b.url}/ui/runners/bob-secret-runner/remove`, { form: { _csrf: csrf }, maxRedirects: 0 });
+    expect(removal.status()).toBe(404);
+    expect(w.sim.runners.list().some((r) => r.name === "bob-secret-runner")).toBe(true);
+    await context.close();
+  }, 30_000);
+
+  test("a form without the session's CSRF token, or from another origin, is refused with 403 and changes nothing", async () => {
+    const { context, page } = await signedIn(ALICE);
+    const csrf = await page.locator("input[name=_csrf]").first().inputValue();
+    const none = await page.request.post(`${b.url}/ui/runners/alice-test-1/remove`, { form: { other: "x" }, maxRedirects: 0 });
+    expect(none.status()).toBe(403);
+    expect(await none.text()).toContain("CSRF token is missing or wrong");
+    const wrong = await page.request.post(`${b.url}/ui/runners/alice-test-1/remove`, { form: { _csrf: csrf.slice(0, -2) + "xx" }, maxRedirects: 0 });
+    expect(wrong.status()).toBe(403);
+    const elsewhere = await page.request.post(`${b.url}/ui/runners/alice-test-1/remove`, { form: { _csrf: csrf }, headers: { origin: "https://evil.example" }, maxRedirects: 0 });
+    expect(elsewhere.status()).toBe(403);
+    expect(w.sim.runners.list().some((r) => r.name === "alice-test-1")).toBe(true);
+    await context.close();
+  }, 30_000);
+
+  test("the policy page says which policy applies and why a request would be refused", async () => {
+    const { context, page } = await signedIn(ALICE);
+    await page.getByRole("link", { name: "My policy" }).click();
+    expect(await page.locator("main").textContent()).toContain("Your own policy applies");
+    await page.getByLabel("Labels (comma separated)").fill("team-a, gpu-huge");
+    await page.getByRole("button", { name: "Check" }).click();
+    expect(await page.getByRole("status").textContent()).toContain("Refused: gpu-huge is neither allowed nor matched by a pattern.");
+    await context.close();
+  }, 30_000);
+});
+
+test("no page ever shows a JIT config", () => {
+  expect(seen.length).toBeGreaterThan(5);
+  for (const html of seen) for (const s of secrets) expect(html.includes(s)).toBe(false);
+});
+
+test("without DASHBOARD_CLIENT_ID there is no dashboard: /ui answers 404", async () => {
+  const plain = await startBroker(w.env());
+  try {
+    expect((await plain.call("GET", "/ui")).status).toBe(404);
+    expect((await plain.call("GET", "/ui/")).status).toBe(404);
+    expect((await plain.call("GET", "/ui/login")).status).toBe(404);
+  } finally {
+    await plain.stop();
+  }
+}, 30_000);
