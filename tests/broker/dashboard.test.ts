@@ -158,6 +158,72 @@ describe("a caller's runners", () => {
   }, 30_000);
 });
 
+describe("administrators", () => {
+  test("an administrator sees every runner with its owner and filters by owner; a caller is refused the page", async () => {
+    const { context, page } = await signedIn(ADMIN);
+    await page.getByRole("link", { name: "All runners" }).click();
+    const owners = await page.locator("tbody tr td:nth-child(2)").allTextContents();
+    expect(new Set(owners)).toEqual(new Set([ALICE, BOB]));
+    await page.getByLabel("Owner (identity)").fill(BOB);
+    await page.getByRole("button", { name: "Filter" }).click();
+    expect(await page.locator("tbody tr td:first-child").allTextContents()).toEqual(["bob-secret-runner"]);
+    await context.close();
+
+    const alice = await signedIn(ALICE);
+    expect(await alice.page.getByRole("link", { name: "All runners" }).count()).toBe(0);
+    const refused = await alice.page.goto(`${b.url}/ui/admin/runners`);
+    expect(refused!.status()).toBe(403);
+    expect(await alice.page.content()).not.toContain("bob-secret-runner");
+    await alice.context.close();
+  }, 30_000);
+
+  test("a label-policy edit with an invalid pattern shows the error beside its field and saves nothing; corrected, it is saved", async () => {
+    const { context, page } = await signedIn(ADMIN);
+    await page.goto(`${b.url}/ui/admin/policies/edit?identity=${encodeURIComponent(ALICE)}`);
+    await page.getByLabel("Label patterns").fill("build-[a-z0-9]+\n(unclosed");
+    await page.getByLabel("Max runners").fill("lots");
+    await page.getByRole("button", { name: "Save policy" }).click();
+    expect(await page.getByRole("alert").textContent()).toContain("not saved");
+    expect(await page.locator("#max_runners-error").textContent()).toBeTruthy();
+    expect(await page.getByLabel("Max runners").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Max runners").fill("7");
+    await page.getByRole("button", { name: "Save policy" }).click();
+    expect(await page.locator("#label_patterns-error").textContent()).toContain("(unclosed");
+    expect(await page.getByLabel("Label patterns").inputValue()).toContain("(unclosed");
+    const admin = await w.token(ADMIN);
+    expect((await b.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(ALICE)}`, { token: admin })).json.max_runners).toBe(5);
+    await page.getByLabel("Label patterns").fill("build-[a-z0-9]+");
+    await page.getByRole("button", { name: "Save policy" }).click();
+    expect(await page.getByRole("status").textContent()).toContain("saved");
+    expect((await b.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(ALICE)}`, { token: admin })).json.max_runners).toBe(7);
+    await context.close();
+  }, 30_000);
+
+  test("the audit log filters by identity and result and pages on the server", async () => {
+    const alice = await w.token(ALICE);
+    for (let i = 0; i < 55; i++) expect((await b.call("GET", "/api/v1/runners/bob-secret-runner", { token: alice })).status).toBe(404);
+    const { context, page } = await signedIn(ADMIN);
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByLabel("Identity").fill(ALICE);
+    await page.getByLabel("Result").selectOption("denied");
+    await page.getByRole("button", { name: "Filter" }).click();
+    const cells = async (n: number) => page.locator(`tbody tr td:nth-child(${n})`).allTextContents();
+    const first = await cells(1);
+    expect(first).toHaveLength(50);
+    expect(new Set(await cells(2))).toEqual(new Set([ALICE]));
+    expect(new Set(await cells(4))).toEqual(new Set(["denied"]));
+    await page.getByRole("link", { name: "Older entries" }).click();
+    expect(new URL(page.url()).searchParams.get("identity")).toBe(ALICE);
+    const second = await cells(2);
+    expect(second.length).toBeGreaterThan(4);
+    expect(new Set(second)).toEqual(new Set([ALICE]));
+    expect(new Set(await cells(4))).toEqual(new Set(["denied"]));
+    const future = await page.goto(`${b.url}/ui/admin/audit?since=2999-01-01T00:00`);
+    expect([future!.status(), await page.locator("tbody tr").count()]).toEqual([200, 0]);
+    await context.close();
+  }, 60_000);
+});
+
 test("no page ever shows a JIT config", () => {
   expect(seen.length).toBeGreaterThan(5);
   for (const html of seen) for (const s of secrets) expect(html.includes(s)).toBe(false);

@@ -25,6 +25,7 @@ import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
 import { RunnerService } from "./service/runners.ts";
+import { RunnerOverview } from "./service/runner-overview.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
 import { Sync, SyncLoop } from "./sync.ts";
@@ -154,7 +155,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
-    ...(config.dashboard ? { dashboard: { config: config.dashboard, ...dashboardSecrets, org: config.org, timeoutMs: config.requestTimeoutMs } } : {}),
+    ...(config.dashboard ? { dashboard: { config: config.dashboard, ...dashboardSecrets, org: config.org, timeoutMs: config.requestTimeoutMs, overview: new RunnerOverview(parts.storage) } } : {}),
     runners,
     policies,
     journal: parts.journal,

@@ -30,7 +30,11 @@ import { SignIn, SignInError, type PendingSignIn } from "./sign-in.ts";
 import { h } from "./html.ts";
 import { layout, messagePage, policyPage, runnerPage, runnersPage, signInPage, type Viewer } from "./pages.ts";
 import { STYLE } from "./style.ts";
-import { filterRunners, runnerFilters, runnerRow } from "./views.ts";
+import { auditRow, eventRow, filterRunners, formFieldOf, pageCursor, policyBodyOf, policyFormOf, runnerFilters, runnerRow, utcTime, type PolicyForm } from "./views.ts";
+import { adminRunnersPage, auditPage, eventsPage, policiesPage, policyFormPage } from "./admin-pages.ts";
+import { AUDIT_RESULTS, RUNNER_STATUSES } from "../storage/storage.ts";
+import type { RunnerOverview } from "../service/runner-overview.ts";
+import { PolicyBody, policyFromJson } from "../http/label-policies.ts";
 
 export interface DashboardDeps {
   config: DashboardConfig;
@@ -44,6 +48,8 @@ export interface DashboardDeps {
   owners: OwnerBinding;
   admins: Set<string>;
   runners: RunnerService;
+  /** every caller's runners, for the administrators' pages */
+  overview: RunnerOverview;
   policies: PolicyService;
   journal: Journal;
   logger: Logger;
@@ -216,6 +222,92 @@ export function dashboardRouter(d: DashboardDeps) {
     );
   });
 
+  registerAdminPages(ui, d, now);
   return ui;
+}
+
+/** /ui/admin/*: administrators only (ADMIN_IDENTITIES, decided at each request, refusals audited as the API's). */
+function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) {
+  const PAGE = 50;
+  ui.use("/admin/*", async (c, next) => {
+    const v = c.get("viewer");
+    if (!v.isAdmin) {
+      await d.journal.adminForbidden(v.identity, c.req.path.slice(0, 200));
+      return c.html(messagePage("Not an administrator", v, "this identity is not an administrator (ADMIN_IDENTITIES)"), 403);
+    }
+    await next();
+  });
+  const query = (c: Context<Env>, names: string[]) => Object.fromEntries(names.map((n) => [n, c.req.query(n)?.trim().slice(0, 256) || undefined]));
+  const withBefore = (path: string, q: Record<string, string | undefined>, before: number | undefined) => {
+    if (before === undefined) return undefined;
+    const u = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => !!e[1]));
+    u.set("before", String(before));
+    return `${path}?${u}`;
+  };
+
+  ui.get("/admin/runners", async (c) => {
+    const q = query(c, ["owner", "status"]);
+    const status = RUNNER_STATUSES.find((s) => s === q.status);
+    const p = await d.overview.page({ ...(q.owner ? { owner: q.owner } : {}), ...(status ? { status } : {}), ...(pageCursor(c.req.query("before")) !== undefined ? { beforeId: pageCursor(c.req.query("before"))! } : {}), limit: PAGE });
+    return c.html(adminRunnersPage(c.get("viewer"), p.runners.map((r) => runnerRow(r, d.org, now())), q, withBefore("/ui/admin/runners", q, p.nextBeforeId)));
+  });
+
+  ui.get("/admin/audit", async (c) => {
+    const q = query(c, ["identity", "action", "result", "since", "until"]);
+    const result = AUDIT_RESULTS.find((r) => r === q.result);
+    const since = utcTime(q.since);
+    const until = utcTime(q.until);
+    if (since === null || until === null) return c.html(auditPage(c.get("viewer"), [], q, "From and To are times like 2026-12-07T10:30 (UTC)"), 422);
+    const before = pageCursor(c.req.query("before"));
+    const rows = await d.journal.listAudit({ ...(q.identity ? { user: q.identity } : {}), ...(q.action ? { action: q.action } : {}), ...(result ? { result } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}), ...(before !== undefined ? { beforeId: before } : {}), limit: PAGE + 1 });
+    const next = rows.length > PAGE ? rows[PAGE - 1]!.id : undefined;
+    return c.html(auditPage(c.get("viewer"), rows.slice(0, PAGE).map(auditRow), q, undefined, withBefore("/ui/admin/audit", q, next)));
+  });
+
+  ui.get("/admin/security-events", async (c) => {
+    const q = query(c, ["identity", "type"]);
+    const before = pageCursor(c.req.query("before"));
+    const rows = await d.journal.listSecurityEvents({ ...(q.identity ? { user: q.identity } : {}), ...(q.type ? { eventType: q.type } : {}), ...(before !== undefined ? { beforeId: before } : {}), limit: PAGE + 1 });
+    const next = rows.length > PAGE ? rows[PAGE - 1]!.id : undefined;
+    return c.html(eventsPage(c.get("viewer"), rows.slice(0, PAGE).map(eventRow), q, withBefore("/ui/admin/security-events", q, next)));
+  });
+
+  ui.get("/admin/policies", async (c) => {
+    const saved = c.req.query("saved");
+    const list = (await d.policies.list()).map((p) => ({ identity: p.userIdentity, group: p.runnerGroupId, maxRunners: p.maxRunners }));
+    return c.html(policiesPage(c.get("viewer"), list, saved ? `Policy for ${saved.slice(0, 256)} saved.` : undefined));
+  });
+
+  ui.get("/admin/policies/edit", async (c) => {
+    const identity = c.req.query("identity");
+    const p = identity ? await d.policies.get(identity.slice(0, 256)) : undefined;
+    return c.html(policyFormPage(c.get("viewer"), policyFormOf(p)));
+  });
+
+  // The API's schema (PolicyBody) and PolicyService.put decide, exactly as for PUT by the API; their
+  // errors name a field, shown beside it.
+  ui.post("/admin/policies/save", async (c) => {
+    const form = await c.req.parseBody();
+    const s = (k: string) => (typeof form[k] === "string" ? (form[k] as string).slice(0, 20_000) : "");
+    const values = { user_identity: s("user_identity"), allowed_labels: s("allowed_labels"), label_patterns: s("label_patterns"), required_labels: s("required_labels"), max_runners: s("max_runners"), runner_group_id: s("runner_group_id"), allow_registration_token: s("allow_registration_token") === "true" };
+    const shown = { isNew: false, values, errors: {} as PolicyForm["errors"] };
+    const parsed = PolicyBody.safeParse(policyBodyOf(values));
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const f = formFieldOf(issue.path.map(String).join("."));
+        if (f && !shown.errors[f]) shown.errors[f] = issue.message.replace(/\s+/g, " ").slice(0, 200);
+      }
+      return c.html(policyFormPage(c.get("viewer"), shown), 422);
+    }
+    try {
+      await d.policies.put(c.get("viewer").identity, policyFromJson(parsed.data));
+    } catch (e) {
+      const field = e instanceof BrokerError && e.code === "invalid_request" ? formFieldOf(String(e.facts.extensions?.field ?? "")) : undefined;
+      if (!field || !(e instanceof BrokerError)) throw e;
+      shown.errors[field] = e.message.replace(/^[a-z_]+(\[\d+\])?: /, "");
+      return c.html(policyFormPage(c.get("viewer"), shown), 422);
+    }
+    return c.redirect(`/ui/admin/policies?saved=${encodeURIComponent(parsed.data.user_identity)}`, 303);
+  });
 }
 

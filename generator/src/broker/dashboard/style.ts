@@ -16,7 +16,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 th { font-weight: 600; }
 form.inline { display: inline; }
 form.filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; }
-label { display: block; font-weight: 600; }
+label { display: block; font-weight: 600; } label.inline { display: inline; }
 input, select, button, textarea { font: inherit; padding: 4px 8px; border: 1px solid #6e7781; border-radius: 4px; }
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 button.danger { background: var(--bad); border-color: var(--bad); }

@@ -48,7 +48,7 @@ export interface AppDeps {
   webhooks?: WebhookService;
   /** the token exchange (docs/keyless.md): its service, trust policies, the callers' issuers and rate */
   /** the web dashboard's own settings and secrets; absent when DASHBOARD_CLIENT_ID is unset (/ui answers 404) */
-  dashboard?: Pick<DashboardDeps, "config" | "clientSecret" | "sessionKey" | "org" | "timeoutMs">;
+  dashboard?: Pick<DashboardDeps, "config" | "clientSecret" | "sessionKey" | "org" | "timeoutMs" | "overview">;
   exchange: { tokens: TokenService; trustPolicies: TrustPolicyService; issuers: IssuerRegistry; ratePerMinute: number };
 }
 
