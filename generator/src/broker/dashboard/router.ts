@@ -304,7 +304,8 @@ function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) 
     } catch (e) {
       const field = e instanceof BrokerError && e.code === "invalid_request" ? formFieldOf(String(e.facts.extensions?.field ?? "")) : undefined;
       if (!field || !(e instanceof BrokerError)) throw e;
-      shown.errors[field] = e.message.replace(/^[a-z_]+(\[\d+\])?: /, "");
+      const entry = /^[a-z_]+\[(\d+)\]: /.exec(e.message)?.[1];
+      shown.errors[field] = `${entry !== undefined ? `entry ${Number(entry) + 1}: ` : ""}${e.message.replace(/^[a-z_]+(\[\d+\])?: /, "")}`;
       return c.html(policyFormPage(c.get("viewer"), shown), 422);
     }
     return c.redirect(`/ui/admin/policies?saved=${encodeURIComponent(parsed.data.user_identity)}`, 303);
