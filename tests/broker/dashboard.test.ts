@@ -158,6 +158,27 @@ describe("a caller's runners", () => {
   }, 30_000);
 });
 
+test("the tokens page lists the installation tokens issued to the caller by scope, expiry and SHA-256 prefix, never the token", async () => {
+  const admin = await w.token(ADMIN);
+  const trust = { name: "alice-issues", issuer: w.sim.oidc.issuer, audience: "ghapp-runner-broker", subject: ALICE, owner: "acme-org", repositories: ["api"], permissions: { issues: "write" } };
+  expect((await b.call("POST", "/api/v1/admin/trust-policies", { token: admin, body: trust })).status).toBe(201);
+  const issued = await b.call("POST", "/api/v1/tokens", { token: await w.token(ALICE), body: {} });
+  expect(issued.status).toBe(201);
+  secrets.push(issued.json.token);
+  const sha = new Bun.CryptoHasher("sha256").update(issued.json.token).digest("hex");
+  const { context, page } = await signedIn(ALICE);
+  await page.getByRole("link", { name: "My tokens" }).click();
+  const cells = await page.locator("tbody tr").first().locator("td").allTextContents();
+  expect(cells.slice(1, 4)).toEqual(["alice-issues", "acme-org/api", "issues: write"]);
+  expect(cells[5]).toBe(sha.slice(0, 12));
+  expect(await page.content()).not.toContain(issued.json.token);
+  await context.close();
+  const bob = await signedIn(BOB);
+  await bob.page.goto(`${b.url}/ui/tokens`);
+  expect(await bob.page.locator("tbody tr").count()).toBe(0);
+  await bob.context.close();
+}, 30_000);
+
 describe("administrators", () => {
   test("an administrator sees every runner with its owner and filters by owner; a caller is refused the page", async () => {
     const { context, page } = await signedIn(ADMIN);
@@ -224,7 +245,7 @@ describe("administrators", () => {
   }, 60_000);
 });
 
-test("no page ever shows a JIT config", () => {
+test("no page ever shows a JIT config or an installation token handed out by the API", () => {
   expect(seen.length).toBeGreaterThan(5);
   for (const html of seen) for (const s of secrets) expect(html.includes(s)).toBe(false);
 });

@@ -3,7 +3,7 @@
 import { VERSION } from "../../core/version.ts";
 import { RUNNER_STATUSES } from "../storage/storage.ts";
 import { h, type Html } from "./html.ts";
-import type { RunnerFilters, RunnerRow } from "./views.ts";
+import type { RunnerFilters, RunnerRow, TokenRow } from "./views.ts";
 
 export interface Viewer {
   identity: string;
@@ -18,6 +18,7 @@ export function layout(title: string, viewer: Viewer | undefined, body: Html): s
     ? h`<nav aria-label="Dashboard"><ul>
   <li><a href="/ui/runners">My runners</a></li>
   <li><a href="/ui/policy">My policy</a></li>
+  <li><a href="/ui/tokens">My tokens</a></li>
   ${viewer.isAdmin ? h`<li><a href="/ui/admin/runners">All runners</a></li><li><a href="/ui/admin/policies">Label policies</a></li><li><a href="/ui/admin/audit">Audit log</a></li><li><a href="/ui/admin/security-events">Security events</a></li>` : ""}
 </ul></nav>
 <span class="who">Signed in as <code>${viewer.identity}</code></span>
@@ -128,5 +129,16 @@ export function policyPage(viewer: Viewer, p: PolicyView | undefined, check?: La
 </form>
 ${check ? (check.refused.length ? h`<p class="notice bad" role="status">Refused: ${labels(check.refused)} ${check.refused.length === 1 ? "is" : "are"} neither allowed nor matched by a pattern.</p>` : h`<p class="notice ok" role="status">Allowed: the runner would be registered with ${labels(check.registered)}</p>`) : ""}
 ${p.held >= p.maxRunners ? h`<p class="notice bad">Any request is refused now: you hold ${p.held} runners, your policy's max_runners is ${p.maxRunners}. Remove one first.</p>` : ""}`,
+  );
+}
+
+export function tokensPage(viewer: Viewer, rows: TokenRow[], next?: string): string {
+  return layout(
+    "My tokens",
+    viewer,
+    h`<p>Installation tokens the token exchange (<code>POST /api/v1/tokens</code>) handed out to <code>${viewer.identity}</code>, newest first. The broker keeps only each token's SHA-256; its first 12 digits are shown to match a log line.</p>
+<table><thead><tr><th scope="col">Issued (UTC)</th><th scope="col">Trust policy</th><th scope="col">Repositories</th><th scope="col">Permissions</th><th scope="col">Expires (UTC)</th><th scope="col">SHA-256 prefix</th></tr></thead>
+<tbody>${rows.map((r) => h`<tr><td>${r.at}</td><td>${r.policy}</td><td>${r.repositories}</td><td>${r.permissions}</td><td>${r.expires}</td><td><code>${r.sha256Prefix}</code></td></tr>`)}</tbody></table>
+${next ? h`<p><a href="${next}" rel="next">Older entries</a></p>` : ""}`,
   );
 }

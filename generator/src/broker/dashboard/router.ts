@@ -28,9 +28,9 @@ import type { DashboardConfig } from "./settings.ts";
 import { CookieSealer } from "./sealed-cookie.ts";
 import { SignIn, SignInError, type PendingSignIn } from "./sign-in.ts";
 import { h } from "./html.ts";
-import { layout, messagePage, policyPage, runnerPage, runnersPage, signInPage, type Viewer } from "./pages.ts";
+import { layout, messagePage, policyPage, runnerPage, runnersPage, signInPage, tokensPage, type Viewer } from "./pages.ts";
 import { STYLE } from "./style.ts";
-import { auditRow, eventRow, filterRunners, formFieldOf, pageCursor, policyBodyOf, policyFormOf, runnerFilters, runnerRow, utcTime, type PolicyForm } from "./views.ts";
+import { tokenRow, auditRow, eventRow, filterRunners, formFieldOf, pageCursor, policyBodyOf, policyFormOf, runnerFilters, runnerRow, utcTime, type PolicyForm } from "./views.ts";
 import { adminRunnersPage, auditPage, eventsPage, policiesPage, policyFormPage } from "./admin-pages.ts";
 import { AUDIT_RESULTS, RUNNER_STATUSES } from "../storage/storage.ts";
 import type { RunnerOverview } from "../service/runner-overview.ts";
@@ -172,7 +172,7 @@ export function dashboardRouter(d: DashboardDeps) {
     }
     await next();
   };
-  for (const path of ["/logout", "/runners", "/runners/*", "/policy", "/admin/*"]) ui.use(path, requireSession);
+  for (const path of ["/logout", "/runners", "/runners/*", "/policy", "/tokens", "/admin/*"]) ui.use(path, requireSession);
 
   ui.post("/logout", (c) => {
     const s = c.get("session");
@@ -220,6 +220,17 @@ export function dashboardRouter(d: DashboardDeps) {
         decision ? { asked, refused: decision.ok ? [] : decision.refused, registered: decision.ok ? decision.labels : [] } : undefined,
       ),
     );
+  });
+
+  // The exchange audits every token it hands out (token.issue, with the token's SHA-256 only): a
+  // caller's tokens are those records whose actor is its identity (the exchange's identity is the
+  // token's subject; for GitHub Actions callers that is the same sub the dashboard signs in with).
+  ui.get("/tokens", async (c) => {
+    const v = c.get("viewer");
+    const before = pageCursor(c.req.query("before"));
+    const rows = await d.journal.listAudit({ user: v.identity, action: "token.issue", result: "success", ...(before !== undefined ? { beforeId: before } : {}), limit: 51 });
+    const next = rows.length > 50 ? `/ui/tokens?before=${rows[49]!.id}` : undefined;
+    return page(c, tokensPage(v, rows.slice(0, 50).map(tokenRow), next));
   });
 
   registerAdminPages(ui, d, now);

@@ -138,3 +138,23 @@ export function formFieldOf(field: string): keyof PolicyForm["values"] | undefin
   const names: (keyof PolicyForm["values"])[] = ["user_identity", "allowed_labels", "label_patterns", "required_labels", "max_runners", "runner_group_id", "allow_registration_token"];
   return names.find((n) => n === top);
 }
+
+export interface TokenRow {
+  at: string;
+  policy: string;
+  repositories: string;
+  permissions: string;
+  expires: string;
+  /** the first 12 hex digits of the token's SHA-256: enough to match a log line, never the token */
+  sha256Prefix: string;
+}
+
+/** An installation token handed out by the exchange, from its audit record (which holds only its SHA-256). */
+export function tokenRow(a: AuditRecord): TokenRow {
+  const d = a.details as { policy?: unknown; scope?: { owner?: unknown; repositories?: unknown; permissions?: unknown }; expires_at?: unknown; token_sha256?: unknown };
+  const owner = typeof d.scope?.owner === "string" ? d.scope.owner : "";
+  const repos = Array.isArray(d.scope?.repositories) ? d.scope.repositories.filter((r): r is string => typeof r === "string").map((r) => `${owner}/${r}`).join(", ") : `every repository of ${owner}`;
+  const perms = d.scope?.permissions && typeof d.scope.permissions === "object" ? Object.entries(d.scope.permissions as Record<string, unknown>).map(([k, v]) => `${k}: ${String(v)}`).join(", ") : "";
+  const sha = typeof d.token_sha256 === "string" ? d.token_sha256.slice(0, 12) : "";
+  return { at: a.at.toISOString().replace("T", " ").slice(0, 19), policy: typeof d.policy === "string" ? d.policy : "", repositories: repos, permissions: perms, expires: typeof d.expires_at === "string" ? d.expires_at.replace("T", " ").slice(0, 19) : "", sha256Prefix: sha };
+}
