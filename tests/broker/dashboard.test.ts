@@ -220,6 +220,32 @@ describe("administrators", () => {
     await context.close();
   }, 30_000);
 
+  test("a new trust policy with an invalid subject pattern shows the error beside its field; corrected, it is saved as the API would", async () => {
+    const { context, page } = await signedIn(ADMIN);
+    await page.getByRole("link", { name: "Trust policies" }).click();
+    await page.getByRole("link", { name: "New trust policy" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("deployers");
+    await page.getByLabel("Issuer").fill("https://kubernetes.default.svc.cluster.local");
+    await page.getByLabel("Audience").fill("ghapp-runner-broker");
+    await page.getByLabel("Subject pattern").fill("system:serviceaccount:ci:(unclosed");
+    await page.getByLabel("Owner").fill("acme-org");
+    await page.getByLabel("Repositories").fill("api, web");
+    await page.getByLabel("Permissions").fill("contents=read\nissues=write");
+    await page.getByRole("button", { name: "Save trust policy" }).click();
+    expect(await page.getByRole("alert").textContent()).toContain("not saved");
+    expect(await page.locator("#subject_pattern-error").textContent()).toContain("(unclosed");
+    expect(await page.getByLabel("Subject pattern").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.getByLabel("Permissions").inputValue()).toBe("contents=read\nissues=write");
+    const admin = await w.token(ADMIN);
+    expect((await b.call("GET", "/api/v1/admin/trust-policies/deployers", { token: admin })).status).toBe(404);
+    await page.getByLabel("Subject pattern").fill("system:serviceaccount:ci:[a-z-]+");
+    await page.getByRole("button", { name: "Save trust policy" }).click();
+    expect(await page.getByRole("status").textContent()).toContain("Trust policy deployers saved.");
+    const saved = await b.call("GET", "/api/v1/admin/trust-policies/deployers", { token: admin });
+    expect(saved.json).toMatchObject({ subject_pattern: "system:serviceaccount:ci:[a-z-]+", repositories: ["api", "web"], permissions: { contents: "read", issues: "write" }, mode: "enforce" });
+    await context.close();
+  }, 30_000);
+
   test("the audit log filters by identity and result and pages on the server", async () => {
     const alice = await w.token(ALICE);
     for (let i = 0; i < 55; i++) expect((await b.call("GET", "/api/v1/runners/bob-secret-runner", { token: alice })).status).toBe(404);

@@ -4,6 +4,7 @@ import { RUNNER_STATUSES, AUDIT_RESULTS } from "../storage/storage.ts";
 import { h, trusted, type Html } from "./html.ts";
 import { csrfField, layout, type Viewer } from "./pages.ts";
 import type { AuditRow, EventRow, PolicyForm, RunnerRow } from "./views.ts";
+import { TRUST_FIELDS, type TrustField, type TrustPolicyForm } from "./trust-policy-form.ts";
 
 const labels = (list: string[]) => h`<span class="labels">${list.map((l) => h`<code>${l}</code>`)}</span>`;
 const nextLink = (href: string | undefined) => (href ? h`<p><a href="${href}" rel="next">Older entries</a></p>` : h`<p class="muted">No older entries.</p>`);
@@ -84,5 +85,53 @@ ${field(f, "max_runners", "Max runners", (d) => h`<input id="max_runners" name="
 ${field(f, "runner_group_id", "Runner group id", (d) => h`<input id="runner_group_id" name="runner_group_id" inputmode="numeric" value="${v.runner_group_id}"${described(d)}${invalid("runner_group_id")}>`, "empty: the operator's DEFAULT_RUNNER_GROUP_ID")}
 <div class="field"><input type="checkbox" id="allow_registration_token" name="allow_registration_token" value="true"${v.allow_registration_token ? " checked" : ""}> <label for="allow_registration_token" class="inline">Allow registration tokens</label></div>
 <button type="submit">Save policy</button></form>`,
+  );
+}
+
+export function trustPoliciesPage(viewer: Viewer, policies: { name: string; issuer: string; subject: string; mode: string }[], notice?: string): string {
+  return layout(
+    "Trust policies",
+    viewer,
+    h`${notice ? h`<p class="notice ok" role="status">${notice}</p>` : ""}
+<p><a href="/ui/admin/trust-policies/edit">New trust policy</a></p>
+<table><thead><tr><th scope="col">Name</th><th scope="col">Issuer</th><th scope="col">Subject</th><th scope="col">Mode</th></tr></thead>
+<tbody>${policies.map((p) => h`<tr><td><a href="/ui/admin/trust-policies/edit?name=${encodeURIComponent(p.name)}">${p.name}</a></td><td><code>${p.issuer}</code></td><td><code>${p.subject}</code></td><td>${p.mode}</td></tr>`)}</tbody></table>`,
+  );
+}
+
+const TRUST_LABELS: Record<TrustField, [string, string | undefined, "input" | "textarea" | "mode"]> = {
+  name: ["Name", "lowercase letters, digits and ._-", "input"],
+  issuer: ["Issuer", "the token's iss, exactly", "input"],
+  audience: ["Audience", "a value the token's aud must hold", "input"],
+  subject: ["Subject", "the token's sub exactly, or leave empty and give a subject pattern", "input"],
+  subject_pattern: ["Subject pattern", "an RE2 pattern the whole sub must match", "input"],
+  claims: ["Claims", "one claim=value per line; dots reach nested claims", "textarea"],
+  claim_patterns: ["Claim patterns", "one claim=pattern per line", "textarea"],
+  owner: ["Owner", "the account whose installation the token is for", "input"],
+  repositories: ["Repositories", 'names separated by commas or blanks, or "*" for all', "input"],
+  permissions: ["Permissions", "one permission=read|write|admin per line", "textarea"],
+  mode: ["Mode", undefined, "mode"],
+};
+
+export function trustPolicyFormPage(viewer: Viewer, f: TrustPolicyForm): string {
+  const fields = TRUST_FIELDS.map((name) => {
+    const [label, hint, kind] = TRUST_LABELS[name];
+    const error = f.errors[name];
+    const ids = [hint ? `${name}-hint` : "", error ? `${name}-error` : ""].filter(Boolean).join(" ");
+    const attrs = h`${ids ? h` aria-describedby="${ids}"` : ""}${error ? h` aria-invalid="true"` : ""}`;
+    const value = f.values[name];
+    const control =
+      kind === "textarea"
+        ? h`<textarea id="${name}" name="${name}" rows="3" cols="60"${attrs}>${value}</textarea>`
+        : kind === "mode"
+          ? h`<select id="${name}" name="${name}"${attrs}>${["enforce", "audit"].map((m) => h`<option${value === m ? " selected" : ""}>${m}</option>`)}</select>`
+          : h`<input id="${name}" name="${name}" size="60" value="${value}"${attrs}>`;
+    return h`<div class="field"><label for="${name}">${label}</label>${hint ? h`<div id="${name}-hint" class="muted">${hint}</div>` : ""}${control}${error ? h`<div id="${name}-error" class="error">${error}</div>` : ""}</div>`;
+  });
+  return layout(
+    f.isNew ? "New trust policy" : "Edit trust policy",
+    viewer,
+    h`${Object.keys(f.errors).length ? h`<p class="notice bad" role="alert">The trust policy was not saved: correct the fields marked below.</p>` : ""}
+<form method="post" action="/ui/admin/trust-policies/save">${csrfField(viewer)}${fields}<button type="submit">Save trust policy</button></form>`,
   );
 }

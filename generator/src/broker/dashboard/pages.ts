@@ -19,7 +19,7 @@ export function layout(title: string, viewer: Viewer | undefined, body: Html): s
   <li><a href="/ui/runners">My runners</a></li>
   <li><a href="/ui/policy">My policy</a></li>
   <li><a href="/ui/tokens">My tokens</a></li>
-  ${viewer.isAdmin ? h`<li><a href="/ui/admin/runners">All runners</a></li><li><a href="/ui/admin/policies">Label policies</a></li><li><a href="/ui/admin/audit">Audit log</a></li><li><a href="/ui/admin/security-events">Security events</a></li>` : ""}
+  ${viewer.isAdmin ? h`<li><a href="/ui/admin/runners">All runners</a></li><li><a href="/ui/admin/policies">Label policies</a></li><li><a href="/ui/admin/trust-policies">Trust policies</a></li><li><a href="/ui/admin/audit">Audit log</a></li><li><a href="/ui/admin/security-events">Security events</a></li>` : ""}
 </ul></nav>
 <span class="who">Signed in as <code>${viewer.identity}</code></span>
 <form class="inline" method="post" action="/ui/logout">${csrfField(viewer)}<button type="submit">Sign out</button></form>`

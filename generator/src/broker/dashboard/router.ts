@@ -31,7 +31,10 @@ import { h } from "./html.ts";
 import { layout, messagePage, policyPage, runnerPage, runnersPage, signInPage, tokensPage, type Viewer } from "./pages.ts";
 import { STYLE } from "./style.ts";
 import { tokenRow, auditRow, eventRow, filterRunners, formFieldOf, pageCursor, policyBodyOf, policyFormOf, runnerFilters, runnerRow, utcTime, type PolicyForm } from "./views.ts";
-import { adminRunnersPage, auditPage, eventsPage, policiesPage, policyFormPage } from "./admin-pages.ts";
+import { adminRunnersPage, auditPage, eventsPage, policiesPage, policyFormPage, trustPoliciesPage, trustPolicyFormPage } from "./admin-pages.ts";
+import { TRUST_FIELDS, trustBodyOf, trustFieldOf, trustFormOf, type TrustField, type TrustPolicyForm } from "./trust-policy-form.ts";
+import { TrustPolicyBody, trustPolicyFromJson } from "../http/trust-policies.ts";
+import type { TrustPolicyService } from "../service/trust-policies.ts";
 import { AUDIT_RESULTS, RUNNER_STATUSES } from "../storage/storage.ts";
 import type { RunnerOverview } from "../service/runner-overview.ts";
 import { PolicyBody, policyFromJson } from "../http/label-policies.ts";
@@ -51,6 +54,7 @@ export interface DashboardDeps {
   /** every caller's runners, for the administrators' pages */
   overview: RunnerOverview;
   policies: PolicyService;
+  trustPolicies: TrustPolicyService;
   journal: Journal;
   logger: Logger;
   timeoutMs: number;
@@ -320,6 +324,44 @@ function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) 
       return c.html(policyFormPage(c.get("viewer"), shown), 422);
     }
     return c.redirect(`/ui/admin/policies?saved=${encodeURIComponent(parsed.data.user_identity)}`, 303);
+  });
+
+  ui.get("/admin/trust-policies", async (c) => {
+    const saved = c.req.query("saved");
+    const list = (await d.trustPolicies.list()).map((p) => ({ name: p.name, issuer: p.issuer, subject: p.subject ?? p.subjectPattern ?? "", mode: p.mode }));
+    return c.html(trustPoliciesPage(c.get("viewer"), list, saved ? `Trust policy ${saved.slice(0, 100)} saved.` : undefined));
+  });
+
+  ui.get("/admin/trust-policies/edit", async (c) => {
+    const name = c.req.query("name");
+    const p = name ? await d.trustPolicies.get(name.slice(0, 100)) : undefined;
+    return c.html(trustPolicyFormPage(c.get("viewer"), trustFormOf(p)));
+  });
+
+  // As for label policies: the API's schema (TrustPolicyBody), then TrustPolicyService.put.
+  ui.post("/admin/trust-policies/save", async (c) => {
+    const form = await c.req.parseBody();
+    const values = Object.fromEntries(TRUST_FIELDS.map((k) => [k, typeof form[k] === "string" ? (form[k] as string).slice(0, 20_000) : ""])) as Record<TrustField, string>;
+    const shown = { isNew: false, values, errors: {} as TrustPolicyForm["errors"] };
+    const parsed = TrustPolicyBody.safeParse(trustBodyOf(values));
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const f = trustFieldOf(issue.path.map(String).join("."));
+        if (f && !shown.errors[f]) shown.errors[f] = `${issue.path.length > 1 ? `${issue.path.slice(1).join(".")}: ` : ""}${issue.message.replace(/\s+/g, " ").slice(0, 200)}`;
+      }
+      return c.html(trustPolicyFormPage(c.get("viewer"), shown), 422);
+    }
+    try {
+      await d.trustPolicies.put(c.get("viewer").identity, trustPolicyFromJson(parsed.data));
+    } catch (e) {
+      const field = e instanceof BrokerError && e.code === "invalid_request" ? String(e.facts.extensions?.field ?? "") : "";
+      const top = trustFieldOf(field);
+      if (!top || !(e instanceof BrokerError)) throw e;
+      const rest = field.slice(top.length).replace(/^\./, "");
+      shown.errors[top] = `${rest ? `${rest}: ` : ""}${e.message.replace(/^[^ ]+: /, "")}`;
+      return c.html(trustPolicyFormPage(c.get("viewer"), shown), 422);
+    }
+    return c.redirect(`/ui/admin/trust-policies?saved=${encodeURIComponent(parsed.data.name)}`, 303);
   });
 }
 
