@@ -147,6 +147,33 @@ describe("a caller's runners", () => {
     await context.close();
   }, 30_000);
 
+  test("the keyboard alone reaches the skip link first, then the filter and a Remove button, each with a visible name", async () => {
+    const { context, page } = await signedIn(ALICE);
+    const focused = async () => {
+      const e = page.locator(":focus");
+      return { id: (await e.getAttribute("id")) ?? "", text: ((await e.getAttribute("aria-label")) ?? (await e.textContent()) ?? "").trim() };
+    };
+    await page.keyboard.press("Tab");
+    expect((await focused()).text).toBe("Skip to content");
+    const tabTo = async (want: (f: { id: string; text: string }) => boolean) => {
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press("Tab");
+        if (want(await focused())) return true;
+      }
+      return false;
+    };
+    expect(await tabTo((f) => f.id === "name")).toBe(true);
+    await page.keyboard.type("test");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/name=test/);
+    expect(await page.locator("tbody tr td:first-child").allTextContents()).toEqual(["alice-test-1"]);
+    expect(await tabTo((f) => f.text === "Remove alice-test-1")).toBe(true);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/removed=alice-test-1/);
+    expect(w.sim.runners.list().some((r) => r.name === "alice-test-1")).toBe(false);
+    await context.close();
+  }, 30_000);
+
   test("the policy page says which policy applies and why a request would be refused", async () => {
     const { context, page } = await signedIn(ALICE);
     await page.getByRole("link", { name: "My policy" }).click();
