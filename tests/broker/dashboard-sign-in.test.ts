@@ -8,6 +8,10 @@ import { CookieSealer } from "../../generator/src/broker/dashboard/sealed-cookie
 import { h } from "../../generator/src/broker/dashboard/html.ts";
 import { SignIn, SignInError } from "../../generator/src/broker/dashboard/sign-in.ts";
 import { OidcVerifier } from "../../generator/src/broker/oidc.ts";
+import { dashboardRouter } from "../../generator/src/broker/dashboard/router.ts";
+import { OwnerBinding } from "../../generator/src/broker/owner-binding.ts";
+import { createLogger } from "../../generator/src/core/logger.ts";
+import { Writable } from "node:stream";
 import { startSimulator, type Simulator } from "../simulator/simulator.ts";
 
 const message = (f: () => unknown) => {
@@ -101,5 +105,43 @@ describe("sign-in against the simulator's issuer", () => {
     const { location, pending } = await signIn.start(Date.now(), SUB);
     const answer = await authorize(location);
     expect(await signIn.finish({ ...pending, verifier: "x".repeat(43) }, answer).catch((e: SignInError) => e.message)).toBe("the OIDC provider refused the code (invalid_grant): start again");
+  });
+});
+
+describe("cookies behind TLS", () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator();
+  });
+  afterAll(() => sim.close());
+
+  test("with an https DASHBOARD_URL both the sign-in and the session cookie are Secure, HttpOnly and SameSite=Lax", async () => {
+    const verifier = new OidcVerifier({ issuer: sim.oidc.issuer, audience: "ghapp-runner-broker", identityClaim: "sub", timeoutMs: 5_000 });
+    const ui = dashboardRouter({
+      config: { clientId: "dash", url: "https://broker.example.com", sessionTtlMs: 15 * 60_000 },
+      issuer: sim.oidc.issuer,
+      org: "acme-org",
+      verifier,
+      owners: new OwnerBinding({ orgs: ["acme-org"], allowedOwners: [] }),
+      admins: new Set(),
+      logger: createLogger("error", {}, { stream: new Writable({ write: (_c, _e, cb) => cb() }), format: "json" }),
+      timeoutMs: 5_000,
+      // Sign-in touches none of the services.
+      runners: undefined as never,
+      overview: undefined as never,
+      policies: undefined as never,
+      trustPolicies: undefined as never,
+      journal: undefined as never,
+    });
+    const login = await ui.request("https://broker.example.com/login?login_hint=repo:acme-org/api:ref:refs/heads/main");
+    const pendingCookie = login.headers.get("set-cookie")!;
+    expect(pendingCookie).toMatch(/^ghapp_sign_in=[\w-]+; Max-Age=600; Path=\/ui\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    const provider = await fetch(login.headers.get("location")!, { redirect: "manual" });
+    const back = new URL(provider.headers.get("location")!);
+    expect(back.origin + back.pathname).toBe("https://broker.example.com/ui/callback");
+    const callback = await ui.request(`https://broker.example.com/callback${back.search}`, { headers: { cookie: pendingCookie.split(";")[0]! } });
+    expect(callback.status).toBe(303);
+    const session = callback.headers.getSetCookie().find((c) => c.startsWith("ghapp_session="))!;
+    expect(session).toMatch(/^ghapp_session=[\w-]+; Max-Age=900; Path=\/ui; HttpOnly; Secure; SameSite=Lax$/);
   });
 });
