@@ -273,7 +273,7 @@ describe("administrators", () => {
     await context.close();
   }, 30_000);
 
-  test("the audit log filters by identity and result and pages on the server", async () => {
+  test("the audit log filters by identity, result and time and pages on the server; security events filter by identity and type", async () => {
     const alice = await w.token(ALICE);
     for (let i = 0; i < 55; i++) expect((await b.call("GET", "/api/v1/runners/bob-secret-runner", { token: alice })).status).toBe(404);
     const { context, page } = await signedIn(ADMIN);
@@ -294,6 +294,15 @@ describe("administrators", () => {
     expect(new Set(await cells(4))).toEqual(new Set(["denied"]));
     const future = await page.goto(`${b.url}/ui/admin/audit?since=2999-01-01T00:00`);
     expect([future!.status(), await page.locator("tbody tr").count()]).toEqual([200, 0]);
+    const bad = await page.goto(`${b.url}/ui/admin/audit?since=yesterday`);
+    expect([bad!.status(), await page.getByRole("alert").textContent()]).toEqual([422, "From and To are times like 2026-12-07T10:30 (UTC)"]);
+    await page.getByRole("link", { name: "Security events" }).click();
+    await page.getByLabel("Identity").fill(ALICE);
+    await page.getByRole("button", { name: "Filter" }).click();
+    expect(new Set(await cells(2))).toEqual(new Set(["foreign_runner_access", "admin_forbidden"]));
+    await page.getByLabel("Event type").fill("admin_forbidden");
+    await page.getByRole("button", { name: "Filter" }).click();
+    expect([await cells(2), await cells(4)]).toEqual([["admin_forbidden"], [ALICE]]);
     await context.close();
   }, 60_000);
 });

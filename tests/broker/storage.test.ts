@@ -303,7 +303,7 @@ for (const backend of BACKENDS) {
       expect(await actors({ user: "alice", result: "denied", beforeId: page1[0]!.id })).toEqual(["alice:denied"]);
     });
 
-    test("runners and security events page newest first with beforeId", async () => {
+    test("runners and security events page newest first with beforeId; security events end at until", async () => {
       await fresh();
       for (const name of ["r1", "r2", "r3"]) await storage.reserveRunner({ name, provisionedBy: "alice", labels: ["x"], ephemeral: true, mode: "jit", runnerGroupId: 2, maxRunners: 10 });
       const first = await storage.listRunners({ limit: 2 });
@@ -312,6 +312,9 @@ for (const backend of BACKENDS) {
       for (const eventType of ["a_event", "b_event"]) await storage.recordSecurityEvent({ eventType, severity: "low", actionTaken: "none" });
       const events = await storage.listSecurityEvents({ limit: 1 });
       expect((await storage.listSecurityEvents({ beforeId: events[0]!.id })).map((e) => e.eventType)).toEqual(["a_event"]);
+      const at = events[0]!.at;
+      expect((await storage.listSecurityEvents({ until: new Date(at.getTime() - 1) })).map((e) => e.eventType)).toEqual([]);
+      expect((await storage.listSecurityEvents({ since: at, until: at })).map((e) => e.eventType).sort()).toEqual(["a_event", "b_event"]);
     });
 
     test("security events are filtered by user, type and time", async () => {

@@ -39,12 +39,14 @@ ${nextLink(next)}`,
   );
 }
 
-export function eventsPage(viewer: Viewer, rows: EventRow[], f: Record<string, string | undefined>, next?: string): string {
+export function eventsPage(viewer: Viewer, rows: EventRow[], f: Record<string, string | undefined>, error: string | undefined, next?: string): string {
   return layout(
     "Security events",
     viewer,
     h`<form class="filters" method="get" action="/ui/admin/security-events" role="search" aria-label="Filter security events">
-${text("identity", "Identity", f.identity, ' size="32"')}${text("type", "Event type", f.type, ' placeholder="label_not_allowed"')}<button type="submit">Filter</button></form>
+${text("identity", "Identity", f.identity, ' size="32"')}${text("type", "Event type", f.type, ' placeholder="label_not_allowed"')}
+${text("since", "From (UTC)", f.since, ' type="datetime-local"')}${text("until", "To (UTC)", f.until, ' type="datetime-local"')}<button type="submit">Filter</button></form>
+${error ? h`<p class="notice bad" role="alert">${error}</p>` : ""}
 <table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Type</th><th scope="col">Severity</th><th scope="col">Identity</th><th scope="col">Runner</th><th scope="col">Action taken</th><th scope="col">Count</th></tr></thead>
 <tbody>${rows.map((r) => h`<tr><td>${r.at}</td><td>${r.type}</td><td>${r.severity}</td><td><code>${r.identity}</code></td><td>${r.runner}</td><td>${r.actionTaken}</td><td>${r.count}</td></tr>`)}</tbody></table>
 ${nextLink(next)}`,

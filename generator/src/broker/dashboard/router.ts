@@ -280,11 +280,14 @@ function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) 
   });
 
   ui.get("/admin/security-events", async (c) => {
-    const q = query(c, ["identity", "type"]);
+    const q = query(c, ["identity", "type", "since", "until"]);
+    const since = utcTime(q.since);
+    const until = utcTime(q.until);
+    if (since === null || until === null) return c.html(eventsPage(c.get("viewer"), [], q, "From and To are times like 2026-12-07T10:30 (UTC)"), 422);
     const before = pageCursor(c.req.query("before"));
-    const rows = await d.journal.listSecurityEvents({ ...(q.identity ? { user: q.identity } : {}), ...(q.type ? { eventType: q.type } : {}), ...(before !== undefined ? { beforeId: before } : {}), limit: PAGE + 1 });
+    const rows = await d.journal.listSecurityEvents({ ...(q.identity ? { user: q.identity } : {}), ...(q.type ? { eventType: q.type } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}), ...(before !== undefined ? { beforeId: before } : {}), limit: PAGE + 1 });
     const next = rows.length > PAGE ? rows[PAGE - 1]!.id : undefined;
-    return c.html(eventsPage(c.get("viewer"), rows.slice(0, PAGE).map(eventRow), q, withBefore("/ui/admin/security-events", q, next)));
+    return c.html(eventsPage(c.get("viewer"), rows.slice(0, PAGE).map(eventRow), q, undefined, withBefore("/ui/admin/security-events", q, next)));
   });
 
   ui.get("/admin/policies", async (c) => {

@@ -503,6 +503,7 @@ export class SqlOps implements StorageOps {
     if (filter.since !== undefined) where.add("at >= ?", filter.since.getTime());
     if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
     if (filter.beforeId !== undefined) where.add("id < ?", checkInt(filter.beforeId, "beforeId"));
+    if (filter.until !== undefined) where.add("at <= ?", filter.until.getTime());
     const rows = await this.db.all(`SELECT * FROM security_events${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
     return rows.map(toSecurityEvent);
   }

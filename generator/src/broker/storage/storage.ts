@@ -216,6 +216,8 @@ export interface SecurityEventFilter {
   afterId?: number;
   /** Events with id less than this (paging newest first). */
   beforeId?: number;
+  /** At or before. */
+  until?: Date;
   limit?: number;
   order?: "asc" | "desc";
 }
