@@ -225,7 +225,7 @@ describe("administrators", () => {
     await alice.context.close();
   }, 30_000);
 
-  test("a label-policy edit with an invalid pattern shows the error beside its field and saves nothing; corrected, it is saved", async () => {
+  test("a label-policy edit with an invalid pattern shows the error beside its field and saves nothing; corrected, it is saved; a policy is deleted", async () => {
     const { context, page } = await signedIn(ADMIN);
     await page.goto(`${b.url}/ui/admin/policies/edit?identity=${encodeURIComponent(ALICE)}`);
     await page.getByLabel("Label patterns").fill("build-[a-z0-9]+\n(unclosed");
@@ -244,10 +244,16 @@ describe("administrators", () => {
     await page.getByRole("button", { name: "Save policy" }).click();
     expect(await page.getByRole("status").textContent()).toContain("saved");
     expect((await b.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(ALICE)}`, { token: admin })).json.max_runners).toBe(7);
+    const temporary = "repo:acme-org/old:ref:refs/heads/main";
+    expect((await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body: policy(temporary) })).status).toBe(201);
+    await page.goto(`${b.url}/ui/admin/policies`);
+    await page.getByRole("button", { name: `Delete the policy of ${temporary}` }).click();
+    expect(await page.getByRole("status").textContent()).toBe(`Policy for ${temporary} deleted.`);
+    expect((await b.call("GET", `/api/v1/admin/label-policies/${encodeURIComponent(temporary)}`, { token: admin })).status).toBe(404);
     await context.close();
   }, 30_000);
 
-  test("a new trust policy with an invalid subject pattern shows the error beside its field; corrected, it is saved as the API would", async () => {
+  test("a new trust policy with an invalid subject pattern shows the error beside its field; corrected, it is saved as the API would, and deleted", async () => {
     const { context, page } = await signedIn(ADMIN);
     await page.getByRole("link", { name: "Trust policies" }).click();
     await page.getByRole("link", { name: "New trust policy" }).click();
@@ -270,6 +276,9 @@ describe("administrators", () => {
     expect(await page.getByRole("status").textContent()).toContain("Trust policy deployers saved.");
     const saved = await b.call("GET", "/api/v1/admin/trust-policies/deployers", { token: admin });
     expect(saved.json).toMatchObject({ subject_pattern: "system:serviceaccount:ci:[a-z-]+", repositories: ["api", "web"], permissions: { contents: "read", issues: "write" }, mode: "enforce" });
+    await page.getByRole("button", { name: "Delete trust policy deployers" }).click();
+    expect(await page.getByRole("status").textContent()).toBe("Trust policy deployers deleted.");
+    expect((await b.call("GET", "/api/v1/admin/trust-policies/deployers", { token: admin })).status).toBe(404);
     await context.close();
   }, 30_000);
 

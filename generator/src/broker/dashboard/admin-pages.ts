@@ -59,8 +59,9 @@ export function policiesPage(viewer: Viewer, identities: { identity: string; gro
     viewer,
     h`${notice ? h`<p class="notice ok" role="status">${notice}</p>` : ""}
 <p><a href="/ui/admin/policies/edit">New policy</a></p>
-<table><thead><tr><th scope="col">Identity</th><th scope="col">Runner group</th><th scope="col">Max runners</th></tr></thead>
-<tbody>${identities.map((p) => h`<tr><td><a href="/ui/admin/policies/edit?identity=${encodeURIComponent(p.identity)}"><code>${p.identity}</code></a></td><td>${p.group}</td><td>${p.maxRunners}</td></tr>`)}</tbody></table>`,
+<table><thead><tr><th scope="col">Identity</th><th scope="col">Runner group</th><th scope="col">Max runners</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+<tbody>${identities.map((p) => h`<tr><td><a href="/ui/admin/policies/edit?identity=${encodeURIComponent(p.identity)}"><code>${p.identity}</code></a></td><td>${p.group}</td><td>${p.maxRunners}</td>
+<td><form class="inline" method="post" action="/ui/admin/policies/delete">${csrfField(viewer)}<input type="hidden" name="identity" value="${p.identity}"><button class="danger" type="submit" aria-label="Delete the policy of ${p.identity}">Delete</button></form></td></tr>`)}</tbody></table>`,
   );
 }
 
@@ -96,8 +97,9 @@ export function trustPoliciesPage(viewer: Viewer, policies: { name: string; issu
     viewer,
     h`${notice ? h`<p class="notice ok" role="status">${notice}</p>` : ""}
 <p><a href="/ui/admin/trust-policies/edit">New trust policy</a></p>
-<table><thead><tr><th scope="col">Name</th><th scope="col">Issuer</th><th scope="col">Subject</th><th scope="col">Mode</th></tr></thead>
-<tbody>${policies.map((p) => h`<tr><td><a href="/ui/admin/trust-policies/edit?name=${encodeURIComponent(p.name)}">${p.name}</a></td><td><code>${p.issuer}</code></td><td><code>${p.subject}</code></td><td>${p.mode}</td></tr>`)}</tbody></table>`,
+<table><thead><tr><th scope="col">Name</th><th scope="col">Issuer</th><th scope="col">Subject</th><th scope="col">Mode</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+<tbody>${policies.map((p) => h`<tr><td><a href="/ui/admin/trust-policies/edit?name=${encodeURIComponent(p.name)}">${p.name}</a></td><td><code>${p.issuer}</code></td><td><code>${p.subject}</code></td><td>${p.mode}</td>
+<td><form class="inline" method="post" action="/ui/admin/trust-policies/delete">${csrfField(viewer)}<input type="hidden" name="name" value="${p.name}"><button class="danger" type="submit" aria-label="Delete trust policy ${p.name}">Delete</button></form></td></tr>`)}</tbody></table>`,
   );
 }
 

@@ -292,8 +292,9 @@ function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) 
 
   ui.get("/admin/policies", async (c) => {
     const saved = c.req.query("saved");
+    const deleted = c.req.query("deleted");
     const list = (await d.policies.list()).map((p) => ({ identity: p.userIdentity, group: p.runnerGroupId, maxRunners: p.maxRunners }));
-    return c.html(policiesPage(c.get("viewer"), list, saved ? `Policy for ${saved.slice(0, 256)} saved.` : undefined));
+    return c.html(policiesPage(c.get("viewer"), list, saved ? `Policy for ${saved.slice(0, 256)} saved.` : deleted ? `Policy for ${deleted.slice(0, 256)} deleted.` : undefined));
   });
 
   ui.get("/admin/policies/edit", async (c) => {
@@ -329,10 +330,25 @@ function registerAdminPages(ui: Hono<Env>, d: DashboardDeps, now: () => number) 
     return c.redirect(`/ui/admin/policies?saved=${encodeURIComponent(parsed.data.user_identity)}`, 303);
   });
 
+  ui.post("/admin/policies/delete", async (c) => {
+    const form = await c.req.parseBody();
+    const identity = typeof form.identity === "string" ? form.identity.slice(0, 256) : "";
+    await d.policies.delete(c.get("viewer").identity, identity);
+    return c.redirect(`/ui/admin/policies?deleted=${encodeURIComponent(identity)}`, 303);
+  });
+
+  ui.post("/admin/trust-policies/delete", async (c) => {
+    const form = await c.req.parseBody();
+    const name = typeof form.name === "string" ? form.name.slice(0, 100) : "";
+    await d.trustPolicies.delete(c.get("viewer").identity, name);
+    return c.redirect(`/ui/admin/trust-policies?deleted=${encodeURIComponent(name)}`, 303);
+  });
+
   ui.get("/admin/trust-policies", async (c) => {
     const saved = c.req.query("saved");
+    const deleted = c.req.query("deleted");
     const list = (await d.trustPolicies.list()).map((p) => ({ name: p.name, issuer: p.issuer, subject: p.subject ?? p.subjectPattern ?? "", mode: p.mode }));
-    return c.html(trustPoliciesPage(c.get("viewer"), list, saved ? `Trust policy ${saved.slice(0, 100)} saved.` : undefined));
+    return c.html(trustPoliciesPage(c.get("viewer"), list, saved ? `Trust policy ${saved.slice(0, 100)} saved.` : deleted ? `Trust policy ${deleted.slice(0, 100)} deleted.` : undefined));
   });
 
   ui.get("/admin/trust-policies/edit", async (c) => {
