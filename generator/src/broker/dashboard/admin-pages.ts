@@ -34,7 +34,7 @@ ${text("identity", "Identity", f.identity, ' size="32"')}${text("action", "Actio
 ${text("since", "From (UTC)", f.since, ' type="datetime-local"')}${text("until", "To (UTC)", f.until, ' type="datetime-local"')}<button type="submit">Filter</button></form>
 ${error ? h`<p class="notice bad" role="alert">${error}</p>` : ""}
 <table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Identity</th><th scope="col">Action</th><th scope="col">Result</th><th scope="col">Runner</th><th scope="col">Details</th></tr></thead>
-<tbody>${rows.map((r) => h`<tr><td>${r.at}</td><td><code>${r.actor}</code></td><td>${r.action}</td><td>${r.result}</td><td>${r.runner}</td><td><code>${r.details}</code></td></tr>`)}</tbody></table>
+<tbody>${rows.map((r) => h`<tr><td>${r.at}</td><td><code>${r.actor}</code></td><td>${r.action}</td><td>${r.result}</td><td>${r.runner}</td><td class="details"><code>${r.details}</code></td></tr>`)}</tbody></table>
 ${nextLink(next)}`,
   );
 }

@@ -13,6 +13,7 @@ main { padding: 16px 20px; max-width: 1200px; }
 h1 { font-size: 1.4rem; margin: 0 0 12px; }
 table { border-collapse: collapse; width: 100%; margin: 12px 0; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.details { max-width: 48ch; overflow-wrap: anywhere; }
 th { font-weight: 600; }
 form.inline { display: inline; }
 form.filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; }
