@@ -108,40 +108,61 @@ describe("sign-in against the simulator's issuer", () => {
   });
 });
 
-describe("cookies behind TLS", () => {
+describe("in-process, behind TLS", () => {
   let sim: Simulator;
   beforeAll(async () => {
     sim = await startSimulator();
   });
   afterAll(() => sim.close());
 
-  test("with an https DASHBOARD_URL both the sign-in and the session cookie are Secure, HttpOnly and SameSite=Lax", async () => {
-    const verifier = new OidcVerifier({ issuer: sim.oidc.issuer, audience: "ghapp-runner-broker", identityClaim: "sub", timeoutMs: 5_000 });
-    const ui = dashboardRouter({
+  const rateLimited: string[] = [];
+  const makeUi = (ratePerMinute = 120) =>
+    dashboardRouter({
       config: { clientId: "dash", url: "https://broker.example.com", sessionTtlMs: 15 * 60_000 },
       issuer: sim.oidc.issuer,
       org: "acme-org",
-      verifier,
+      verifier: new OidcVerifier({ issuer: sim.oidc.issuer, audience: "ghapp-runner-broker", identityClaim: "sub", timeoutMs: 5_000 }),
       owners: new OwnerBinding({ orgs: ["acme-org"], allowedOwners: [] }),
       admins: new Set(),
       logger: createLogger("error", {}, { stream: new Writable({ write: (_c, _e, cb) => cb() }), format: "json" }),
       timeoutMs: 5_000,
-      // Sign-in touches none of the services.
-      runners: undefined as never,
+      ratePerMinute,
+      // Only what these tests reach: an empty runner list, and the journal's rate-limit record.
+      runners: { list: async () => [] } as never,
+      journal: { rateLimited: async (identity: string) => void rateLimited.push(identity) } as never,
       overview: undefined as never,
       policies: undefined as never,
       trustPolicies: undefined as never,
-      journal: undefined as never,
     });
+  /** Sign-in as a browser would: /login, the provider, /callback. Returns both Set-Cookie headers. */
+  const signIn = async (ui: ReturnType<typeof makeUi>) => {
     const login = await ui.request("https://broker.example.com/login?login_hint=repo:acme-org/api:ref:refs/heads/main");
     const pendingCookie = login.headers.get("set-cookie")!;
-    expect(pendingCookie).toMatch(/^ghapp_sign_in=[\w-]+; Max-Age=600; Path=\/ui\/callback; HttpOnly; Secure; SameSite=Lax$/);
     const provider = await fetch(login.headers.get("location")!, { redirect: "manual" });
     const back = new URL(provider.headers.get("location")!);
     expect(back.origin + back.pathname).toBe("https://broker.example.com/ui/callback");
     const callback = await ui.request(`https://broker.example.com/callback${back.search}`, { headers: { cookie: pendingCookie.split(";")[0]! } });
     expect(callback.status).toBe(303);
-    const session = callback.headers.getSetCookie().find((c) => c.startsWith("ghapp_session="))!;
+    return { pendingCookie, session: callback.headers.getSetCookie().find((c) => c.startsWith("ghapp_session="))! };
+  };
+
+  test("with an https DASHBOARD_URL both the sign-in and the session cookie are Secure, HttpOnly and SameSite=Lax", async () => {
+    const { pendingCookie, session } = await signIn(makeUi());
+    expect(pendingCookie).toMatch(/^ghapp_sign_in=[\w-]+; Max-Age=600; Path=\/ui\/callback; HttpOnly; Secure; SameSite=Lax$/);
     expect(session).toMatch(/^ghapp_session=[\w-]+; Max-Age=900; Path=\/ui; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  test("beyond CALLER_RATE_LIMIT pages in a minute an identity gets 429 with Retry-After, recorded once", async () => {
+    const ui = makeUi(3);
+    const cookie = (await signIn(ui)).session.split(";")[0]!;
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 5; i++) {
+      last = await ui.request("https://broker.example.com/runners", { headers: { cookie } });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(rateLimited).toEqual(["repo:acme-org/api:ref:refs/heads/main"]);
   });
 });

@@ -58,6 +58,8 @@ export interface DashboardDeps {
   journal: Journal;
   logger: Logger;
   timeoutMs: number;
+  /** pages per minute one identity may request (CALLER_RATE_LIMIT, counted apart from the API's) */
+  ratePerMinute: number;
   now?: () => number;
   fetchImpl?: typeof fetch;
 }
@@ -81,11 +83,13 @@ export function dashboardRouter(d: DashboardDeps) {
   const secure = d.config.url.startsWith("https:");
   const origin = new URL(d.config.url).origin;
   const signIn = new SignIn({ issuer: d.issuer, clientId: d.config.clientId, ...(d.clientSecret ? { clientSecret: d.clientSecret } : {}), redirectUri: `${d.config.url}/ui/callback`, timeoutMs: d.timeoutMs }, d.verifier, d.fetchImpl);
+  let rateWindow = 0;
+  let rateCounts = new Map<string, number>();
   /** signed-out session ids, until their cookie would have expired anyway (this replica) */
   const revoked = new Map<string, number>();
   const ui = new Hono<Env>();
 
-  const page = (c: Context, html: string, status: 200 | 400 | 401 | 403 | 404 | 409 | 422 | 503 = 200) => c.html(html, status);
+  const page = (c: Context, html: string, status: 200 | 400 | 401 | 403 | 404 | 409 | 422 | 429 | 503 = 200) => c.html(html, status);
   const sessionOf = (c: Context): Session | undefined => {
     const s = sealer.open<Session>("session", getCookie(c, SESSION_COOKIE), now());
     return s && !revoked.has(s.sid) ? s : undefined;
@@ -157,6 +161,8 @@ export function dashboardRouter(d: DashboardDeps) {
 
   // Everything below needs a session; a POST also its CSRF token.
   const requireSession: MiddlewareHandler<Env> = async (c, next) => {
+    // "/runners" and "/runners/*" both match /runners: the checks run once per request.
+    if (c.get("session")) return next();
     const s = sessionOf(c);
     if (!s) {
       if (c.req.method === "GET") return c.redirect("/ui", 303);
@@ -164,6 +170,19 @@ export function dashboardRouter(d: DashboardDeps) {
     }
     c.set("session", s);
     c.set("viewer", { identity: s.identity, isAdmin: d.admins.has(s.identity), csrf: s.csrf });
+    // CALLER_RATE_LIMIT per identity, as for the API (its own count, per replica, a fixed minute).
+    const t = now();
+    if (t - rateWindow >= 60_000) {
+      rateWindow = t - (t % 60_000);
+      rateCounts = new Map();
+    }
+    const n = (rateCounts.get(s.identity) ?? 0) + 1;
+    rateCounts.set(s.identity, n);
+    if (n > d.ratePerMinute) {
+      if (n === d.ratePerMinute + 1) await d.journal.rateLimited(s.identity, c.req.path.slice(0, 200));
+      c.header("retry-after", String(Math.ceil((rateWindow + 60_000 - t) / 1000)));
+      return page(c, messagePage("Too many requests", c.get("viewer"), `more than ${d.ratePerMinute} pages in a minute from this identity: wait a minute`), 429);
+    }
     if (c.req.method === "POST") {
       const sentOrigin = c.req.header("origin");
       const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);

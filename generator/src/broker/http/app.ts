@@ -92,7 +92,7 @@ export function createApp(d: AppDeps) {
 
   app.route("/", operationsRouter(d.metrics, d.readiness));
   if (d.dashboard) {
-    app.route("/ui", dashboardRouter({ ...d.dashboard, issuer: d.issuer, verifier: d.verifier, owners: d.owners, admins, runners: d.runners, policies: d.policies, trustPolicies: d.exchange.trustPolicies, journal: d.journal, logger: d.logger }));
+    app.route("/ui", dashboardRouter({ ...d.dashboard, issuer: d.issuer, verifier: d.verifier, owners: d.owners, admins, runners: d.runners, policies: d.policies, trustPolicies: d.exchange.trustPolicies, journal: d.journal, logger: d.logger, ratePerMinute: d.callerRatePerMinute }));
     app.get("/ui/", (c) => c.redirect("/ui", 308));
   }
   app.route("/api/v1/runners", runnersRouter(d.runners));
