@@ -1,7 +1,8 @@
 // The runner broker's part of `npm run demo`: the compiled dist/ghapp-runner-broker against a
 // running GitHub simulator, narrated. A caller with a simulator-issued OIDC token provisions a JIT
 // runner (which then connects, as ./run.sh --jitconfig would), is refused a label outside its
-// policy, and an administrator reads the security event and the audit log. Everything runs on
+// policy, and an administrator reads the security event and the audit log. The broker's dashboard
+// (/ui) is on, signing in through the simulator's issuer; its address and sign-in links are printed. Everything runs on
 // 127.0.0.1; the broker's SQLite database lives in a temporary folder removed at the end.
 //
 // Usage: bun run ci/demo-broker.ts --state-dir DIR [--broker PATH]
@@ -73,6 +74,15 @@ const oidcToken = async (sub: string) => {
   return token;
 };
 
+// The dashboard's address must be known before the broker starts (its sign-in redirect URI is
+// DASHBOARD_URL/ui/callback): a port free right now, rather than LISTEN_ADDR's :0.
+const port = await (async () => {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const p = probe.port!;
+  await probe.stop(true);
+  return p;
+})();
+const base = `http://127.0.0.1:${port}`;
 const env = {
   PATH: "/usr/bin:/bin",
   GITHUB_APP_ID: String(sim.appId),
@@ -80,16 +90,18 @@ const env = {
   GITHUB_ORG: "acme-org",
   GITHUB_API_URL: sim.url,
   DATABASE_URL: `sqlite://${join(work, "broker.db")}`,
-  LISTEN_ADDR: "127.0.0.1:0",
+  LISTEN_ADDR: `127.0.0.1:${port}`,
   OIDC_ISSUER: ISSUER,
   OIDC_AUDIENCE: AUDIENCE,
   ADMIN_IDENTITIES: ADMIN,
+  DASHBOARD_CLIENT_ID: "broker-dashboard",
+  DASHBOARD_URL: base,
 };
 step("Start ghapp-runner-broker against the simulated GitHub (its SQLite database in a temporary folder)");
 command(`${Object.entries(env).filter(([k]) => k !== "PATH").map(([k, v]) => `${k}=${quote(v)}`).join(" \\\n    ")} \\\n    ${relativeToRoot(BROKER)} serve`);
 const proc = Bun.spawn([BROKER, "serve"], { env, stdout: "ignore", stderr: "pipe" });
 let logs = "";
-const port = await new Promise<number>((res, rej) => {
+await new Promise<number>((res, rej) => {
   void (async () => {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
       logs += new TextDecoder().decode(chunk);
@@ -99,7 +111,6 @@ const port = await new Promise<number>((res, rej) => {
   })();
   setTimeout(() => rej(new Error(`the broker did not start:\n${logs}`)), 10_000);
 });
-const base = `http://127.0.0.1:${port}`;
 const call = async (method: string, path: string, token?: string, body?: unknown) => {
   const auth = token ? ` -H "authorization: Bearer ${tokenNames.get(token) ?? "$TOKEN"}"` : "";
   command(`curl -s${method === "GET" ? "" : ` -X ${method}`}${auth} ${quote(`${base}${path}`)}${body ? ` -H 'content-type: application/json' -d ${quote(JSON.stringify(body))}` : ""}`);
@@ -156,6 +167,10 @@ try {
   type Audit = { at: string; actor: string; action: string; result: string; runner_name?: string };
   table(["AT", "ACTOR", "ACTION", "RESULT", "RUNNER"], oldestFirst(audit.json.records as Audit[]).map((a) => [a.at, a.actor, a.action, a.result, a.runner_name ?? ""]));
   console.log(`\n  API reference: ${base}/docs (OpenAPI 3.1 at ${base}/openapi.json); see docs/runner-broker.md`);
+  // The simulator's issuer signs in whoever login_hint names (tests/simulator/oidc-issuer.ts): one click each.
+  console.log(`  Dashboard: ${base}/ui (docs/dashboard.md); one-click sign-in while the demo runs:`);
+  console.log(`    as the caller:        ${base}/ui/login?login_hint=${encodeURIComponent(CALLER)}`);
+  console.log(`    as the administrator: ${base}/ui/login?login_hint=${encodeURIComponent(ADMIN)}`);
 } finally {
   proc.kill("SIGTERM");
   await proc.exited;

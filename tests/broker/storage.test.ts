@@ -287,6 +287,36 @@ for (const backend of BACKENDS) {
       expect(page1[0]).toMatchObject({ result: "success", runnerName: "r", githubRunnerId: null, details: { n: "alice" }, at: new Date("2026-03-01T12:00:00.000Z") });
     });
 
+    test("audit records are filtered by result and a time range, and paged newest first (the dashboard's audit page)", async () => {
+      await fresh();
+      for (const [actor, result] of [["alice", "success"], ["bob", "denied"], ["alice", "denied"], ["carol", "failure"], ["alice", "denied"]] as const) {
+        await storage.appendAudit({ actor, action: "runner.provision", result });
+        clock.advance(1000);
+      }
+      const actors = async (f: Parameters<Storage["listAudit"]>[0]) => (await storage.listAudit(f)).map((r) => `${r.actor}:${r.result}`);
+      expect(await actors({ result: "denied" })).toEqual(["alice:denied", "alice:denied", "bob:denied"]);
+      expect(await actors({ since: new Date("2026-03-01T12:00:01.000Z"), until: new Date("2026-03-01T12:00:03.000Z") })).toEqual(["carol:failure", "alice:denied", "bob:denied"]);
+      const page1 = await storage.listAudit({ limit: 2 });
+      const page2 = await storage.listAudit({ limit: 2, beforeId: page1.at(-1)!.id });
+      const page3 = await storage.listAudit({ limit: 2, beforeId: page2.at(-1)!.id });
+      expect([...page1, ...page2, ...page3].map((r) => r.actor)).toEqual(["alice", "carol", "alice", "bob", "alice"]);
+      expect(await actors({ user: "alice", result: "denied", beforeId: page1[0]!.id })).toEqual(["alice:denied"]);
+    });
+
+    test("runners and security events page newest first with beforeId; security events end at until", async () => {
+      await fresh();
+      for (const name of ["r1", "r2", "r3"]) await storage.reserveRunner({ name, provisionedBy: "alice", labels: ["x"], ephemeral: true, mode: "jit", runnerGroupId: 2, maxRunners: 10 });
+      const first = await storage.listRunners({ limit: 2 });
+      expect(first.map((r) => r.name)).toEqual(["r3", "r2"]);
+      expect((await storage.listRunners({ limit: 2, beforeId: first.at(-1)!.id })).map((r) => r.name)).toEqual(["r1"]);
+      for (const eventType of ["a_event", "b_event"]) await storage.recordSecurityEvent({ eventType, severity: "low", actionTaken: "none" });
+      const events = await storage.listSecurityEvents({ limit: 1 });
+      expect((await storage.listSecurityEvents({ beforeId: events[0]!.id })).map((e) => e.eventType)).toEqual(["a_event"]);
+      const at = events[0]!.at;
+      expect((await storage.listSecurityEvents({ until: new Date(at.getTime() - 1) })).map((e) => e.eventType)).toEqual([]);
+      expect((await storage.listSecurityEvents({ since: at, until: at })).map((e) => e.eventType).sort()).toEqual(["a_event", "b_event"]);
+    });
+
     test("security events are filtered by user, type and time", async () => {
       await fresh();
       await storage.recordSecurityEvent({ eventType: "label_not_allowed", severity: "medium", userIdentity: "alice", actionTaken: "request_refused", details: { label: "prod" } });

@@ -110,6 +110,12 @@ describe("the broker part of the demo (ci/demo-broker.ts)", () => {
     expect(brokerPiped.stdout).not.toContain(ESC);
   });
 
+  test("prints the dashboard's address and a one-click sign-in for the caller and the administrator", () => {
+    expect(brokerPiped.stdout).toMatch(/^ {2}Dashboard: http:\/\/127\.0\.0\.1:\d+\/ui /m);
+    expect(brokerPiped.stdout).toMatch(/^ {4}as the caller: +http:\/\/127\.0\.0\.1:\d+\/ui\/login\?login_hint=repo%3Aacme-org%2Fapi%3Aref%3Arefs%2Fheads%2Fmain$/m);
+    expect(brokerPiped.stdout).toMatch(/^ {4}as the administrator: +http:\/\/127\.0\.0\.1:\d+\/ui\/login\?login_hint=repo%3Aacme-org%2Fplatform/m);
+  });
+
   test("prints each command it runs, with tokens only as the variables that hold them", () => {
     const out = brokerPiped.stdout;
     expect(out).toMatch(/^ {4}dist\/ghapp-runner-broker serve$/m);

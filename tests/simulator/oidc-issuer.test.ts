@@ -60,7 +60,7 @@ describe("discovery and keys", () => {
     }
   });
 
-  test("unknown issuer paths are JSON 404s, and the issuer only answers GET", async () => {
+  test("unknown issuer paths are JSON 404s, and the issuer only answers GET (but for the token endpoint)", async () => {
     const res = await fetch(`${sim.origin}/oidc/nothing`);
     expect([res.status, res.headers.get("content-type")]).toEqual([404, "application/json; charset=utf-8"]);
     expect((await fetch(`${sim.origin}/oidc/jwks`, { method: "POST" })).status).toBe(405);
@@ -242,5 +242,65 @@ describe("faults", () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe("sign-in (authorization code with PKCE)", () => {
+  const CLIENT = "broker-dashboard";
+  const REDIRECT = "http://127.0.0.1:9/ui/callback";
+  const VERIFIER = "a".repeat(20) + "-verifier-of-forty-three-chars-or-more";
+  const CHALLENGE = new Bun.CryptoHasher("sha256").update(VERIFIER).digest("base64url");
+  const authorize = (extra: Record<string, string> = {}) => {
+    const q = new URLSearchParams({ response_type: "code", client_id: CLIENT, redirect_uri: REDIRECT, scope: "openid", state: "st-1", nonce: "n-1", code_challenge: CHALLENGE, code_challenge_method: "S256", login_hint: SUB, ...extra });
+    for (const [k, v] of Object.entries(extra)) if (v === "") q.delete(k);
+    return fetch(`${sim.origin}/oidc/authorize?${q}`, { redirect: "manual" });
+  };
+  const exchange = (code: string, extra: Record<string, string> = {}) =>
+    fetch(`${sim.origin}/oidc/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: CLIENT, code_verifier: VERIFIER, ...extra }).toString() });
+  const codeOf = async (res: Response) => new URL(res.headers.get("location")!).searchParams;
+
+  test("discovery names the authorization and token endpoints and S256 as the only PKCE method", async () => {
+    const doc = await discovery();
+    expect([doc.authorization_endpoint, doc.token_endpoint]).toEqual([`${sim.origin}/oidc/authorize`, `${sim.origin}/oidc/token`]);
+    expect(doc.code_challenge_methods_supported).toEqual(["S256"]);
+    expect(doc.response_types_supported).toContain("code");
+  });
+
+  test("a code comes back with the state, and buys an ID token for the login_hint with the client as audience and the nonce", async () => {
+    const res = await authorize();
+    expect(res.status).toBe(302);
+    const back = await codeOf(res);
+    expect(back.get("state")).toBe("st-1");
+    const token = await exchange(back.get("code")!);
+    expect([token.status, token.headers.get("cache-control")]).toEqual([200, "no-store"]);
+    const body = (await token.json()) as Json;
+    expect(body.token_type).toBe("Bearer");
+    const { payload } = await jwtVerify(body.id_token, await keySet(), { issuer: `${sim.origin}/oidc`, audience: CLIENT, algorithms: ["RS256"] });
+    expect([payload.sub, payload.nonce]).toEqual([SUB, "n-1"]);
+  });
+
+  test("a code is single-use, and refused with another verifier, client or redirect_uri", async () => {
+    const code1 = (await codeOf(await authorize())).get("code")!;
+    expect((await exchange(code1)).status).toBe(200);
+    expect(((await (await exchange(code1)).json()) as Json).error).toBe("invalid_grant");
+    for (const wrong of <Record<string, string>[]>[{ code_verifier: "b".repeat(43) }, { client_id: "other" }, { redirect_uri: "http://127.0.0.1:9/elsewhere" }]) {
+      const code = (await codeOf(await authorize())).get("code")!;
+      const res = await exchange(code, wrong);
+      expect([res.status, ((await res.json()) as Json).error]).toEqual([400, "invalid_grant"]);
+    }
+  });
+
+  test("without PKCE S256 the error goes back to the client with the state; without a redirect_uri it is a 400 page", async () => {
+    const plain = await codeOf(await authorize({ code_challenge_method: "plain" }));
+    expect([plain.get("error"), plain.get("state"), plain.get("code")]).toEqual(["invalid_request", "st-1", null]);
+    expect((await authorize({ redirect_uri: "" })).status).toBe(400);
+  });
+
+  test("without a login_hint a person gets a form to choose the subject", async () => {
+    const res = await authorize({ login_hint: "" });
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain('name="login_hint"');
+    expect(page).toContain(`value="${CHALLENGE}"`);
   });
 });

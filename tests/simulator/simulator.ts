@@ -582,7 +582,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
             await Bun.sleep(fault.ms);
         }
       }
-      if (isOidc) return (await oidc.route(req.method, path))!;
+      if (isOidc) return (await oidc.route(req.method, path, url.searchParams, body))!;
       return (await route(req, url, path, body)) ?? error(404, "Not Found");
     })();
     record.status = res === DROP ? 0 : res.status;

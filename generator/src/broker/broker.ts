@@ -27,6 +27,7 @@ import { Baseline } from "./service/baseline.ts";
 import { Journal } from "./service/journal.ts";
 import { PolicyService } from "./service/policies.ts";
 import { RunnerService } from "./service/runners.ts";
+import { RunnerOverview } from "./service/runner-overview.ts";
 import { openStorage } from "./storage/open.ts";
 import type { LabelPolicy, Storage } from "./storage/storage.ts";
 import { OrgsSync, Sync, SyncLoop } from "./sync.ts";
@@ -162,8 +163,8 @@ export function replicaId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. */
-export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string) {
+/** `webhookSecret`: read from GITHUB_WEBHOOK_SECRET_FILE by the caller; without it the webhook route answers 404. `dashboardSecrets`: DASHBOARD_CLIENT_SECRET_FILE's and DASHBOARD_SESSION_KEY_FILE's contents. */
+export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitHubParts, logger: Logger, webhookSecret?: string, dashboardSecrets: { clientSecret?: string; sessionKey?: string } = {}) {
   const verifier = new OidcVerifier({ ...config.oidc, timeoutMs: config.requestTimeoutMs });
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org, orgs: gh.orgs });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org, orgs: config.orgs, githubFor: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github }) : undefined;
@@ -189,6 +190,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
+    ...(config.dashboard ? { dashboard: { config: config.dashboard, ...dashboardSecrets, org: config.org, timeoutMs: config.requestTimeoutMs, overview: new RunnerOverview(parts.storage) } } : {}),
     runners,
     policies,
     journal: parts.journal,

@@ -9,6 +9,7 @@ import { configError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import type { LogLevel } from "../core/logger.ts";
 import { parseDatabaseUrl } from "./storage/database-url.ts";
+import { parseDashboardConfig, type DashboardConfig } from "./dashboard/settings.ts";
 
 export interface BrokerOptionSpec {
   flag: string;
@@ -52,6 +53,11 @@ export const BROKER_OPTIONS = [
   { flag: "request-timeout", env: "REQUEST_TIMEOUT", description: "timeout of each request to GitHub and the issuer", default: "10s" },
   { flag: "max-retry-wait", env: "MAX_RETRY_WAIT", description: "longest wait for a GitHub rate limit before answering 503", default: "10s" },
   { flag: "github-webhook-secret-file", env: "GITHUB_WEBHOOK_SECRET_FILE", description: "file holding the App's webhook secret; unset: POST /api/v1/webhooks/github answers 404" },
+  { flag: "dashboard-client-id", env: "DASHBOARD_CLIENT_ID", description: "the dashboard's OIDC client at OIDC_ISSUER (authorization code with PKCE); unset: the dashboard (/ui) is off" },
+  { flag: "dashboard-client-secret-file", env: "DASHBOARD_CLIENT_SECRET_FILE", description: "file holding the dashboard client's secret; unset: a public client (PKCE alone)" },
+  { flag: "dashboard-url", env: "DASHBOARD_URL", description: "the dashboard's public address (https), e.g. https://broker.example.com; the redirect URI is DASHBOARD_URL/ui/callback" },
+  { flag: "dashboard-session-ttl", env: "DASHBOARD_SESSION_TTL", description: "how long a dashboard sign-in lasts", default: "30m" },
+  { flag: "dashboard-session-key-file", env: "DASHBOARD_SESSION_KEY_FILE", description: "file holding the key that seals dashboard session cookies (32+ random bytes), the same for every replica; unset: a random key per process" },
   { flag: "log-level", env: "LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
 ] as const satisfies readonly BrokerOptionSpec[];
 
@@ -119,6 +125,8 @@ export interface BrokerConfig {
   logLevel: LogLevel;
   /** path of the App's webhook secret (read at start, never logged); unset: no webhook route */
   webhookSecretFile?: string;
+  /** the web dashboard (DASHBOARD_*); unset: /ui answers 404 */
+  dashboard?: DashboardConfig;
 }
 
 /** What a command needs: serve needs everything; the operator commands only the database. */
@@ -237,6 +245,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
   const tokenMintRatePerMinute = positiveInt("TOKEN_MINT_RATE_LIMIT", o["token-mint-rate-limit"] ?? "10", "installation tokens per minute per identity, e.g. 10");
   const issuerJwksFiles = parseIssuerJwksFiles(o["issuer-jwks-files"] ?? "");
   const requestTimeoutMs = duration("REQUEST_TIMEOUT", o["request-timeout"] ?? "10s", 1_000, 300_000, "10s");
+  const dashboard = needs === "serve" ? parseDashboardConfig(o) : undefined;
   const maxRetryWaitMs = o["max-retry-wait"] === "0s" ? 0 : duration("MAX_RETRY_WAIT", o["max-retry-wait"] ?? "10s", 0, 3_600_000, "10s");
 
   return {
@@ -268,6 +277,7 @@ export function parseBrokerConfig(o: BrokerRawOptions, needs: BrokerNeeds = "ser
     maxRetryWaitMs,
     logLevel: logLevel as LogLevel,
     ...(o["github-webhook-secret-file"] ? { webhookSecretFile: o["github-webhook-secret-file"] } : {}),
+    ...(dashboard ? { dashboard } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { readPolicyDocument } from "../policy-file.ts";
 import { MAX_JWKS_BYTES } from "../oidc.ts";
 import { jwksFileProblem } from "../oidc/jwks-file.ts";
 import { readWebhookSecretFile } from "../webhook-secret-file.ts";
+import { readDashboardSecrets } from "../dashboard/secret-files.ts";
 import { runStartChecks } from "../start-checks.ts";
 
 export interface ServeIo {
@@ -19,6 +20,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
   const document = config.policyFile ? readPolicyDocument(config.policyFile, "POLICY_FILE", config.defaultRunnerGroupId) : { labelPolicies: [], trustPolicies: [] };
   const policies = document.labelPolicies;
   const webhookSecret = config.webhookSecretFile ? readWebhookSecretFile(config.webhookSecretFile) : undefined;
+  const dashboardSecrets = config.dashboard ? readDashboardSecrets(config.dashboard) : {};
   for (const [issuer, path] of config.issuerJwksFiles) {
     const problem = jwksFileProblem(path, MAX_JWKS_BYTES);
     if (problem) throw configError(`ISSUER_JWKS_FILES: the file for ${issuer.slice(0, 200)} (${path.slice(0, 200)}) ${problem}`);
@@ -26,7 +28,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
   const parts = await openDatabase(config);
   try {
     const gh = connectGitHub(config, parts, logger);
-    const svc = createService(config, parts, gh, logger, webhookSecret);
+    const svc = createService(config, parts, gh, logger, webhookSecret, dashboardSecrets);
     svc.readiness.record("database", { ok: true });
     await svc.readiness.refreshGroups();
     // Misconfigurations stop here with exit 2; a dependency that is down leaves /ready at 503.
@@ -44,6 +46,7 @@ export async function runServe(config: BrokerConfig, logger: Logger, io: ServeIo
     }
     logger.info("listening", { address: `${server.hostname}:${server.port}`, port: server.port, database: parts.storage.kind, org: config.org, ...(config.orgs.length > 1 ? { orgs: config.orgs } : {}), issuer: config.oidc.issuer, ready: svc.readiness.snapshot().ready });
     if (svc.webhooks) logger.info("GitHub webhooks enabled", { route: "/api/v1/webhooks/github" });
+    if (config.dashboard) logger.info("dashboard enabled", { url: `${config.dashboard.url}/ui/`, ...(dashboardSecrets.sessionKey ? {} : { sessions: "this replica only (no DASHBOARD_SESSION_KEY_FILE)" }) });
     svc.readiness.start();
     svc.loop.start();
     const flush = setInterval(() => parts.journal.flush().catch(() => undefined), Math.min(60_000, config.syncIntervalMs));

@@ -18,6 +18,7 @@ import type { IssuerRegistry } from "../oidc/issuers.ts";
 import type { TokenService } from "../service/tokens.ts";
 import type { TrustPolicyService } from "../service/trust-policies.ts";
 import { auditLogRouter } from "./audit-log.ts";
+import { dashboardRouter, type DashboardDeps } from "../dashboard/router.ts";
 import { authenticate, authenticateExchange, exchangeRateKey, rateLimit, requireAdmin } from "./auth.ts";
 import { renderDocsPage } from "./docs-page.ts";
 import { labelPoliciesRouter } from "./label-policies.ts";
@@ -46,6 +47,8 @@ export interface AppDeps {
   /** GitHub webhooks; absent when no GITHUB_WEBHOOK_SECRET_FILE is set (the route answers 404) */
   webhooks?: WebhookService;
   /** the token exchange (docs/keyless.md): its service, trust policies, the callers' issuers and rate */
+  /** the web dashboard's own settings and secrets; absent when DASHBOARD_CLIENT_ID is unset (/ui answers 404) */
+  dashboard?: Pick<DashboardDeps, "config" | "clientSecret" | "sessionKey" | "org" | "timeoutMs" | "overview">;
   exchange: { tokens: TokenService; trustPolicies: TrustPolicyService; issuers: IssuerRegistry; ratePerMinute: number };
 }
 
@@ -88,6 +91,10 @@ export function createApp(d: AppDeps) {
   app.use("/api/v1/admin/*", requireAdmin(d.journal));
 
   app.route("/", operationsRouter(d.metrics, d.readiness));
+  if (d.dashboard) {
+    app.route("/ui", dashboardRouter({ ...d.dashboard, issuer: d.issuer, verifier: d.verifier, owners: d.owners, admins, runners: d.runners, policies: d.policies, trustPolicies: d.exchange.trustPolicies, journal: d.journal, logger: d.logger, ratePerMinute: d.callerRatePerMinute }));
+    app.get("/ui/", (c) => c.redirect("/ui", 308));
+  }
   app.route("/api/v1/runners", runnersRouter(d.runners));
   app.route("/api/v1/admin/label-policies", labelPoliciesRouter(d.policies));
   app.route("/api/v1/admin/trust-policies", trustPoliciesRouter(d.exchange.trustPolicies));

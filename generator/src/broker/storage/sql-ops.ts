@@ -349,6 +349,7 @@ export class SqlOps implements StorageOps {
     if (filter.org !== undefined) where.add("org = ?", String(filter.org));
     if (filter.since !== undefined) where.add("created_at >= ?", filter.since.getTime());
     if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
+    if (filter.beforeId !== undefined) where.add("id < ?", checkInt(filter.beforeId, "beforeId"));
     const rows = await this.db.all(`SELECT * FROM runners${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
     return rows.map(toRunner);
   }
@@ -485,6 +486,9 @@ export class SqlOps implements StorageOps {
     if (filter.runnerName !== undefined) where.add("runner_name = ?", filter.runnerName);
     if (filter.since !== undefined) where.add("at >= ?", filter.since.getTime());
     if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
+    if (filter.beforeId !== undefined) where.add("id < ?", checkInt(filter.beforeId, "beforeId"));
+    if (filter.result !== undefined) where.add("result = ?", checkOneOf(filter.result, AUDIT_RESULTS, "result"));
+    if (filter.until !== undefined) where.add("at <= ?", filter.until.getTime());
     const rows = await this.db.all(`SELECT * FROM audit_log${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
     return rows.map(toAudit);
   }
@@ -511,6 +515,8 @@ export class SqlOps implements StorageOps {
     if (filter.eventType !== undefined) where.add("event_type = ?", filter.eventType);
     if (filter.since !== undefined) where.add("at >= ?", filter.since.getTime());
     if (filter.afterId !== undefined) where.add("id > ?", checkInt(filter.afterId, "afterId"));
+    if (filter.beforeId !== undefined) where.add("id < ?", checkInt(filter.beforeId, "beforeId"));
+    if (filter.until !== undefined) where.add("at <= ?", filter.until.getTime());
     const rows = await this.db.all(`SELECT * FROM security_events${where} ORDER BY id ${orderOf(filter.order)} LIMIT ?`, [...where.params, checkLimit(filter.limit)]);
     return rows.map(toSecurityEvent);
   }

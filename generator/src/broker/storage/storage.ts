@@ -115,6 +115,8 @@ export interface RunnerFilter {
   since?: Date;
   /** Runners with id greater than this: page through every runner with `order: "asc"` (the sync does, past MAX_LIST_LIMIT). */
   afterId?: number;
+  /** Runners with id less than this: page newest first (the dashboard does). */
+  beforeId?: number;
   limit?: number;
   order?: "asc" | "desc";
 }
@@ -172,6 +174,11 @@ export interface AuditFilter {
   since?: Date;
   /** Records with id greater than this (for paging through an export in ascending order). */
   afterId?: number;
+  /** Records with id less than this (paging newest first, as the dashboard does). */
+  beforeId?: number;
+  result?: AuditResult;
+  /** At or before. */
+  until?: Date;
   limit?: number;
   order?: "asc" | "desc";
 }
@@ -229,6 +236,10 @@ export interface SecurityEventFilter {
   eventType?: string;
   since?: Date;
   afterId?: number;
+  /** Events with id less than this (paging newest first). */
+  beforeId?: number;
+  /** At or before. */
+  until?: Date;
   limit?: number;
   order?: "asc" | "desc";
 }
