@@ -21,7 +21,8 @@ afterAll(() => w?.close());
 const fast = { SYNC_INTERVAL: "1s", READY_CHECK_INTERVAL: "1s" };
 const exposedEvents = async (b: Broker) => (await b.call("GET", "/api/v1/admin/security-events?event_type=runner_group_exposed", { token: admin })).json.events as Array<Record<string, any>>;
 const gauge = async (b: Broker, group: number, reason: string) => {
-  const line = (await b.call("GET", "/metrics")).text.split("\n").find((l) => l.startsWith(`ghapp_broker_runner_group_exposed{runner_group_id="${group}",reason="${reason}"}`));
+  const labels = [`org="acme-org"`, `runner_group_id="${group}"`, `reason="${reason}"`];
+  const line = (await b.call("GET", "/metrics")).text.split("\n").find((l) => l.startsWith("ghapp_broker_runner_group_exposed{") && labels.every((x) => l.includes(x)));
   return line?.split(" ").at(-1);
 };
 

@@ -288,6 +288,58 @@ describe("upgrading from one organisation", () => {
   }, 30_000);
 });
 
+describe("runner groups that isolate tenants, per organisation", () => {
+  const exposedSeries = async (b: Broker) => (await b.call("GET", "/metrics")).text.split("\n").filter((l) => l.startsWith("ghapp_broker_runner_group_exposed{"));
+
+  test("a group exposed in the second organisation is reported with its organisation; the same group id in the first, isolated, is not", async () => {
+    const b = await startBroker(twoOrgs({ SYNC_INTERVAL: "1s", READY_CHECK_INTERVAL: "1s" }));
+    try {
+      await withPolicies(b);
+      await eventually(async () => (await b.call("GET", "/ready")).json.status === "ready", 10_000, "ready");
+      // Someone widens acme-labs' group 2; acme-org's group 2 stays as it was.
+      w.sim.runners.updateGroup(2, { visibility: "all", allows_public_repositories: true }, "acme-labs");
+      expect(w.sim.runners.groupsIn("acme-org").find((g) => g.id === 2)?.visibility).not.toBe("all");
+      const ready = await eventually(async () => {
+        const r = await b.call("GET", "/ready");
+        return r.json.runner_group_exposures?.["acme-labs/2"] ? r : undefined;
+      }, 15_000, "/ready naming acme-labs/2");
+      expect([ready.status, ready.json.status]).toEqual([200, "degraded"]);
+      expect(Object.keys(ready.json.runner_group_exposures)).toEqual(["acme-labs/2"]);
+      expect(ready.json.runner_group_exposures["acme-labs/2"].reasons).toEqual(["public_repositories", "visibility_all"]);
+      const series = await exposedSeries(b);
+      expect(series.filter((l) => l.includes(`org="acme-labs"`) && l.includes(`runner_group_id="2"`) && l.endsWith(" 1")).length).toBe(2);
+      expect(series.filter((l) => l.includes(`org="acme-org"`))).toEqual([]);
+      const events = (await b.call("GET", "/api/v1/admin/security-events?event_type=runner_group_exposed", { token: admin })).json.events as Array<Record<string, any>>;
+      expect(events.map((e) => [e.details.org, e.details.runner_group_id, e.details.reasons])).toEqual([["acme-labs", 2, ["public_repositories", "visibility_all"]]]);
+    } finally {
+      w.sim.runners.updateGroup(2, { visibility: "selected", allows_public_repositories: false }, "acme-labs");
+      await b.stop();
+    }
+  }, 40_000);
+
+  test("MANAGE_RUNNER_GROUPS=true: a policy of the second organisation gets its group created in that organisation", async () => {
+    const b = await startBroker(twoOrgs({ MANAGE_RUNNER_GROUPS: "true" }));
+    try {
+      const before = w.sim.runners.groupsIn("acme-org").map((g) => g.id);
+      const { runner_group_id: _, ...body } = policy(LABS, { org: "acme-labs", repositories: ["acme-labs/tools"] });
+      const put = await b.call("POST", "/api/v1/admin/label-policies", { token: admin, body });
+      expect(put.status).toBe(201);
+      const id = put.json.runner_group_id as number;
+      const group = w.sim.runners.groupsIn("acme-labs").find((g) => g.id === id)!;
+      expect(group.name).toStartWith("broker-");
+      expect([group.visibility, group.allows_public_repositories, group.selected_repository_ids]).toEqual(["selected", false, [9201]]);
+      expect(w.sim.runners.groupsIn("acme-org").map((g) => g.id)).toEqual(before);
+      expect(githubPaths("POST")).toContain("/orgs/acme-labs/actions/runner-groups");
+      // Its runner joins that group in acme-labs.
+      const p = await b.call("POST", "/api/v1/runners/provision", { token: labs, body: { runner_name: "orgs-l-managed", labels: ["team-a"] } });
+      expect(p.status).toBe(201);
+      expect(w.sim.runners.get(p.json.github_runner_id)?.runner_group_id).toBe(id);
+    } finally {
+      await b.stop();
+    }
+  }, 40_000);
+});
+
 // Last: it uninstalls the App from acme-labs in the shared simulator.
 describe("the sync per organisation", () => {
   test("with one organisation's installation removed, the other keeps syncing and /ready names the failing organisation's group", async () => {

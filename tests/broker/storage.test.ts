@@ -390,11 +390,11 @@ for (const backend of BACKENDS) {
       const older = await storage.getLabelPolicy("older");
       expect([older!.repositories, older!.workflows]).toEqual([[], []]);
       const since = new Date("2026-03-01T11:00:00.000Z");
-      await storage.setRunnerGroupExposures([{ runnerGroupId: 5, reasons: ["public_repositories", "visibility_all"], since }]);
-      expect((await another().listRunnerGroupExposures()).map((e) => [e.runnerGroupId, e.reasons, e.since.getTime()])).toEqual([[5, ["public_repositories", "visibility_all"], since.getTime()]]);
-      await storage.setRunnerGroupExposures([]);
+      await storage.setRunnerGroupExposures("acme-org", [{ runnerGroupId: 5, reasons: ["public_repositories", "visibility_all"], since }]);
+      expect((await another().listRunnerGroupExposures()).map((e) => [e.org, e.runnerGroupId, e.reasons, e.since.getTime()])).toEqual([["acme-org", 5, ["public_repositories", "visibility_all"], since.getTime()]]);
+      await storage.setRunnerGroupExposures("acme-org", []);
       expect(await storage.listRunnerGroupExposures()).toEqual([]);
-      await expect(storage.setRunnerGroupExposures([{ runnerGroupId: 5, reasons: ["Visible!"], since }])).rejects.toThrow(TypeError);
+      await expect(storage.setRunnerGroupExposures("acme-org", [{ runnerGroupId: 5, reasons: ["Visible!"], since }])).rejects.toThrow(TypeError);
     });
 
     test("unauthenticated failures are added up per minute and reason, so a flood is a few rows", async () => {
@@ -586,6 +586,31 @@ for (const backend of BACKENDS) {
         ["acme-labs", 2, "github_misconfigured"],
         ["acme-org", 2, "not_found"],
       ]);
+    });
+
+    test("exposed runner groups of two organisations with the same group id keep separate exposures", async () => {
+      await fresh();
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      const later = new Date("2026-03-02T11:00:00.000Z");
+      await storage.setRunnerGroupExposures("acme-org", [{ runnerGroupId: 2, reasons: ["visibility_all"], since }]);
+      await another().setRunnerGroupExposures("acme-labs", [{ runnerGroupId: 2, reasons: ["public_repositories"], since: later }]);
+      const listed = async () => (await another().listRunnerGroupExposures()).map((e) => [e.org, e.runnerGroupId, e.reasons, e.since.getTime()]);
+      expect(await listed()).toEqual([
+        ["acme-labs", 2, ["public_repositories"], later.getTime()],
+        ["acme-org", 2, ["visibility_all"], since.getTime()],
+      ]);
+      // One organisation's round replaces its own exposures only.
+      await storage.setRunnerGroupExposures("acme-org", []);
+      expect(await listed()).toEqual([["acme-labs", 2, ["public_repositories"], later.getTime()]]);
+    });
+
+    test("exposures recorded before migration 8 (no organisation) get the organisation the broker served", async () => {
+      await fresh();
+      const since = new Date("2026-03-01T11:00:00.000Z");
+      await db.raw(`INSERT INTO runner_group_exposures_by_org (org, runner_group_id, reasons, since) VALUES ('', 3, '["visibility_all"]', ${since.getTime()})`);
+      await storage.assignOrg("Acme-Org");
+      await another().assignOrg("someone-else");
+      expect((await storage.listRunnerGroupExposures()).map((e) => [e.org, e.runnerGroupId, e.reasons])).toEqual([["acme-org", 3, ["visibility_all"]]]);
     });
 
     // ---- lease -------------------------------------------------------------------------

@@ -26,7 +26,10 @@
 //           read-only; a JIT runner has exactly the labels of its generate-jitconfig call).
 // Runner groups: {id: 1, name: "Default"} and {id: 2, name: "brokered"} unless the `runnerGroups` option says;
 // Default is visible to all repositories, the others to selected ones unless the option says (RunnerGroup).
-// In process, `updateGroup(id, patch)` is someone changing a group in the organisation's settings.
+// Each organization has its own groups (ids repeat across organizations, as at GitHub): every one starts
+// with the same groups; `groups` are the first organization's.
+// In process, `updateGroup(id, patch, org?)` is someone changing a group in an organization's settings
+// (the first organization's by default).
 //
 // Control endpoints (no authentication; answers are {message} on error):
 //   POST /_simulator/runners/register {registration_token, name, labels[], ephemeral?, runner_group_id?, status?}
@@ -184,9 +187,12 @@ export interface Runners {
   onJob(listener: JobListener): void;
   /** Someone removes a runner group (not Default): its runners return to Default; false when there was none. */
   removeGroup(id: number): boolean;
+  /** the first organization's runner groups */
   groups: readonly RunnerGroup[];
-  /** Someone changes a group's settings in the org's settings (or through the API): the group as it is now. */
-  updateGroup(id: number, patch: Partial<Omit<RunnerGroup, "id">>): RunnerGroup;
+  /** an organization's runner groups (by login, any case) */
+  groupsIn(org: string): readonly RunnerGroup[];
+  /** Someone changes a group's settings in the org's settings (or through the API): the group as it is now. `org`: the first organization's by default. */
+  updateGroup(id: number, patch: Partial<Omit<RunnerGroup, "id">>, org?: string): RunnerGroup;
   /** GitHub's endpoints; undefined when the path is not a runner path. */
   route(req: { method: string; path: string; url: URL; body: unknown; rl: Record<string, string>; caller: RunnerCaller }): Response | undefined;
   /** Control endpoints; undefined when the path is not one of them. */
@@ -199,6 +205,16 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGroup[] = DEFAULT_RUNNER_GROUPS): Runners {
   const groups = [...checkGroups(groupsOption)];
+  // The other organizations' groups, created as the option says when first used.
+  const otherGroups = new Map<string, RunnerGroup[]>();
+  const firstOrg = () => http.installations.find((i) => i.account.type === "Organization")?.account.login.toLowerCase();
+  function groupsOf(org: string): RunnerGroup[] {
+    const key = org.toLowerCase();
+    if (key === firstOrg()) return groups;
+    let list = otherGroups.get(key);
+    if (!list) otherGroups.set(key, (list = [...checkGroups(groupsOption)]));
+    return list;
+  }
   const runners = new Map<number, HeldRunner>();
   const jitConfigs = new Map<string, number>(); // sha256 of an issued encoded_jit_config -> runner id
   const registrationTokens = new Map<string, { org: string; expiresAt: number }>(); // by sha256
@@ -240,7 +256,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     const name = checkName(input.name, 400);
     const labels = checkLabels(input.labels, 0, 400);
     const groupId = input.runner_group_id ?? 1;
-    if (!groups.some((g) => g.id === groupId)) throw new RunnerRefusal(404, `runner group ${groupId} does not exist`);
+    if (!groupsOf(org).some((g) => g.id === groupId)) throw new RunnerRefusal(404, `runner group ${groupId} does not exist`);
     assertNameFree(org, name);
     const runner: HeldRunner = {
       id: nextRunnerId++,
@@ -283,7 +299,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
       AgentId: r.id,
       AgentName: r.name,
       PoolId: r.runner_group_id,
-      PoolName: groups.find((g) => g.id === r.runner_group_id)!.name,
+      PoolName: groupsOf(r.org).find((g) => g.id === r.runner_group_id)!.name,
       ServerUrl: `${origin}/_services/pipelines/${randomUUID()}/`,
       GitHubUrl: `${origin}/${r.org}`,
       WorkFolder: workFolder,
@@ -297,6 +313,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
 
   const api: Runners = {
     groups,
+    groupsIn: (org) => groupsOf(org),
     list: () => [...runners.values()].sort((a, b) => a.id - b.id).map(visible),
     get: (id) => {
       const r = runners.get(id);
@@ -364,16 +381,22 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
     onJob: (listener) => void jobListeners.push(listener),
     removeGroup(id) {
       if (id === DEFAULT_GROUP_ID) throw new RunnerRefusal(409, "the Default runner group cannot be removed");
-      const i = groups.findIndex((g) => g.id === id);
-      if (i < 0) return false;
-      groups.splice(i, 1);
+      // Removed in every organization (the control endpoint names no organization).
+      let found = false;
+      for (const list of [groups, ...otherGroups.values()]) {
+        const i = list.findIndex((g) => g.id === id);
+        if (i < 0) continue;
+        list.splice(i, 1);
+        found = true;
+      }
+      if (!found) return false;
       for (const r of runners.values()) if (r.runner_group_id === id) r.runner_group_id = DEFAULT_GROUP_ID;
       return true;
     },
 
-    updateGroup(id, patch) {
-      const g = groups.find((x) => x.id === id);
-      if (!g) throw new Error(`runner group ${id} does not exist`);
+    updateGroup(id, patch, org) {
+      const g = (org === undefined ? groups : groupsOf(org)).find((x) => x.id === id);
+      if (!g) throw new Error(`runner group ${id} does not exist${org === undefined ? "" : ` in ${org}`}`);
       Object.assign(g, patch);
       return { ...g };
     },
@@ -396,6 +419,7 @@ export function createRunners(http: RunnerHttp, groupsOption: readonly RunnerGro
         return http.error(403, "Resource not accessible by integration", { ...rl, "x-accepted-github-permissions": `${RUNNER_PERMISSION}=${level}` }, DOCS);
       }
       const orgKey = inst.account.login.toLowerCase();
+      const groups = groupsOf(orgKey);
       const inOrg = () => [...runners.values()].filter((r) => r.org === orgKey).sort((x, y) => x.id - y.id);
       const listed = (items: HeldRunner[]) => {
         const { page, link } = http.paginate(url, items);

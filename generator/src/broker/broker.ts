@@ -10,6 +10,7 @@ import { InstallationTokenCache } from "../core/installation-token-cache.ts";
 import type { Logger } from "../core/logger.ts";
 import { loadPrivateKeyFile } from "../core/private-key.ts";
 import type { BrokerConfig } from "./config.ts";
+import { BrokerError } from "./errors.ts";
 import { GitHubHookDeliveries } from "./github-hook-deliveries.ts";
 import { GitHubRunners } from "./github-runners.ts";
 import { GitHubRunnerGroups } from "./github-runner-groups.ts";
@@ -65,8 +66,8 @@ export interface GitHubParts {
   owners: OwnerBinding;
   baseline: Baseline;
   sync: Sync | OrgsSync;
-  /** runner groups that isolate tenants: their settings read and (MANAGE_RUNNER_GROUPS) kept */
-  isolation: GroupIsolation;
+  /** runner groups that isolate tenants: their settings read and (MANAGE_RUNNER_GROUPS) kept, per organisation (by lower-case login) */
+  isolation: Map<string, GroupIsolation>;
   /** the App's webhook delivery log (App JWT), for redelivery */
   hooks: GitHubHookDeliveries;
   /** installation tokens narrowed per trust policy (the token exchange) */
@@ -129,10 +130,10 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
   });
   const first = perOrg[0]!;
   const { github, tokens, baseline } = first;
-  // Runner group isolation (reading groups' visibility and restrictions, MANAGE_RUNNER_GROUPS) is
-  // written against one organisation and records its findings by group id: it serves the first
-  // organisation, so that two organisations' groups with one id never overwrite each other.
-  const isolation = new GroupIsolation({ storage: parts.storage, groups: new GitHubRunnerGroups(client, tokens), metrics, logger, manage: config.manageRunnerGroups });
+  // Runner group isolation (reading groups' visibility and restrictions, MANAGE_RUNNER_GROUPS) per
+  // organisation: its groups read with its own installation's token, its findings recorded under its
+  // login (group ids repeat across organisations).
+  const isolation = new Map(perOrg.map((o) => [o.org.toLowerCase(), new GroupIsolation({ storage: parts.storage, groups: new GitHubRunnerGroups(client, o.tokens), metrics, logger, manage: config.manageRunnerGroups })]));
   const orgs = new Map<string, OrgGitHub>(perOrg.map((o) => [o.org.toLowerCase(), { org: o.org, github: o.github, baseline: o.baseline }]));
   const syncFor = (o: (typeof perOrg)[number], several: boolean) =>
     new Sync({
@@ -149,7 +150,7 @@ export function connectGitHub(config: BrokerConfig, parts: BrokerParts, logger: 
       abandonAfterMs: MAX_ATTEMPTS * config.requestTimeoutMs + 10_000,
       // One organisation: every runner, as before GITHUB_ORGS; several: each its own.
       ...(several ? { org: o.org, defaultOrg: config.org, recordFailures: false } : {}),
-      ...(o === first ? { isolation: { groups: isolation, org: o.org, manage: config.manageRunnerGroups } } : {}),
+      isolation: { groups: isolation.get(o.org.toLowerCase())!, org: o.org, manage: config.manageRunnerGroups },
     });
   const sync = perOrg.length === 1 ? syncFor(first, false) : new OrgsSync(perOrg.map((o) => syncFor(o, true)), parts.storage, logger);
   const minter = new GitHubTokens(client, appAuth, config.installationId ? { owner: config.org, installationId: config.installationId } : undefined);
@@ -169,9 +170,18 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
   const runners = new RunnerService({ storage: parts.storage, github: gh.github, policies: parts.policies, baseline: gh.baseline, metrics: parts.metrics, logger, githubUrl: config.githubUrl, org: config.org, orgs: gh.orgs });
   const webhooks = webhookSecret ? new WebhookService({ storage: parts.storage, github: gh.github, journal: parts.journal, metrics: parts.metrics, logger, secret: webhookSecret, org: config.org, orgs: config.orgs, githubFor: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github }) : undefined;
   // The API's policy writes also check the runner group exists at GitHub.
-  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once (runner
-  // group isolation serves the first organisation; see GroupIsolation below).
-  const managedGroup = config.manageRunnerGroups ? { managedGroup: (p: LabelPolicy) => gh.isolation.ensureManaged(config.org, p, {}, true) } : {};
+  // MANAGE_RUNNER_GROUPS: a policy written through the API gets its own group at once, in the
+  // policy's organisation (the first of GITHUB_ORGS when it names none).
+  const managedGroup = config.manageRunnerGroups
+    ? {
+        managedGroup: (p: LabelPolicy) => {
+          const org = p.org ?? config.org;
+          const isolation = gh.isolation.get(org.toLowerCase());
+          if (!isolation) throw new BrokerError("invalid_request", `org: the broker does not serve "${org.slice(0, 100)}" (GITHUB_ORGS: ${config.orgs.join(", ")})`, { extensions: { field: "org" } });
+          return isolation.ensureManaged(org, p, {}, true);
+        },
+      }
+    : {};
   const policies = new PolicyService(parts.storage, { ...(config.defaultRunnerGroupId !== undefined ? { defaultRunnerGroupId: config.defaultRunnerGroupId } : {}), groups: (org) => gh.orgs.get(org.toLowerCase())?.github ?? gh.github, orgs: config.orgs, ...managedGroup });
   const readiness = new Readiness(
     [
@@ -186,7 +196,8 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     parts.metrics,
     () => parts.storage.listSyncGroupFailures(),
     Date.now,
-    () => parts.storage.listRunnerGroupExposures(),
+    // The organisations served now (one dropped from GITHUB_ORGS is no longer synced or reported).
+    async () => (await parts.storage.listRunnerGroupExposures()).filter((e) => gh.isolation.has(e.org)),
   );
   const app = createApp({
     ...(webhooks ? { webhooks } : {}),
@@ -201,7 +212,7 @@ export function createService(config: BrokerConfig, parts: BrokerParts, gh: GitH
     logger,
     admins: config.adminIdentities,
     callerRatePerMinute: config.callerRatePerMinute,
-    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups(), exposedGroups: () => readiness.exposedGroups() },
+    readiness: { snapshot: () => readiness.snapshot(), failingGroups: () => readiness.failingGroups(), exposedGroups: () => readiness.exposedGroups(), severalOrgs: config.orgs.length > 1 },
     exchange: {
       tokens: new TokenService({ storage: parts.storage, policies: parts.trustPolicies, github: gh.minter, metrics: parts.metrics, logger, mintsPerMinute: config.tokenMintRatePerMinute }),
       trustPolicies: parts.trustPolicies,

@@ -107,8 +107,8 @@ export class BrokerMetrics {
   });
   readonly runnerGroupExposed = new Gauge({
     name: "ghapp_broker_runner_group_exposed",
-    help: "1 while a runner group the broker uses reaches more than its policies name (reason: visibility_all, visibility_private, public_repositories, other_repositories, unrestricted_workflows, other_workflows), 0 once fixed; by runner_group_id and reason.",
-    labelNames: ["runner_group_id", "reason"] as const,
+    help: "1 while a runner group the broker uses reaches more than its policies name (reason: visibility_all, visibility_private, public_repositories, other_repositories, unrestricted_workflows, other_workflows), 0 once fixed; by organisation, runner_group_id and reason.",
+    labelNames: ["org", "runner_group_id", "reason"] as const,
     registers: [this.registry],
   });
   readonly tokenExchanges = new Counter({

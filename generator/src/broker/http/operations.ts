@@ -18,13 +18,15 @@ export interface ReadinessChecks {
   failingGroups: () => FailingGroup[];
   /** runner groups that reach more repositories or workflows than their policies name (issue 20): degraded, not unready */
   exposedGroups?: () => RunnerGroupExposure[];
+  /** several organisations served: runner groups are named "org/id" in /ready (ids repeat across organisations) */
+  severalOrgs?: boolean;
 }
 
 const Checks = z.record(z.string(), z.string()).openapi({ example: { database: "ok", github: "ok", issuer: "ok" } });
 const Reasons = z.record(z.string(), z.string()).openapi({ description: "why each failing dependency fails, and the fix" });
 const Exposures = z
   .record(z.string(), z.object({ reasons: z.array(z.string()), detail: z.string(), since: z.string() }))
-  .openapi({ description: "runner groups (by id) that reach more repositories or workflows than their policies name, and why; present only when one does" });
+  .openapi({ description: "runner groups (by id, or org/id with several organisations) that reach more repositories or workflows than their policies name, and why; present only when one does" });
 const RunnerGroups = z.record(z.string(), z.string()).openapi({ description: "runner groups (by id) the sync cannot read, and why; present only when one fails" });
 
 const health = createRoute({
@@ -61,7 +63,7 @@ export function operationsRouter(metrics: BrokerMetrics, checks: ReadinessChecks
       const exposed = checks.exposedGroups?.() ?? [];
       const runnerGroups = {
         ...(groups.length ? { runner_groups: Object.fromEntries(groups.map((g) => [g.org ? `${g.org}/${g.runnerGroupId}` : String(g.runnerGroupId), `${g.code}: ${g.reason}`])) } : {}),
-        ...(exposed.length ? { runner_group_exposures: Object.fromEntries(exposed.map((e) => [String(e.runnerGroupId), { reasons: e.reasons, detail: explainExposure(e.reasons), since: e.since.toISOString() }])) } : {}),
+        ...(exposed.length ? { runner_group_exposures: Object.fromEntries(exposed.map((e) => [checks.severalOrgs ? `${e.org}/${e.runnerGroupId}` : String(e.runnerGroupId), { reasons: e.reasons, detail: explainExposure(e.reasons), since: e.since.toISOString() }])) } : {}),
       };
       c.header("cache-control", "no-store");
       if (s.ready) return c.json({ status: groups.length || exposed.length ? ("degraded" as const) : ("ready" as const), checks: s.checks, ...runnerGroups }, 200);

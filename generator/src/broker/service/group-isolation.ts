@@ -120,7 +120,8 @@ export class GroupIsolation {
    */
   async record(org: string, found: Map<number, ExposureReason[]>, groups: readonly number[]): Promise<RunnerGroupExposure[]> {
     const { storage, metrics, logger } = this.d;
-    const before = new Map((await storage.listRunnerGroupExposures()).map((e) => [e.runnerGroupId, e]));
+    const key = org.toLowerCase();
+    const before = new Map((await storage.listRunnerGroupExposures()).filter((e) => e.org === key).map((e) => [e.runnerGroupId, e]));
     const next: RunnerGroupExposure[] = [];
     for (const group of groups) {
       const prev = before.get(group);
@@ -137,7 +138,7 @@ export class GroupIsolation {
         continue;
       }
       const same = prev && prev.reasons.join() === reasons.join();
-      next.push({ runnerGroupId: group, reasons, since: same ? prev.since : new Date(this.now()) });
+      next.push({ org: key, runnerGroupId: group, reasons, since: same ? prev.since : new Date(this.now()) });
       if (same) continue;
       await storage.transaction(async (tx) => {
         await tx.recordSecurityEvent({ eventType: "runner_group_exposed", severity: "high", actionTaken: "reported", details: { org, runner_group_id: group, reasons } });
@@ -145,14 +146,16 @@ export class GroupIsolation {
       });
       logger.warn("sync: a runner group reaches more repositories or workflows than its policies name; fix its settings at GitHub (or set MANAGE_RUNNER_GROUPS=true)", { org, runner_group_id: group, reasons, why: explainExposure(reasons) });
     }
-    await storage.setRunnerGroupExposures(next);
+    await storage.setRunnerGroupExposures(key, next.map(({ org: _, ...e }) => e));
+    // This organisation's series only: each organisation's sync records its own.
     const now = new Set<string>();
-    for (const e of next) for (const reason of e.reasons) now.add(JSON.stringify([String(e.runnerGroupId), reason]));
-    for (const key of new Set([...this.series, ...now])) {
-      const [runner_group_id, reason] = JSON.parse(key) as [string, string];
-      metrics.runnerGroupExposed.set({ runner_group_id, reason }, now.has(key) ? 1 : 0);
+    for (const e of next) for (const reason of e.reasons) now.add(JSON.stringify([org, String(e.runnerGroupId), reason]));
+    for (const s of new Set([...this.series, ...now])) {
+      const [o, runner_group_id, reason] = JSON.parse(s) as [string, string, string];
+      if (o !== org) continue;
+      metrics.runnerGroupExposed.set({ org, runner_group_id, reason }, now.has(s) ? 1 : 0);
     }
-    for (const k of now) this.series.add(k);
+    for (const s of now) this.series.add(s);
     return next;
   }
 

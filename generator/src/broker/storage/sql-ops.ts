@@ -572,6 +572,9 @@ export class SqlOps implements StorageOps {
     // A group recorded under both '' and org (a race at first start) keeps org's row.
     await this.db.all("DELETE FROM baseline_groups_by_org WHERE org = '' AND runner_group_id IN (SELECT runner_group_id FROM baseline_groups_by_org WHERE org = ?) RETURNING runner_group_id", [org]);
     await this.db.all("UPDATE baseline_groups_by_org SET org = ? WHERE org = '' RETURNING runner_group_id", [org]);
+    const key = org.toLowerCase();
+    await this.db.all("DELETE FROM runner_group_exposures_by_org WHERE org = '' AND runner_group_id IN (SELECT runner_group_id FROM runner_group_exposures_by_org WHERE org = ?) RETURNING runner_group_id", [key]);
+    await this.db.all("UPDATE runner_group_exposures_by_org SET org = ? WHERE org = '' RETURNING runner_group_id", [key]);
   }
 
   async isPreexistingRunner(githubRunnerId: number): Promise<boolean> {
@@ -606,11 +609,14 @@ export class SqlOps implements StorageOps {
 
   // ---- runner groups exposed beyond the policies ---------------------------------------------
 
-  async setRunnerGroupExposures(exposures: RunnerGroupExposure[]): Promise<void> {
-    await this.db.all("DELETE FROM runner_group_exposures RETURNING runner_group_id");
+  async setRunnerGroupExposures(org: string, exposures: Omit<RunnerGroupExposure, "org">[]): Promise<void> {
+    if (typeof org !== "string" || org.length > 100) fail("org must be an organisation login of at most 100 characters");
+    const key = org.toLowerCase();
+    await this.db.all("DELETE FROM runner_group_exposures_by_org WHERE org = ? RETURNING runner_group_id", [key]);
     for (const e of exposures) {
       if (!e.reasons.every((r) => /^[a-z_]{1,64}$/.test(r))) fail("reasons must be codes of [a-z_]{1,64}");
-      await this.db.all("INSERT INTO runner_group_exposures (runner_group_id, reasons, since) VALUES (?, ?, ?) RETURNING runner_group_id", [
+      await this.db.all("INSERT INTO runner_group_exposures_by_org (org, runner_group_id, reasons, since) VALUES (?, ?, ?, ?) RETURNING runner_group_id", [
+        key,
         checkInt(e.runnerGroupId, "runnerGroupId", 1),
         JSON.stringify(e.reasons),
         e.since.getTime(),
@@ -619,8 +625,8 @@ export class SqlOps implements StorageOps {
   }
 
   async listRunnerGroupExposures(): Promise<RunnerGroupExposure[]> {
-    const rows = await this.db.all("SELECT * FROM runner_group_exposures ORDER BY runner_group_id ASC");
-    return rows.map((r) => ({ runnerGroupId: num(r.runner_group_id), reasons: json<string[]>(r.reasons), since: date(r.since) }));
+    const rows = await this.db.all("SELECT * FROM runner_group_exposures_by_org ORDER BY org ASC, runner_group_id ASC");
+    return rows.map((r) => ({ org: String(r.org), runnerGroupId: num(r.runner_group_id), reasons: json<string[]>(r.reasons), since: date(r.since) }));
   }
 
   // ---- lease ------------------------------------------------------------------------------

@@ -222,6 +222,8 @@ export interface SyncGroupFailure {
 
 /** A runner group the broker uses that more than the policies' repositories or workflows can reach. */
 export interface RunnerGroupExposure {
+  /** the organisation of the group, lower case */
+  org: string;
   runnerGroupId: number;
   /** why, sorted: visibility_all, public_repositories, unrestricted_workflows, other_workflows */
   reasons: string[];
@@ -442,10 +444,10 @@ export interface StorageOps {
 
   // ---- runner groups exposed beyond the policies (issue 20) --------------------------------
 
-  /** Replaces the recorded exposures with these: the syncing replica's view after a round. */
-  setRunnerGroupExposures(exposures: RunnerGroupExposure[]): Promise<void>;
+  /** Replaces `org`'s recorded exposures with these (the other organisations' stay): the syncing replica's view after a round. */
+  setRunnerGroupExposures(org: string, exposures: Omit<RunnerGroupExposure, "org">[]): Promise<void>;
 
-  /** The runner groups the last sync round found exposed, by id. */
+  /** The runner groups the last sync rounds found exposed, by organisation and id. */
   listRunnerGroupExposures(): Promise<RunnerGroupExposure[]>;
 
   // ---- lease (one sync leader among replicas) -------------------------------------------

@@ -8,6 +8,7 @@ import { migration0004 } from "./0004-webhook-deliveries.ts";
 import { migration0005 } from "./0005-trust-policies.ts";
 import { migration0006 } from "./0006-runner-group-isolation.ts";
 import { migration0007 } from "./0007-organisations.ts";
+import { migration0008 } from "./0008-runner-group-exposures-by-org.ts";
 
 export interface Migration {
   version: number;
@@ -18,4 +19,4 @@ export interface Migration {
   postgres: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008];
