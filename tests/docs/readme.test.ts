@@ -72,7 +72,7 @@ function renderedServiceAccount(objects: K8sObject[], name: string): Any {
 
 describe("the README's commands", () => {
   test("name only npm scripts that exist (README, docs and chart READMEs)", () => {
-    const docs = ["README.md", ...readdirSync(join(ROOT, "docs")).map((f) => `docs/${f}`), ...readdirSync(join(ROOT, "charts")).map((c) => `charts/${c}/README.md`).filter((f) => existsSync(join(ROOT, f)))];
+    const docs = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`), ...readdirSync(join(ROOT, "charts")).map((c) => `charts/${c}/README.md`).filter((f) => existsSync(join(ROOT, f)))];
     const named = docs.flatMap((f) => [...read(f).matchAll(/\bnpm (?:run (?:--silent )?([\w:-]+)|(test)\b)/g)].map((m) => ({ file: f, script: m[1] ?? m[2]! })));
     expect(named.map((n) => n.script)).toEqual(expect.arrayContaining(["demo", "test"]));
     expect(named.filter((n) => !(n.script in pkg.scripts))).toEqual([]);
