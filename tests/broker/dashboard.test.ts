@@ -147,6 +147,45 @@ describe("a caller's runners", () => {
     await context.close();
   }, 30_000);
 
+  test("every text on the caller's and the administrator's pages meets WCAG AA contrast (4.5:1) against what is behind it", async () => {
+    // WCAG 2.2 relative luminance and contrast ratio, computed in the page from the colours Chromium renders.
+    // Passed as source: the test's TypeScript has no DOM types, the page runs it as it is.
+    const lowContrast = async (page: Page): Promise<string[]> =>
+      page.evaluate(`(() => {
+        const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => {
+          const f = (v) => ((v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+          return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const background = (e) => {
+          for (; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+          }
+          return [255, 255, 255];
+        };
+        const bad = [];
+        for (const e of Array.from(document.body.querySelectorAll("*"))) {
+          const own = Array.from(e.childNodes).some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+          const box = e.getBoundingClientRect();
+          if (!own || box.width === 0 || box.left < 0) continue; // no text of its own, or off-screen (the skip link)
+          const fg = lum(rgb(getComputedStyle(e).color));
+          const bg = lum(background(e));
+          const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+          if (ratio < 4.5) bad.push(e.tagName.toLowerCase() + ' "' + e.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2) + ":1");
+        }
+        return bad;
+      })()`);
+    for (const [who, paths] of [[ALICE, ["/ui/runners", "/ui/policy", "/ui/tokens"]], [ADMIN, ["/ui/admin/runners", "/ui/admin/audit", "/ui/admin/security-events", "/ui/admin/policies", "/ui/admin/trust-policies"]]] as const) {
+      const { context, page } = await signedIn(who);
+      for (const path of paths) {
+        await page.goto(`${b.url}${path}`);
+        expect({ path, low: await lowContrast(page) }).toEqual({ path, low: [] });
+      }
+      await context.close();
+    }
+  }, 60_000);
+
   test("the keyboard alone reaches the skip link first, then the filter and a Remove button, each with a visible name", async () => {
     const { context, page } = await signedIn(ALICE);
     const focused = async () => {
