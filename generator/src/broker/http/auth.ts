@@ -32,11 +32,7 @@ export function authenticate(verifier: OidcVerifier, admins: Set<string>, journa
       c.set("isAdmin", admins.has(caller.identity));
     } catch (e) {
       if (e instanceof BrokerError) throw e;
-      if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the OIDC issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
-      const reason = e instanceof AuthError ? e.reason : "malformed";
-      metrics.authFailures.inc({ reason });
-      journal.countUnauthenticated(reason);
-      throw new BrokerError("unauthenticated", e instanceof AuthError ? e.message : "the token is not valid", { extensions: { reason } });
+      throw verificationFailure(e, "the OIDC issuer's keys cannot be fetched right now: retry later", metrics, journal);
     } finally {
       metrics.oidcVerifySeconds.observe((performance.now() - started) / 1000);
     }
@@ -98,11 +94,7 @@ export function authenticateExchange(issuers: IssuerRegistry, journal: Journal, 
       // The trust policies are read from the database to know the issuers: a database that does not
       // answer is a 503 (problem.ts), not a bad token.
       if (e instanceof BrokerError || e instanceof GhappError) throw e;
-      if (e instanceof IssuerUnavailableError) throw new BrokerError("issuer_unavailable", "the token's issuer's keys cannot be fetched right now: retry later", { retryAfterSeconds: 30 });
-      const reason = e instanceof AuthError ? e.reason : "malformed";
-      metrics.authFailures.inc({ reason });
-      journal.countUnauthenticated(reason);
-      throw new BrokerError("unauthenticated", e instanceof AuthError ? e.message : "the token is not valid", { extensions: { reason } });
+      throw verificationFailure(e, "the token's issuer's keys cannot be fetched right now: retry later", metrics, journal);
     } finally {
       metrics.oidcVerifySeconds.observe((performance.now() - started) / 1000);
     }
@@ -112,3 +104,12 @@ export function authenticateExchange(issuers: IssuerRegistry, journal: Journal, 
 
 /** The exchange's rate key: issuer and subject. */
 export const exchangeRateKey = (c: Context<BrokerEnv>) => `${c.get("caller").issuer} ${c.get("caller").subject}`;
+
+/** A token that did not verify: 503 while its issuer's keys cannot be fetched, else 401 with the reason, counted. */
+function verificationFailure(e: unknown, unavailable: string, metrics: BrokerMetrics, journal: Journal): BrokerError {
+  if (e instanceof IssuerUnavailableError) return new BrokerError("issuer_unavailable", unavailable, { retryAfterSeconds: 30 });
+  const reason = e instanceof AuthError ? e.reason : "malformed";
+  metrics.authFailures.inc({ reason });
+  journal.countUnauthenticated(reason);
+  return new BrokerError("unauthenticated", e instanceof AuthError ? e.message : "the token is not valid", { extensions: { reason } });
+}
