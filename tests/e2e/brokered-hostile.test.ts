@@ -3,6 +3,7 @@
 // nothing was written, and that the OIDC token never reaches the log. The real broker's answers
 // are proved in tests/e2e/brokered.test.ts; this server only plays what a real one must never do.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fakeToken } from "../helpers/hostile-server.ts";
@@ -208,10 +209,12 @@ describe("brokered settings", () => {
 
   test("a token file holding a key rather than a JWT is exit 2 and its content is not shown", async () => {
     const f = join(tmp.dir, "not-a-jwt");
-    writeFileSync(f, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n");
+    // A key made now (no key material in the repository), as a careless mount would put there.
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    writeFileSync(f, pem);
     const r = await refused(env({ OIDC_TOKEN_FILE: f }), 2);
     expect(r.stderr).toContain("does not hold a JWT");
-    expect(r.stderr).not.toContain("MIIEvQ");
+    expect(r.stderr).not.toContain(pem.split("\n")[1]!.slice(0, 24));
   });
 
   test("a plain-http BROKER_URL to another host is exit 2: the OIDC token never crosses a network in clear", async () => {
