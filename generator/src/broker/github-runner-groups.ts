@@ -125,35 +125,14 @@ export class GitHubRunnerGroups implements RunnerGroupApi {
 
   // https://docs.github.com/rest/actions/self-hosted-runner-groups#create-a-self-hosted-runner-group-for-an-organization
   async createGroup(org: string, spec: RunnerGroupSpec): Promise<RunnerGroupSettings> {
-    const raw = await this.call<unknown>("create a runner group", "POST", this.base(org), {
-      name: spec.name,
-      visibility: spec.visibility,
-      selected_repository_ids: spec.selectedRepositoryIds,
-      allows_public_repositories: spec.allowsPublicRepositories,
-      restricted_to_workflows: spec.restrictedToWorkflows,
-      selected_workflows: spec.selectedWorkflows,
-    });
-    try {
-      return toGroup(raw);
-    } catch (e) {
-      throw mapError(e, "create a runner group");
-    }
+    const raw = await this.call<unknown>("create a runner group", "POST", this.base(org), { ...settingsBody(spec), selected_repository_ids: spec.selectedRepositoryIds });
+    return answeredGroup(raw, "create a runner group");
   }
 
   // https://docs.github.com/rest/actions/self-hosted-runner-groups#update-a-self-hosted-runner-group-for-an-organization
   async updateGroup(org: string, id: number, spec: Omit<RunnerGroupSpec, "selectedRepositoryIds">): Promise<RunnerGroupSettings> {
-    const raw = await this.call<unknown>("update a runner group", "PATCH", `${this.base(org)}/${id}`, {
-      name: spec.name,
-      visibility: spec.visibility,
-      allows_public_repositories: spec.allowsPublicRepositories,
-      restricted_to_workflows: spec.restrictedToWorkflows,
-      selected_workflows: spec.selectedWorkflows,
-    });
-    try {
-      return toGroup(raw);
-    } catch (e) {
-      throw mapError(e, "update a runner group");
-    }
+    const raw = await this.call<unknown>("update a runner group", "PATCH", `${this.base(org)}/${id}`, settingsBody(spec));
+    return answeredGroup(raw, "update a runner group");
   }
 
   // https://docs.github.com/rest/actions/self-hosted-runner-groups#list-repository-access-to-a-self-hosted-runner-group-in-an-organization
@@ -181,5 +160,25 @@ export class GitHubRunnerGroups implements RunnerGroupApi {
     } catch (e) {
       throw mapError(e, "list the installation's repositories");
     }
+  }
+}
+
+/** The group settings create and update both send, in GitHub's names. */
+function settingsBody(spec: Omit<RunnerGroupSpec, "selectedRepositoryIds">) {
+  return {
+    name: spec.name,
+    visibility: spec.visibility,
+    allows_public_repositories: spec.allowsPublicRepositories,
+    restricted_to_workflows: spec.restrictedToWorkflows,
+    selected_workflows: spec.selectedWorkflows,
+  };
+}
+
+/** GitHub's answer to a create or update, checked; a malformed one is mapped like a failed call. */
+function answeredGroup(raw: unknown, what: string): RunnerGroupSettings {
+  try {
+    return toGroup(raw);
+  } catch (e) {
+    throw mapError(e, what);
   }
 }
